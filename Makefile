@@ -1,0 +1,48 @@
+# CodeQR — one entry point for people and CI alike.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+VENV := .venv
+PYTEST := $(VENV)/bin/pytest
+
+.PHONY: install serve test test-sqlite test-postgres check lint types format bench clean
+
+$(VENV)/.installed: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --frozen --all-groups
+	@touch $@
+
+install: $(VENV)/.installed  ## Create .venv with CodeQR and its tools
+
+serve: install  ## Run the server on the embedded default (SQLite in ./.codeqr)
+	$(VENV)/bin/codeqr serve $(ARGS)
+
+test: install  ## Run every suite: SQLite always, PostgreSQL when CODEQR_TEST_POSTGRES_URL is set
+	$(PYTEST) -q -p no:cacheprovider
+	@if [ -n "$$CODEQR_TEST_POSTGRES_URL" ]; then \
+		echo "== PostgreSQL suite on $$CODEQR_TEST_POSTGRES_URL =="; \
+		CODEQR_TEST_DATABASE_URL="$$CODEQR_TEST_POSTGRES_URL" $(PYTEST) -q -p no:cacheprovider -m "not sqlite_only"; \
+	else \
+		echo "CODEQR_TEST_POSTGRES_URL not set: PostgreSQL suite not run (CI sets it)."; \
+	fi
+
+check: lint types  ## Lint and type-check
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+
+types: install
+	$(VENV)/bin/mypy src
+
+format: install
+	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests bench
+
+bench: install  ## Redirect benchmark (needs wrk and nginx; see docs/benchmarks.md)
+	$(VENV)/bin/python bench/redirect.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,20 @@
+"""Every table, imported in one place so metadata and migrations see them all."""
+
+from codeqr.events.models import click_events
+from codeqr.kit.db import Base
+from codeqr.link.models import Domain, Link, LinkTag, Tag
+from codeqr.workspace.models import ApiKey, Membership, Plan, User, Workspace
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Domain",
+    "Link",
+    "LinkTag",
+    "Membership",
+    "Plan",
+    "Tag",
+    "User",
+    "Workspace",
+    "click_events",
+]

@@ -1,0 +1,86 @@
+"""The one typed settings object: every knob of CodeQR, read from ``CODEQR_*`` variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Durability(StrEnum):
+    """How hard a click is pushed to disk before its 302 leaves.
+
+    ``process``: the click is written to the database file before the answer, so it survives
+    a crash of the server process (``kill -9``). ``fsync``: it is also flushed to the disk
+    itself, so it survives a power cut, at the price of one fsync per group commit.
+    """
+
+    process = "process"
+    fsync = "fsync"
+
+
+class Settings(BaseSettings):
+    """Built once at start and passed in; nothing else reads the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CODEQR_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path(".codeqr")
+    database_url: str | None = None
+    """SQLAlchemy URL; empty means the SQLite file ``codeqr.db`` in the data directory."""
+    short_domain: str | None = None
+    """Default short domain; empty means the host:port the server listens on."""
+    public_url: str | None = None
+    """Base URL of the dashboard and API; defaults to ``http://<short_domain>``."""
+    secret_key: str | None = None
+    """Signs cookies; empty means a random key kept in the data directory."""
+    default_plan: str = "free"
+    migrate_on_start: bool = True
+    durability: Durability = Durability.process
+    click_batch_max: int = Field(default=512, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Peers whose ``X-Forwarded-For`` and geo headers are believed (IPs or CIDRs)."""
+    trust_geo_headers: bool = False
+    """Believe ``CF-IPCountry``-style headers even without a trusted proxy list."""
+    geoip_database: Path | None = None
+    """A MaxMind-format (.mmdb) city or country database; without it, country only."""
+    keep_ip: bool = False
+    """Keep the truncated client IP (IPv4 /24, IPv6 /48) with each click."""
+    link_cache_size: int = Field(default=100_000, ge=0)
+    log_level: str = "info"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The relational database URL, SQLite in the data directory by default."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgres://"):
+                url = "postgresql://" + url[len("postgres://") :]
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://") :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'codeqr.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the relational store is the embedded SQLite file."""
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    def secret(self) -> str:
+        """The cookie-signing key, created once in the data directory when not configured."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        import secrets
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
