@@ -1,0 +1,89 @@
+"""The ASGI application: the redirect hot path in front, the API (FastAPI) behind it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from codeqr import migrate
+from codeqr.api import errors
+from codeqr.api.limits import BodyLimit
+from codeqr.kit.db import Checkpointer
+from codeqr.link.endpoints import router as links_router
+from codeqr.link.service import RESERVED_KEYS
+from codeqr.qr.endpoints import router as qr_router
+from codeqr.redirect.handler import Receive, Scope, Send
+from codeqr.services import Services
+from codeqr.settings import Settings
+from codeqr.system.endpoints import router as system_router
+
+
+def create_api(services: Services) -> FastAPI:
+    """The FastAPI app of the API and pages; ``services`` is built by the caller."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if services.settings.migrate_on_start:
+            migrate.upgrade(services.db.engine)
+        services.cache.domain_for_host("")  # load the domain table before the first click
+        checkpointer = Checkpointer(services.db.engine) if services.db.is_sqlite else None
+        if checkpointer:
+            checkpointer.start()
+        yield
+        await services.recorder.drain()
+        services.recorder.close()
+        if checkpointer:
+            checkpointer.stop()
+        services.db.dispose()
+
+    api = FastAPI(
+        title="CodeQR API",
+        version="0.1.0",
+        description="Short links, QR codes and conversion tracking; shaped like Dub's API.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    api.state.services = services
+    errors.install(api)
+    api.include_router(links_router, prefix="/api")
+    api.include_router(qr_router, prefix="/api")
+    api.include_router(system_router)
+    return api
+
+
+class CodeQR:
+    """Routes each request: reserved first path segments to the API, everything else to the
+    redirect, without going through the framework's router on the hot path."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.api = create_api(services)
+        self._api = BodyLimit(self.api, services.settings.max_body_bytes)
+        self._redirect = services.redirector
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            end = path.find("/", 1)
+            first = path[1:] if end == -1 else path[1:end]
+            if first and first.lower() not in RESERVED_KEYS:
+                await self._redirect(scope, receive, send)
+                return
+        await self._api(scope, receive, send)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    default_domain: str | None = None,
+    public_url: str | None = None,
+) -> CodeQR:
+    """Build the whole application from settings (tests pass their own)."""
+    settings = settings or Settings()
+    domain = (default_domain or settings.short_domain or "localhost:8000").lower()
+    base = (public_url or settings.public_url or f"http://{domain}").rstrip("/")
+    return CodeQR(Services.build(settings, default_domain=domain, public_url=base))

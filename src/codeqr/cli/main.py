@@ -1,0 +1,209 @@
+"""The ``codeqr`` command line: run the server and administer the instance."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.orm import Session
+
+from codeqr import bootstrap, migrate
+from codeqr.kit.db import Database
+from codeqr.kit.errors import CodeQRError
+from codeqr.settings import Settings
+from codeqr.workspace import service as ws
+from codeqr.workspace.models import KeyKind
+
+app = typer.Typer(
+    help="CodeQR: short links, QR codes and conversion tracking.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+users = typer.Typer(help="Manage users.", no_args_is_help=True)
+workspaces = typer.Typer(help="Manage workspaces.", no_args_is_help=True)
+keys = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+links = typer.Typer(help="Manage links.", no_args_is_help=True)
+app.add_typer(users, name="users")
+app.add_typer(workspaces, name="workspaces")
+app.add_typer(keys, name="keys")
+app.add_typer(links, name="links")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _emit(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(data))
+    else:
+        for name, value in data.items():
+            typer.echo(f"{name}: {value}")
+
+
+@contextmanager
+def _transaction() -> Iterator[tuple[Settings, Database, Session]]:
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.sqlalchemy_url)
+    try:
+        migrate.upgrade(db.engine)
+        with db.transaction() as session:
+            yield settings, db, session
+    except CodeQRError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from exc
+    finally:
+        db.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the server (migrations are applied at start)."""
+    import uvicorn
+
+    from codeqr.app import create_app
+
+    settings = Settings()
+    shown_host = "localhost" if host in {"0.0.0.0", "::", "127.0.0.1"} else host  # noqa: S104
+    domain = (settings.short_domain or f"{shown_host}:{port}").lower()
+    public = (settings.public_url or f"http://{domain}").rstrip("/")
+    application = create_app(settings, default_domain=domain, public_url=public)
+    if settings.migrate_on_start:
+        migrate.upgrade(application.services.db.engine)
+    bootstrap.remember_domain(settings.data_dir, domain)
+    first = bootstrap.ensure_owner(application.services.db)
+    typer.echo(f"CodeQR is serving on http://{host}:{port} (short links on {domain})")
+    typer.echo(f"  Dashboard: {public}/")
+    typer.echo(f"  API:       {public}/api  (reference: {public}/api/docs)")
+    if first is not None:
+        typer.echo("  First start: created an owner account, a business workspace and an API key.")
+        typer.echo(f"    email:     {first.email}")
+        typer.echo(f"    password:  {first.password}")
+        typer.echo(f"    workspace: {first.workspace}")
+        typer.echo(f"    API key:   {first.api_key}   (shown once; keep it)")
+    sys.stdout.flush()
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command("migrate")
+def migrate_cmd() -> None:
+    """Apply pending database migrations."""
+    with _transaction():
+        pass
+    typer.echo("migrations applied")
+
+
+@users.command("create")
+def users_create(
+    email: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option()],
+    name: Annotated[str | None, typer.Option()] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a user."""
+    with _transaction() as (_, _db, session):
+        user = ws.create_user(session, email, password, name)
+        data = {"id": user.id, "email": user.email}
+    _emit(data, as_json)
+
+
+@workspaces.command("create")
+def workspaces_create(
+    name: Annotated[str, typer.Option()],
+    slug: Annotated[str, typer.Option()],
+    owner: Annotated[str, typer.Option(help="Email of the owning user.")],
+    plan: Annotated[str | None, typer.Option(help="Plan; default CODEQR_DEFAULT_PLAN.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a workspace owned by an existing user."""
+    with _transaction() as (settings, _db, session):
+        user = ws.get_user_by_email(session, owner)
+        workspace = ws.create_workspace(
+            session, name=name, slug=slug, owner=user, plan=plan or settings.default_plan
+        )
+        data = {
+            "id": workspace.id,
+            "slug": workspace.slug,
+            "name": workspace.name,
+            "plan": workspace.plan,
+        }
+    _emit(data, as_json)
+
+
+@workspaces.command("set-plan")
+def workspaces_set_plan(
+    slug: Annotated[str, typer.Argument()],
+    plan: Annotated[str, typer.Argument()],
+    as_json: JsonOpt = False,
+) -> None:
+    """Move a workspace to another plan."""
+    with _transaction() as (_, _db, session):
+        workspace = ws.set_plan(session, ws.get_workspace(session, slug), plan)
+        data = {"id": workspace.id, "slug": workspace.slug, "plan": workspace.plan}
+    _emit(data, as_json)
+
+
+@keys.command("create")
+def keys_create(
+    workspace: Annotated[str, typer.Option(help="Workspace slug.")],
+    publishable: Annotated[bool, typer.Option("--publishable")] = False,
+    name: Annotated[str, typer.Option()] = "CLI key",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API key; the key is printed once."""
+    kind = KeyKind.publishable if publishable else KeyKind.secret
+    with _transaction() as (_, _db, session):
+        target = ws.get_workspace(session, workspace)
+        created = ws.create_api_key(session, target, name=name, kind=kind)
+        data = {
+            "key": created.token,
+            "id": created.key.id,
+            "kind": kind.value,
+            "workspace": target.slug,
+            "workspaceId": target.id,
+        }
+    _emit(data, as_json)
+
+
+@links.command("create")
+def links_create(
+    workspace: Annotated[str, typer.Option(help="Workspace slug.")],
+    url: Annotated[str, typer.Option()],
+    key: Annotated[str | None, typer.Option()] = None,
+    domain: Annotated[str | None, typer.Option()] = None,
+    track_conversion: Annotated[bool, typer.Option("--track-conversion")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a short link."""
+    from codeqr.link.schemas import LinkCreate
+    from codeqr.link.service import LinkContext, LinkService
+
+    with _transaction() as (settings, _db, session):
+        short = (
+            settings.short_domain or bootstrap.known_domain(settings.data_dir) or "localhost:8000"
+        ).lower()
+        public = (settings.public_url or f"http://{short}").rstrip("/")
+        service = LinkService(LinkContext(short, public), lambda _d, _k: None)
+        target = ws.get_workspace(session, workspace)
+        fields: dict[str, Any] = {"url": url, "key": key, "domain": domain}
+        if track_conversion:
+            fields["trackConversion"] = True
+        link = service.create(session, target, LinkCreate.model_validate(fields), None)
+        data = service.out(session, link).model_dump(mode="json", by_alias=True)
+    _emit(data, as_json)

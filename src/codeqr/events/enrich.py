@@ -1,0 +1,221 @@
+"""Who clicked, from what, and from where: user agents, bots, geo and the identity hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import crawleruseragents
+import iptocc
+import re2
+from ua_parser import parse as parse_ua
+
+# Crawlers, link-preview fetchers and HTTP libraries, from the maintained crawler-user-agents
+# list, compiled into one RE2 automaton: linear time whatever a visitor sends (~1.5 µs).
+_BOT_EXTRA = [r"(?i)^$", r"(?i)headless", r"(?i)preview", r"(?i)^mozilla/5\.0$"]
+
+
+def _compile_bots() -> Any:
+    patterns = [entry["pattern"] for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA]
+    options = re2.Options()
+    options.max_mem = 256 << 20
+    options.log_errors = False
+    usable = []
+    for pattern in patterns + _BOT_EXTRA:
+        try:
+            re2.compile(pattern, options)
+        except re2.error:  # pragma: no cover - a pattern RE2 cannot run (backreferences)
+            continue
+        usable.append(f"(?:{pattern})")
+    return re2.compile("|".join(usable), options)
+
+
+_BOTS = _compile_bots()
+
+
+def is_bot(user_agent: str) -> bool:
+    """Whether a user agent is a crawler, a link-preview fetcher or an HTTP library."""
+    return _BOTS.search(user_agent) is not None
+
+
+def mobile_os(user_agent: str) -> str | None:
+    """``ios`` or ``android`` for device targeting, else ``None`` (cheap substring checks)."""
+    if "iPhone" in user_agent or "iPad" in user_agent or "iPod" in user_agent:
+        return "ios"
+    if "Android" in user_agent:
+        return "android"
+    return None
+
+
+@dataclass(slots=True, frozen=True)
+class Agent:
+    device: str
+    browser: str
+    browser_version: str
+    os: str
+    os_version: str
+    engine: str
+
+
+_TABLET_HINTS = ("iPad", "Tablet", "Kindle", "Silk/", "PlayBook")
+_ENGINES = (
+    ("Gecko/", "Gecko"),
+    ("AppleWebKit/", "WebKit"),
+    ("Trident/", "Trident"),
+    ("Presto/", "Presto"),
+)
+
+
+def _version(*parts: str | None) -> str:
+    return ".".join(p for p in parts if p)
+
+
+@lru_cache(maxsize=4096)
+def parse_agent(user_agent: str) -> Agent:
+    """Device, browser and OS of a user agent (uap-core rules through ua-parser)."""
+    result = parse_ua(user_agent)
+    ua, os_, dev = result.user_agent, result.os, result.device
+    browser = ua.family if ua else "Unknown"
+    os_name = os_.family if os_ else "Unknown"
+    if any(h in user_agent for h in _TABLET_HINTS) or (
+        "Android" in user_agent and "Mobile" not in user_agent
+    ):
+        device = "Tablet"
+    elif "Mobi" in user_agent or "iPhone" in user_agent or "iPod" in user_agent:
+        device = "Mobile"
+    elif dev is not None and dev.family == "Spider":
+        device = "Bot"
+    elif os_name in {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "FreeBSD"}:
+        device = "Desktop"
+    else:
+        device = "Desktop" if "Mozilla/" in user_agent else "Unknown"
+    engine = (
+        "Blink"
+        if "Chrome/" in user_agent and "AppleWebKit/" in user_agent
+        else next((name for marker, name in _ENGINES if marker in user_agent), "Unknown")
+    )
+    return Agent(
+        device=device,
+        browser=browser,
+        browser_version=_version(ua.major, ua.minor) if ua else "",
+        os=os_name,
+        os_version=_version(os_.major, os_.minor) if os_ else "",
+        engine=engine,
+    )
+
+
+CONTINENT_OF: dict[str, str] = {}
+
+
+def _load_continents() -> None:
+    # Country → continent from the ISO codes; a compact table is enough for analytics.
+    table = {
+        "AF": "AO BF BI BJ BW CD CF CG CI CM CV DJ DZ EG EH ER ET GA GH GM GN GQ GW KE KM LR LS LY"
+        " MA MG ML MR MU MW MZ NA NE NG RE RW SC SD SH SL SN SO SS ST SZ TD TG TN TZ UG YT ZA"
+        " ZM ZW",
+        "AS": "AE AF AM AZ BD BH BN BT CN CY GE HK ID IL IN IO IQ IR JO JP KG KH KP KR KW KZ LA LB"
+        " LK MM MN MO MV MY NP OM PH PK PS QA SA SG SY TH TJ TL TM TR TW UZ VN YE",
+        "EU": "AD AL AT AX BA BE BG BY CH CZ DE DK EE ES FI FO FR GB GG GI GR HR HU IE IM IS IT JE"
+        " LI LT LU LV MC MD ME MK MT NL NO PL PT RO RS RU SE SI SJ SK SM UA VA XK",
+        "NA": "AG AI AW BB BL BM BQ BS BZ CA CR CU CW DM DO GD GL GP GT HN HT JM KN KY LC MF MQ MS"
+        " MX NI PA PM PR SV SX TC TT US VC VG VI",
+        "SA": "AR BO BR CL CO EC FK GF GY PE PY SR UY VE",
+        "OC": "AS AU CK FJ FM GU KI MH MP NC NF NR NU NZ PF PG PN PW SB TK TO TV UM VU WF WS",
+        "AN": "AQ BV GS HM TF",
+    }
+    for continent, countries in table.items():
+        for country in countries.split():
+            CONTINENT_OF[country] = continent
+
+
+_load_continents()
+
+
+@dataclass(slots=True, frozen=True)
+class Place:
+    country: str = ""
+    region: str = ""
+    city: str = ""
+    continent: str = ""
+
+
+class GeoLocator:
+    """Country, region and city of an address: trusted headers, then MaxMind, then iptocc."""
+
+    def __init__(self, mmdb: Path | None = None) -> None:
+        self._reader: Any = None
+        if mmdb is not None:
+            import maxminddb
+
+            self._reader = maxminddb.open_database(str(mmdb))
+
+    def locate(self, ip: str | None, header_country: str | None = None) -> Place:
+        """Where ``ip`` is; ``header_country`` (from a trusted proxy) wins for the country."""
+        country = region = city = ""
+        if self._reader is not None and ip:
+            try:
+                record = self._reader.get(ip)
+            except ValueError:
+                record = None
+            if isinstance(record, dict):
+                country = (record.get("country") or {}).get("iso_code", "") or ""
+                subdivisions = record.get("subdivisions") or []
+                if subdivisions:
+                    region = subdivisions[0].get("iso_code", "") or ""
+                    if region and country:
+                        region = f"{country}-{region}"
+                city = ((record.get("city") or {}).get("names") or {}).get("en", "") or ""
+        if not country and ip:
+            try:
+                country = iptocc.country_code(ip) or ""
+            except ValueError:
+                country = ""
+        if header_country and len(header_country) == 2 and header_country.isalpha():
+            header_country = header_country.upper()
+            if header_country not in {"XX", "T1"}:
+                if header_country != country:
+                    region = city = ""
+                country = header_country
+        return Place(country, region, city, CONTINENT_OF.get(country, ""))
+
+
+def truncate_ip(ip: str | None) -> str | None:
+    """IPv4 cut to its /24, IPv6 to its /48: enough for geo, not enough to name a person."""
+    if not ip:
+        return None
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    prefix = 24 if addr.version == 4 else 48
+    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False).network_address)
+
+
+class IdentityHasher:
+    """Keyed hash of (IP, user agent) whose key rotates every UTC day."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret.encode()
+        self._day = -1
+        self._key = b""
+
+    def _key_for_today(self) -> bytes:
+        day = int(time.time()) // 86_400
+        if day != self._day:
+            self._key = hmac.new(self._secret, f"identity:{day}".encode(), "sha256").digest()[:32]
+            self._day = day
+        return self._key
+
+    def __call__(self, ip: str, user_agent: str) -> str:
+        """A 32-hex-digit hash that identifies a visitor for one day."""
+        return hashlib.blake2b(
+            f"{ip}\x00{user_agent}".encode(errors="replace"),
+            key=self._key_for_today(),
+            digest_size=16,
+        ).hexdigest()

@@ -1,0 +1,67 @@
+"""The events store interface (SPEC §1): where clicks, leads and sales are written and read.
+
+The SQL implementation (``codeqr.events.sql``) keeps events in the relational database beside
+the links; a ClickHouse implementation can take its place behind the same protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(slots=True, frozen=True)
+class Click:
+    """A recorded click, as stored."""
+
+    id: str
+    timestamp: int
+    """Milliseconds since the epoch, UTC."""
+    workspace_id: str
+    link_id: str
+    domain: str
+    key: str
+    url: str
+    trigger: str
+    country: str
+    region: str
+    city: str
+    continent: str
+    device: str
+    browser: str
+    browser_version: str
+    os: str
+    os_version: str
+    engine: str
+    ua: str
+    referer: str
+    referer_url: str
+    identity_hash: str
+    ip: str | None
+
+
+class EventsStore(Protocol):
+    """Writes and reads events; every write is durable when it returns."""
+
+    def write_clicks(self, clicks: Sequence[Click]) -> None:
+        """Store clicks and bump their links' ``clicks`` counters, all or nothing."""
+        ...
+
+    def get_click(self, click_id: str) -> Click | None:
+        """A click by id, or ``None``."""
+        ...
+
+    def count_clicks(self, *, link_id: str) -> int:
+        """How many clicks a link has stored."""
+        ...
+
+    def write_clicks_once(
+        self, clicks: Sequence[Click], since_ms: int
+    ) -> dict[str, tuple[str, int]]:
+        """Store the clicks whose visitor has no click on the same link since ``since_ms``.
+
+        Returns, for each click that was not stored, the ``(id, timestamp)`` of the earlier
+        click it repeats. The check and the insert happen in one transaction.
+        """
+        ...

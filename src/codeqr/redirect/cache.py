@@ -1,0 +1,137 @@
+"""The redirect's view of links: an in-process cache that a link change invalidates at once."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
+
+from sqlalchemy import select
+
+from codeqr.kit.clock import to_ms
+from codeqr.kit.db import Database
+from codeqr.link.models import Domain, Link
+
+
+@dataclass(slots=True, frozen=True)
+class Route:
+    """Everything the redirect needs of one link, precomputed once per cache fill."""
+
+    link_id: str
+    workspace_id: str
+    domain: str
+    key: str
+    url: str
+    base: str
+    """The destination without query and fragment."""
+    query: tuple[tuple[str, str], ...]
+    fragment: str
+    track_conversion: bool
+    expires_at_ms: int | None
+    expired_url: str | None
+    password_hash: str | None
+    ios: str | None
+    android: str | None
+    geo: dict[str, str] | None
+
+    @classmethod
+    def of(cls, link: Link) -> Route:
+        """The route of a link row."""
+        parts = urlsplit(link.url)
+        base = parts._replace(query="", fragment="").geturl()
+        return cls(
+            link_id=link.id,
+            workspace_id=link.workspace_id,
+            domain=link.domain,
+            key=link.key,
+            url=link.url,
+            base=base,
+            query=tuple(parse_qsl(parts.query, keep_blank_values=True)),
+            fragment=parts.fragment,
+            track_conversion=link.track_conversion,
+            expires_at_ms=to_ms(link.expires_at) if link.expires_at else None,
+            expired_url=link.expired_url,
+            password_hash=link.password_hash,
+            ios=link.ios,
+            android=link.android,
+            geo=link.geo,
+        )
+
+
+@dataclass(slots=True, frozen=True)
+class DomainInfo:
+    workspace_id: str | None
+    not_found_url: str | None
+
+
+MISSING = object()
+
+
+class LinkCache:
+    """LRU of ``(domain, lowered key) → Route | None`` with race-free invalidation.
+
+    A fill remembers the generation it started under; an invalidation bumps the generation,
+    so a fill that read the row before a concurrent update committed is never stored.
+    """
+
+    def __init__(self, db: Database, default_domain: str, size: int = 100_000) -> None:
+        self.db = db
+        self.default_domain = default_domain
+        self.size = size
+        self._routes: OrderedDict[tuple[str, str], Route | None] = OrderedDict()
+        self._domains: dict[str, DomainInfo] | None = None
+        self._generation = 0
+        self._lock = threading.Lock()
+        self.listeners: list[Callable[[str, str], None]] = []
+
+    def get(self, domain: str, key_lower: str) -> Route | object | None:
+        """The cached route, ``None`` for a known miss, or ``MISSING`` when not cached."""
+        return self._routes.get((domain, key_lower), MISSING)
+
+    def generation(self) -> int:
+        """A token to pass to ``put``."""
+        return self._generation
+
+    def load(self, domain: str, key_lower: str) -> Route | None:
+        """Read a route from the database (runs in a worker thread)."""
+        with self.db.session() as session:
+            link = session.scalar(
+                select(Link).where(Link.domain == domain, Link.key_lower == key_lower)
+            )
+            return Route.of(link) if link else None
+
+    def put(self, domain: str, key_lower: str, route: Route | None, generation: int) -> None:
+        """Store a fill unless something changed since it started."""
+        with self._lock:
+            if generation != self._generation or self.size == 0:
+                return
+            self._routes[(domain, key_lower)] = route
+            if len(self._routes) > self.size:
+                self._routes.popitem(last=False)
+
+    def invalidate(self, domain: str, key_lower: str) -> None:
+        """Forget one link at once (called after the change commits)."""
+        with self._lock:
+            self._generation += 1
+            self._routes.pop((domain, key_lower), None)
+        for listener in self.listeners:
+            listener(domain, key_lower)
+
+    def invalidate_domains(self) -> None:
+        """Forget the domain table (a custom domain was added or removed)."""
+        with self._lock:
+            self._generation += 1
+            self._domains = None
+            self._routes.clear()
+
+    def domain_for_host(self, host: str) -> DomainInfo:
+        """The custom domain of a Host header, or the default domain."""
+        if self._domains is None:
+            with self.db.session() as session:
+                rows = session.execute(
+                    select(Domain.slug, Domain.workspace_id, Domain.not_found_url)
+                ).all()
+            self._domains = {slug: DomainInfo(ws, nf) for slug, ws, nf in rows}
+        return self._domains.get(host, DomainInfo(None, None))

@@ -1,0 +1,264 @@
+"""The redirect hot path: ``GET {domain}/{key}`` as a bare ASGI app (SPEC §3.2–3.3).
+
+It skips the web framework on purpose: every microsecond here is paid on every click. The
+link comes from the in-process cache, the click is handed to the group-commit recorder, and
+the 302 leaves only when the click is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import structlog
+from itsdangerous import BadSignature, TimestampSigner
+
+from codeqr.events.dedupe import WINDOW_MS, RecentVisitors
+from codeqr.events.enrich import GeoLocator, IdentityHasher, is_bot, mobile_os
+from codeqr.events.recorder import ClickRecorder, RawClick
+from codeqr.kit.clock import now_ms
+from codeqr.kit.ids import click_id as new_click_id
+from codeqr.kit.passwords import verify_password
+from codeqr.redirect import pages
+from codeqr.redirect.cache import MISSING, LinkCache, Route
+from codeqr.redirect.destination import build_location, target_url
+from codeqr.redirect.proxies import TrustedProxies
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+log = structlog.get_logger(__name__)
+
+_NO_STORE = (b"cache-control", b"private, no-store")
+_NOINDEX = (b"x-robots-tag", b"noindex")
+_HTML = (b"content-type", b"text/html; charset=utf-8")
+_MAX_KEY = 190
+_MAX_QUERY = 8192
+_MAX_FORM = 4096
+_PASSWORD_COOKIE_AGE = 3600
+
+
+class Redirector:
+    """Resolves a short link, records the click, answers the 302."""
+
+    def __init__(
+        self,
+        cache: LinkCache,
+        recorder: ClickRecorder,
+        identity: IdentityHasher,
+        geo: GeoLocator,
+        proxies: TrustedProxies,
+        signer: TimestampSigner,
+        visitors: RecentVisitors,
+    ) -> None:
+        self.cache = cache
+        self.recorder = recorder
+        self.identity = identity
+        self.geo = geo
+        self.proxies = proxies
+        self.signer = signer
+        self.visitors = visitors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method not in ("GET", "HEAD", "POST"):
+            await _respond(send, 405, b"", [(b"allow", b"GET, HEAD, POST")])
+            return
+        key = scope["path"][1:]
+        if key.endswith("/"):
+            key = key.rstrip("/")
+        host = ua = referer = cookie = forwarded = geo_header = ""
+        no_track = False
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value.decode("latin-1").lower()
+            elif name == b"user-agent":
+                ua = value.decode("latin-1")
+            elif name == b"referer":
+                referer = value.decode("latin-1")
+            elif name == b"cookie":
+                cookie = value.decode("latin-1")
+            elif name == b"x-forwarded-for":
+                forwarded = value.decode("latin-1")
+            elif name in (b"cf-ipcountry", b"x-vercel-ip-country"):
+                geo_header = value.decode("latin-1")
+            elif name == b"codeqr-no-track":
+                no_track = True
+        domain = self.cache.domain_for_host(host)
+        domain_name = host if domain.workspace_id else self.cache.default_domain
+        if len(key) > _MAX_KEY or not key:
+            await self._not_found(send, domain.not_found_url)
+            return
+        key_lower = key.lower()
+        cached = self.cache.get(domain_name, key_lower)
+        if cached is MISSING:
+            generation = self.cache.generation()
+            route = await asyncio.to_thread(self.cache.load, domain_name, key_lower)
+            self.cache.put(domain_name, key_lower, route, generation)
+        else:
+            route = cached  # type: ignore[assignment]
+        if route is None:
+            await self._not_found(send, domain.not_found_url)
+            return
+        now = now_ms()
+        if route.expires_at_ms is not None and now >= route.expires_at_ms:
+            if route.expired_url:
+                await _respond(send, 302, b"", [(b"location", route.expired_url.encode())])
+            else:
+                await _respond(send, 410, pages.EXPIRED, [_HTML])
+            return
+        peer = scope.get("client")
+        ip = self.proxies.client_ip(peer[0] if peer else None, forwarded)
+        if not self.proxies.believes_geo(peer[0] if peer else None):
+            geo_header = ""
+        if route.password_hash is not None and not self._unlocked(route, cookie):
+            await self._password(scope, receive, send, route)
+            return
+        if method == "POST":
+            await _respond(send, 405, b"", [(b"allow", b"GET, HEAD")])
+            return
+        query = scope["query_string"]
+        visitor_query = query.decode("latin-1") if query else ""
+        if len(visitor_query) > _MAX_QUERY:
+            visitor_query = ""
+        trigger = "qr" if ("qr=1" in visitor_query and _is_qr(visitor_query)) else "link"
+        device_os = mobile_os(ua)
+        country = None
+        if route.geo:
+            country = self.geo.locate(ip, geo_header).country
+        target = target_url(route, device_os, country)
+        click: str | None = None
+        if not (method == "HEAD" or no_track or is_bot(ua)):
+            click = await self._capture(route, target, ua, ip, geo_header, referer, trigger, now)
+        location = build_location(
+            route, target, visitor_query, click if route.track_conversion else None
+        )
+        await _respond(send, 302, b"", [(b"location", location.encode())])
+
+    async def _capture(
+        self,
+        route: Route,
+        target: str | None,
+        ua: str,
+        ip: str | None,
+        geo_header: str,
+        referer: str,
+        trigger: str,
+        now: int,
+    ) -> str | None:
+        """Record the click (or find the visitor's click of the last hour) and return its id."""
+        identity = self.identity(ip or "", ua)
+        visitors = self.visitors
+        known = visitors.get(identity, route.link_id, now)
+        if known is not None:
+            return known
+        raw = RawClick(
+            id=new_click_id(),
+            timestamp=now,
+            workspace_id=route.workspace_id,
+            link_id=route.link_id,
+            domain=route.domain,
+            key=route.key,
+            url=target or route.url,
+            trigger=trigger,
+            user_agent=ua,
+            ip=ip,
+            header_country=geo_header or None,
+            referer_url=referer,
+            identity_hash=identity,
+        )
+        check = None if visitors.complete(now) else now - WINDOW_MS
+        try:
+            click_id, first_seen = await self.recorder.record(raw, check_since=check)
+        except Exception as exc:
+            # The visitor still gets where they are going; no click id is promised for a
+            # click that is not stored.
+            log.error("redirect.click.lost", link_id=route.link_id, error=repr(exc))
+            return None
+        visitors.remember(identity, route.link_id, click_id, first_seen)
+        return click_id
+
+    def _unlocked(self, route: Route, cookie: str) -> bool:
+        name = f"cq_pw_{route.link_id}="
+        for raw_part in cookie.split(";"):
+            part = raw_part.strip()
+            if part.startswith(name):
+                try:
+                    value = self.signer.unsign(part[len(name) :], max_age=_PASSWORD_COOKIE_AGE)
+                except BadSignature:
+                    return False
+                return value.decode() == _password_token(route)
+        return False
+
+    async def _password(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
+        if scope["method"] != "POST":
+            status = 200 if scope["method"] == "GET" else 401
+            await _respond(send, status, pages.password_page(), [_HTML])
+            return
+        body = await _read_body(receive, _MAX_FORM)
+        fields = dict(parse_qsl(body.decode("utf-8", "replace"))) if body is not None else {}
+        password = fields.get("password", "")
+        assert route.password_hash is not None
+        ok = bool(password) and await asyncio.to_thread(
+            verify_password, route.password_hash, password
+        )
+        if not ok:
+            await _respond(send, 401, pages.password_page(error=True), [_HTML])
+            return
+        token = self.signer.sign(_password_token(route)).decode()
+        path = scope["path"]
+        if scope["query_string"]:
+            path += "?" + scope["query_string"].decode("latin-1")
+        secure = "; Secure" if scope.get("scheme") == "https" else ""
+        cookie = (
+            f"cq_pw_{route.link_id}={token}; Max-Age={_PASSWORD_COOKIE_AGE}; Path=/; "
+            f"HttpOnly; SameSite=Lax{secure}"
+        )
+        await _respond(
+            send, 303, b"", [(b"location", path.encode()), (b"set-cookie", cookie.encode())]
+        )
+
+    async def _not_found(self, send: Send, not_found_url: str | None) -> None:
+        if not_found_url:
+            await _respond(send, 302, b"", [(b"location", not_found_url.encode())])
+        else:
+            await _respond(send, 404, pages.NOT_FOUND, [_HTML])
+
+
+def _password_token(route: Route) -> str:
+    # Bound to the link and its current hash: changing the password locks old cookies out.
+    assert route.password_hash is not None
+    return f"{route.link_id}:{route.password_hash[-16:]}"
+
+
+def _is_qr(query: str) -> bool:
+    return any(k == "qr" and v == "1" for k, v in parse_qsl(query, keep_blank_values=True))
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        body += bytes(message.get("body", b""))
+        if len(body) > limit:
+            return None
+        if not message.get("more_body", False):
+            return body
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    headers = [
+        *headers,
+        _NO_STORE,
+        _NOINDEX,
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

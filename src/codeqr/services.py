@@ -1,0 +1,71 @@
+"""The service container: every long-lived object of one app, built once from ``Settings``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from itsdangerous import TimestampSigner
+
+from codeqr.events.dedupe import RecentVisitors
+from codeqr.events.enrich import GeoLocator, IdentityHasher
+from codeqr.events.recorder import ClickRecorder
+from codeqr.events.sql import SqlEventsStore
+from codeqr.events.store import EventsStore
+from codeqr.kit.db import Database
+from codeqr.link.service import LinkContext, LinkService
+from codeqr.redirect.cache import LinkCache
+from codeqr.redirect.handler import Redirector
+from codeqr.redirect.proxies import TrustedProxies
+from codeqr.settings import Durability, Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    events: EventsStore
+    recorder: ClickRecorder
+    cache: LinkCache
+    links: LinkService
+    redirector: Redirector
+    signer: TimestampSigner
+
+    @classmethod
+    def build(cls, settings: Settings, *, default_domain: str, public_url: str) -> Services:
+        """Wire the objects of one app from its settings."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.sqlalchemy_url, fsync=settings.durability is Durability.fsync)
+        events = SqlEventsStore(db)
+        geo = GeoLocator(settings.geoip_database)
+        recorder = ClickRecorder(
+            events,
+            geo,
+            keep_ip=settings.keep_ip,
+            batch_max=settings.click_batch_max,
+            inline=settings.is_sqlite and settings.durability is Durability.process,
+        )
+        cache = LinkCache(db, default_domain, size=settings.link_cache_size)
+        links = LinkService(LinkContext(default_domain, public_url), cache.invalidate)
+        secret = settings.secret()
+        signer = TimestampSigner(secret, salt="codeqr.link-password")
+        redirector = Redirector(
+            cache=cache,
+            recorder=recorder,
+            identity=IdentityHasher(secret),
+            geo=geo,
+            proxies=TrustedProxies(
+                settings.trusted_proxies, trust_geo_headers=settings.trust_geo_headers
+            ),
+            signer=signer,
+            visitors=RecentVisitors(),
+        )
+        return cls(
+            settings=settings,
+            db=db,
+            events=events,
+            recorder=recorder,
+            cache=cache,
+            links=links,
+            redirector=redirector,
+            signer=signer,
+        )

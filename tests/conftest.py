@@ -1,0 +1,145 @@
+"""Shared fixtures: a real server per test on SQLite or PostgreSQL, and plain factories."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from codeqr import migrate
+from codeqr.app import CodeQR, create_app
+from codeqr.settings import Settings
+
+POSTGRES_URL = os.environ.get("CODEQR_TEST_DATABASE_URL")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+if not SHARED.exists():  # a clone beside shared/ (CI) or inside the work tree
+    SHARED = Path(os.environ.get("CODEQR_SHARED_DIR", "../shared")).resolve()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: runs on the embedded SQLite default only")
+    config.addinivalue_line("markers", "postgres: needs PostgreSQL")
+
+
+def pytest_report_header() -> str:
+    return f"codeqr relational store: {'PostgreSQL' if POSTGRES_URL else 'SQLite'}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+_TEMPLATE: str | None = None
+
+
+def _postgres_database() -> str:
+    """A fresh PostgreSQL database cloned from a migrated template (fast per test)."""
+    global _TEMPLATE
+    assert POSTGRES_URL
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    base = make_url(POSTGRES_URL)
+    with admin.connect() as conn:
+        if _TEMPLATE is None:
+            _TEMPLATE = f"cq_tpl_{uuid.uuid4().hex[:10]}"
+            conn.execute(text(f'CREATE DATABASE "{_TEMPLATE}"'))
+            tpl_engine = create_engine(base.set(database=_TEMPLATE))
+            migrate.upgrade(tpl_engine)
+            tpl_engine.dispose()
+        name = f"cq_t_{uuid.uuid4().hex[:12]}"
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_TEMPLATE}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_postgres(url: str) -> None:
+    assert POSTGRES_URL
+    name = make_url(url).database
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    """Settings of one test: its own data directory and its own database."""
+    database_url = _postgres_database() if POSTGRES_URL else None
+    yield Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        secret_key="test-secret-key",
+        default_plan="free",
+    )
+    if database_url:
+        _drop_postgres(database_url)
+
+
+class LiveServer:
+    """A real uvicorn server on a free port, running the app in a thread."""
+
+    def __init__(self, app: CodeQR, port: int) -> None:
+        self.app = app
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+            loop="asyncio",
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._clients: list[httpx.Client] = []
+
+    @property
+    def services(self):  # type: ignore[no-untyped-def]
+        return self.app.services
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        for client in self._clients:
+            client.close()
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        client = httpx.Client(base_url=self.base, headers=headers, follow_redirects=False)
+        self._clients.append(client)  # closed when the server stops
+        return client
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[LiveServer]:
+    """The whole app served over real HTTP on 127.0.0.1."""
+    port = free_port()
+    app = create_app(
+        settings, default_domain=f"127.0.0.1:{port}", public_url=f"http://127.0.0.1:{port}"
+    )
+    live = LiveServer(app, port)
+    live.start()
+    yield live
+    live.stop()
