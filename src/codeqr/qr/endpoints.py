@@ -1,7 +1,67 @@
-"""``GET /api/qr`` (placeholder until the QR module lands)."""
+"""``GET /api/qr``: a QR code image for any URL (Dub-compatible, public like Dub's)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from codeqr.kit.schemas import QueryInt
+from codeqr.qr import render
 
 router = APIRouter(tags=["qr"])
+
+CACHE_IMAGE = "public, max-age=86400"
+# An image missing its logo only because the logo's host failed must not be kept a day.
+CACHE_DEGRADED = "no-store"
+SVG_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+@router.get(
+    "/qr",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The QR code image.",
+            "content": {"image/png": {}, "image/svg+xml": {}},
+        }
+    },
+)
+def get_qr(
+    url: Annotated[str, Query(description="The URL (or text) to encode.")],
+    size: Annotated[
+        QueryInt, Query(ge=render.MIN_SIZE, le=render.MAX_SIZE, description="Side in pixels.")
+    ] = render.DEFAULT_SIZE,
+    level: Annotated[str, Query(description="Error correction: L, M, Q or H.")] = "L",
+    fg_color: Annotated[str, Query(alias="fgColor")] = "#000000",
+    bg_color: Annotated[str, Query(alias="bgColor")] = "#FFFFFF",
+    margin: Annotated[
+        QueryInt, Query(ge=0, le=render.MAX_MARGIN, description="Quiet zone in modules.")
+    ] = render.DEFAULT_MARGIN,
+    logo: Annotated[str | None, Query(description="http(s) or data:image URL.")] = None,
+    hide_logo: Annotated[bool, Query(alias="hideLogo")] = False,
+    include_margin: Annotated[bool, Query(alias="includeMargin", deprecated=True)] = True,
+    image_format: Annotated[str, Query(alias="format", description="png or svg.")] = "png",
+) -> Response:
+    """Retrieve a QR code image for a URL: PNG by default, SVG with ``format=svg``."""
+    image = render.qr_image(
+        url,
+        level=render.parse_level(level),
+        style=render.Style(
+            size=size,
+            fg=render.parse_color(fg_color, "fgColor"),
+            bg=render.parse_color(bg_color, "bgColor"),
+            margin=margin if include_margin else 0,
+        ),
+        image_format=image_format.strip().lower(),
+        logo_url=None if hide_logo else logo,
+    )
+    headers = {"Cache-Control": CACHE_IMAGE, "X-Content-Type-Options": "nosniff"}
+    if image.media_type == "image/svg+xml":
+        # Opened on its own, an SVG is a document of this origin: let it run nothing.
+        headers["Content-Security-Policy"] = SVG_POLICY
+    if image.logo is not None:
+        headers["X-CodeQR-Logo"] = image.logo
+        if image.logo == "unavailable":
+            headers["Cache-Control"] = CACHE_DEGRADED
+    return Response(image.body, media_type=image.media_type, headers=headers)
