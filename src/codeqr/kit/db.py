@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, event
-from sqlalchemy.engine import Engine, create_engine
+from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -34,6 +35,9 @@ class Base(DeclarativeBase):
 def make_engine(url: str, *, fsync: bool = False) -> Engine:
     """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -51,9 +55,6 @@ def make_engine(url: str, *, fsync: bool = False) -> Engine:
             cur.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
-            # Checkpoints run in the background (``Checkpointer``), never inside a commit
-            # on the redirect path, where copying the WAL back would stall every click.
-            cur.execute("PRAGMA wal_autocheckpoint=0")
             cur.close()
 
         return engine
@@ -67,6 +68,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, fsync=fsync)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.fsync = fsync
 
     @property
     def is_sqlite(self) -> bool:
@@ -93,38 +95,3 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
-
-
-class Checkpointer:
-    """Copies SQLite's write-ahead log back into the database file, off the hot path."""
-
-    def __init__(self, engine: Engine, interval: float = 1.0) -> None:
-        import threading
-
-        self.engine = engine
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
-
-    def start(self) -> None:
-        """Begin checkpointing every ``interval`` seconds."""
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.checkpoint()
-
-    def checkpoint(self) -> None:
-        """One PASSIVE checkpoint: copies what it can without waiting on anyone."""
-        try:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-        except Exception:  # noqa: S110 - a missed checkpoint is retried on the next tick
-            pass
-
-    def stop(self) -> None:
-        """Stop and make a last checkpoint."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-        self.checkpoint()
