@@ -102,6 +102,8 @@ class LiveServer:
             access_log=False,
             loop="asyncio",
             lifespan="on",
+            # As ``codeqr serve``: the app alone decides whom to believe (trusted_proxies).
+            proxy_headers=False,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -39,7 +39,10 @@ def get_session(services: ServicesDep) -> Iterator[Session]:
         session.close()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the commit runs when the endpoint returns, before the response is sent.
+# With the default ("request") FastAPI sends the answer first and commits afterwards, so a
+# client could read its own write back as missing, and a failed commit would follow a 200.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 @dataclass(frozen=True)

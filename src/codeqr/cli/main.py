@@ -97,6 +97,9 @@ def serve(
         loop="uvloop",
         http="httptools",
         lifespan="on",
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 and overwrite the peer address,
+        # bypassing CODEQR_TRUSTED_PROXIES; the redirect applies that setting itself.
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
 

@@ -40,7 +40,8 @@ def build_location(
         base = parts._replace(query="", fragment="").geturl()
         pairs = parse_qsl(parts.query, keep_blank_values=True)
         fragment = parts.fragment
-    merged: dict[str, str] = {}
+    # Lists keep a destination's repeated parameters (``?size=s&size=m``) intact.
+    merged: dict[str, list[str]] = {}
     marker = False
     for name, value in pairs:
         if name == PAYMENT_LINK_MARKER:
@@ -48,21 +49,23 @@ def build_location(
             continue
         if name in RESERVED and click_id is not None:
             continue
-        merged[name] = value
+        merged.setdefault(name, []).append(value)
     if visitor_query:
+        visitor: dict[str, list[str]] = {}
         for name, value in parse_qsl(visitor_query, keep_blank_values=True):
             if name not in RESERVED:
-                merged[name] = value
+                visitor.setdefault(name, []).append(value)
+        merged.update(visitor)
     if click_id is not None:
         if marker:
-            merged["client_reference_id"] = CLIENT_REFERENCE_PREFIX + click_id
+            merged["client_reference_id"] = [CLIENT_REFERENCE_PREFIX + click_id]
         else:
-            merged["cq_id"] = click_id
+            merged["cq_id"] = [click_id]
     elif marker:
-        merged[PAYMENT_LINK_MARKER] = "1"
+        merged[PAYMENT_LINK_MARKER] = ["1"]
     location = base
     if merged:
-        location += "?" + urlencode(merged)
+        location += "?" + urlencode(merged, doseq=True)
     if fragment:
         location += "#" + fragment
     return location

@@ -8,9 +8,10 @@ the 302 leaves only when the click is on disk.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 import structlog
 from itsdangerous import BadSignature, TimestampSigner
@@ -39,6 +40,7 @@ _MAX_KEY = 190
 _MAX_QUERY = 8192
 _MAX_FORM = 4096
 _PASSWORD_COOKIE_AGE = 3600
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 
 
 class Redirector:
@@ -61,6 +63,7 @@ class Redirector:
         self.proxies = proxies
         self.signer = signer
         self.visitors = visitors
+        self._inflight: dict[tuple[str, str], asyncio.Future[str | None]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -89,7 +92,8 @@ class Redirector:
                 no_track = True
         domain = self.cache.domain_for_host(host)
         domain_name = host if domain.workspace_id else self.cache.default_domain
-        if len(key) > _MAX_KEY or not key:
+        # No key holds NUL, and PostgreSQL refuses it in a query parameter.
+        if len(key) > _MAX_KEY or not key or "\x00" in key:
             await self._not_found(send, domain.not_found_url)
             return
         key_lower = key.lower()
@@ -106,7 +110,7 @@ class Redirector:
         now = now_ms()
         if route.expires_at_ms is not None and now >= route.expires_at_ms:
             if route.expired_url:
-                await _respond(send, 302, b"", [(b"location", route.expired_url.encode())])
+                await _respond(send, 302, b"", [(b"location", _header_url(route.expired_url))])
             else:
                 await _respond(send, 410, pages.EXPIRED, [_HTML])
             return
@@ -136,7 +140,7 @@ class Redirector:
         location = build_location(
             route, target, visitor_query, click if route.track_conversion else None
         )
-        await _respond(send, 302, b"", [(b"location", location.encode())])
+        await _respond(send, 302, b"", [(b"location", _header_url(location))])
 
     async def _capture(
         self,
@@ -151,10 +155,40 @@ class Redirector:
     ) -> str | None:
         """Record the click (or find the visitor's click of the last hour) and return its id."""
         identity = self.identity(ip or "", ua)
-        visitors = self.visitors
-        known = visitors.get(identity, route.link_id, now)
+        known = self.visitors.get(identity, route.link_id, now)
         if known is not None:
             return known
+        pair = (identity, route.link_id)
+        inflight = self._inflight.get(pair)
+        if inflight is not None:
+            # The same visitor's previous click on this link is being written right now:
+            # share its outcome instead of recording a second click.
+            return await asyncio.shield(inflight)
+        outcome: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._inflight[pair] = outcome
+        click_id: str | None = None
+        try:
+            click_id = await self._record(
+                route, target, ua, ip, geo_header, referer, trigger, now, identity
+            )
+        finally:
+            del self._inflight[pair]
+            outcome.set_result(click_id)
+        return click_id
+
+    async def _record(
+        self,
+        route: Route,
+        target: str | None,
+        ua: str,
+        ip: str | None,
+        geo_header: str,
+        referer: str,
+        trigger: str,
+        now: int,
+        identity: str,
+    ) -> str | None:
+        visitors = self.visitors
         raw = RawClick(
             id=new_click_id(),
             timestamp=now,
@@ -209,29 +243,51 @@ class Redirector:
             await _respond(send, 401, pages.password_page(error=True), [_HTML])
             return
         token = self.signer.sign(_password_token(route)).decode()
-        path = scope["path"]
+        # Back to the same address as the visitor sent it (still percent-encoded).
+        path = scope.get("raw_path") or _header_url(scope["path"])
         if scope["query_string"]:
-            path += "?" + scope["query_string"].decode("latin-1")
-        secure = "; Secure" if scope.get("scheme") == "https" else ""
+            path += b"?" + scope["query_string"]
+        secure = "; Secure" if self._https(scope) else ""
         cookie = (
             f"cq_pw_{route.link_id}={token}; Max-Age={_PASSWORD_COOKIE_AGE}; Path=/; "
             f"HttpOnly; SameSite=Lax{secure}"
         )
         await _respond(
-            send, 303, b"", [(b"location", path.encode()), (b"set-cookie", cookie.encode())]
+            send, 303, b"", [(b"location", path), (b"set-cookie", cookie.encode())]
+        )
+
+    def _https(self, scope: Scope) -> bool:
+        """Whether the visitor came over HTTPS, to us or to a trusted TLS-terminating proxy."""
+        if scope.get("scheme") == "https":
+            return True
+        peer = scope.get("client")
+        if not self.proxies.trusts(peer[0] if peer else None):
+            return False
+        return any(
+            name == b"x-forwarded-proto" and value.strip().lower() == b"https"
+            for name, value in scope["headers"]
         )
 
     async def _not_found(self, send: Send, not_found_url: str | None) -> None:
         if not_found_url:
-            await _respond(send, 302, b"", [(b"location", not_found_url.encode())])
+            await _respond(send, 302, b"", [(b"location", _header_url(not_found_url))])
         else:
             await _respond(send, 404, pages.NOT_FOUND, [_HTML])
 
 
 def _password_token(route: Route) -> str:
-    # Bound to the link and its current hash: changing the password locks old cookies out.
+    # Bound to the link and a digest of its current hash: changing the password locks old
+    # cookies out, and the cookie shows nothing of the hash itself.
     assert route.password_hash is not None
-    return f"{route.link_id}:{route.password_hash[-16:]}"
+    digest = hashlib.sha256(route.password_hash.encode()).hexdigest()[:20]
+    return f"{route.link_id}:{digest}"
+
+
+def _header_url(url: str) -> bytes:
+    """A URL fit for a header: non-ASCII characters percent-encoded as UTF-8."""
+    if url.isascii():
+        return url.encode()
+    return quote(url, safe=_URL_SAFE).encode()
 
 
 def _is_qr(query: str) -> bool:

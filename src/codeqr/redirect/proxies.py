@@ -35,6 +35,10 @@ class TrustedProxies:
                     return peer
         return peer
 
+    def trusts(self, peer: str | None) -> bool:
+        """Whether ``peer`` is a configured proxy (its ``X-Forwarded-*`` headers count)."""
+        return self._trusted(peer)
+
     def believes_geo(self, peer: str | None) -> bool:
         """Whether a ``CF-IPCountry``-style header from this peer is believed."""
         return self.trust_geo_headers or self._trusted(peer)
