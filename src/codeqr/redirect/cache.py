@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy import select
 
-from codeqr.kit.clock import to_ms
+from codeqr.kit.clock import now_ms, to_ms
 from codeqr.kit.db import Database
 from codeqr.link.models import Domain, Link
 
@@ -67,28 +67,37 @@ class DomainInfo:
 
 
 MISSING = object()
+_DEFAULT_DOMAIN = DomainInfo(None, None)
 
 
 class LinkCache:
-    """LRU of ``(domain, lowered key) → Route | None`` with race-free invalidation.
+    """Bounded map of ``(domain, lowered key) → Route | None`` with race-free invalidation.
 
     A fill remembers the generation it started under; an invalidation bumps the generation,
     so a fill that read the row before a concurrent update committed is never stored.
+    Entries also expire after ``ttl_ms``: the bound on staleness when another process
+    changed the link and no invalidation reached this one.
     """
 
-    def __init__(self, db: Database, default_domain: str, size: int = 100_000) -> None:
+    def __init__(
+        self, db: Database, default_domain: str, size: int = 100_000, ttl_ms: int = 60_000
+    ) -> None:
         self.db = db
         self.default_domain = default_domain
         self.size = size
-        self._routes: OrderedDict[tuple[str, str], Route | None] = OrderedDict()
+        self.ttl_ms = ttl_ms
+        self._routes: OrderedDict[tuple[str, str], tuple[Route | None, int]] = OrderedDict()
         self._domains: dict[str, DomainInfo] | None = None
         self._generation = 0
         self._lock = threading.Lock()
         self.listeners: list[Callable[[str, str], None]] = []
 
-    def get(self, domain: str, key_lower: str) -> Route | object | None:
+    def get(self, domain: str, key_lower: str, now_ms: int) -> Route | object | None:
         """The cached route, ``None`` for a known miss, or ``MISSING`` when not cached."""
-        return self._routes.get((domain, key_lower), MISSING)
+        entry = self._routes.get((domain, key_lower))
+        if entry is None or entry[1] <= now_ms:
+            return MISSING
+        return entry[0]
 
     def generation(self) -> int:
         """A token to pass to ``put``."""
@@ -107,7 +116,8 @@ class LinkCache:
         with self._lock:
             if generation != self._generation or self.size == 0:
                 return
-            self._routes[(domain, key_lower)] = route
+            self._routes[(domain, key_lower)] = (route, now_ms() + self.ttl_ms)
+            self._routes.move_to_end((domain, key_lower))
             if len(self._routes) > self.size:
                 self._routes.popitem(last=False)
 
@@ -134,4 +144,4 @@ class LinkCache:
                     select(Domain.slug, Domain.workspace_id, Domain.not_found_url)
                 ).all()
             self._domains = {slug: DomainInfo(ws, nf) for slug, ws, nf in rows}
-        return self._domains.get(host, DomainInfo(None, None))
+        return self._domains.get(host, _DEFAULT_DOMAIN)

@@ -97,7 +97,8 @@ class Redirector:
             await self._not_found(send, domain.not_found_url)
             return
         key_lower = key.lower()
-        cached = self.cache.get(domain_name, key_lower)
+        now = now_ms()
+        cached = self.cache.get(domain_name, key_lower, now)
         if cached is MISSING:
             generation = self.cache.generation()
             route = await asyncio.to_thread(self.cache.load, domain_name, key_lower)
@@ -107,7 +108,6 @@ class Redirector:
         if route is None:
             await self._not_found(send, domain.not_found_url)
             return
-        now = now_ms()
         if route.expires_at_ms is not None and now >= route.expires_at_ms:
             if route.expired_url:
                 await _respond(send, 302, b"", [(b"location", _header_url(route.expired_url))])
