@@ -8,32 +8,55 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from codeqr.kit.errors import STATUS_CODES, CodeQRError, error_envelope
 
 log = structlog.get_logger(__name__)
 
-
-def _where(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in {"body", "query", "path", "header"}:
-        source, rest = parts[0], parts[1:]
-        return f"{source} " + ".".join(rest) if rest else source
-    return ".".join(parts)
+MAX_MESSAGES = 5
+# Unique constraints (by a column they cover) and the API field a clash on them is about.
+_UNIQUE_FIELDS = (("key_lower", "key"), ("external_id", "externalId"), ("tags", "tagNames"))
+_SOURCES = {"query": "query parameter", "path": "path parameter", "header": "header"}
 
 
-def describe_validation(errors: list[Any]) -> tuple[int, str]:
-    """Status and message for pydantic errors: 400 for unreadable JSON, 422 otherwise."""
+def _where(loc: tuple[Any, ...], source: str | None = None) -> str:
+    """Name the field an error is about: ``url``, ``geo.FR``, ``[3].url``, ``query parameter
+    pageSize``; the request body as a whole is ``body``."""
+    parts = list(loc)
+    if parts and parts[0] in {"body", *_SOURCES}:
+        source, parts = parts[0], parts[1:]
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    if source in _SOURCES:
+        return f"{_SOURCES[source]} {path}".strip()
+    return path or "body"
+
+
+def _why(err: dict[str, Any]) -> str:
+    msg = str(err.get("msg", "invalid"))
+    # Validators raise ValueError("…"); pydantic prefixes it with "Value error, ".
+    return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def describe_validation(errors: list[Any], source: str | None = None) -> tuple[int, str]:
+    """Status and message for pydantic errors: 400 for a body that is not JSON, else 422.
+
+    The message names each field (up to five) and why it was refused.
+    """
     for err in errors:
         if err.get("type") == "json_invalid":
-            return 400, f"Invalid JSON body: {err.get('ctx', {}).get('error', 'cannot be parsed')}"
-    messages = []
-    for err in errors[:5]:
-        where = _where(tuple(err.get("loc", ())))
-        messages.append(f"{where}: {err.get('msg', 'invalid')}")
-    return 422, "Invalid request: " + "; ".join(messages)
+            reason = err.get("ctx", {}).get("error", "cannot be parsed")
+            return 400, f"Invalid JSON body: {reason}"
+        if tuple(err.get("loc", ())) == ("body",) and isinstance(err.get("input"), bytes):
+            # FastAPI hands over the raw bytes when the Content-Type is not JSON.
+            return 400, "Invalid body: send JSON with Content-Type: application/json"
+    messages = [f"{_where(tuple(e.get('loc', ())), source)}: {_why(e)}" for e in errors]
+    more = len(messages) - MAX_MESSAGES
+    text = "; ".join(messages[:MAX_MESSAGES]) + (f"; and {more} more" if more > 0 else "")
+    return 422, f"Invalid request: {text}"
 
 
 def install(app: FastAPI) -> None:
@@ -66,10 +89,23 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
         # A unique key claimed by a concurrent request: the loser gets a conflict, not a 500.
-        log.info("api.integrity_conflict", error=str(exc.orig)[:200])
+        detail = str(exc.orig)
+        log.info("api.integrity_conflict", error=detail[:200])
+        field = next((f for column, f in _UNIQUE_FIELDS if column in detail), None)
+        message = "The resource already exists (claimed by a concurrent request)."
+        if field:
+            message = f"{field}: already taken (claimed by a concurrent request)."
+        return JSONResponse(error_envelope("conflict", message), status_code=409)
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # A value the database refuses (too long, out of range) that validation let through:
+        # the request is at fault, so a 422 rather than a 500, and a warning to fix the check.
+        reason = str(exc.orig).strip().splitlines()[0][:200] if exc.orig else "invalid value"
+        log.warning("api.data_error", error=reason)
         return JSONResponse(
-            error_envelope("conflict", "The resource already exists (a concurrent request)."),
-            status_code=409,
+            error_envelope("unprocessable_entity", f"A value cannot be stored: {reason}"),
+            status_code=422,
         )
 
     @app.exception_handler(Exception)

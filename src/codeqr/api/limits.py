@@ -7,12 +7,19 @@ from typing import Any
 
 import orjson
 
-from codeqr.kit.errors import PayloadTooLarge, error_envelope
+from codeqr.kit.errors import error_envelope
 from codeqr.redirect.handler import Receive, Scope, Send
+
+Message = MutableMapping[str, Any]
 
 
 class BodyLimit:
-    """413 in the error envelope for a body over ``limit`` bytes, declared or streamed."""
+    """413 in the error envelope for a body over ``limit`` bytes, declared or streamed.
+
+    A declared ``Content-Length`` is checked up front. A body without one (chunked) is read
+    here first, up to the limit, and replayed to the app; past the limit the app never runs,
+    so nothing of the request can have been written.
+    """
 
     def __init__(self, app: Any, limit: int) -> None:
         self.app = app
@@ -22,28 +29,40 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared: int | None = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = self.limit + 1
-                if declared > self.limit:
-                    await self._refuse(send)
-                    return
+        if declared is not None:
+            if declared > self.limit:
+                await self._refuse(send)
+                return
+            await self.app(scope, receive, send)
+            return
+        buffered: list[Message] = []
         seen = 0
-
-        async def limited_receive() -> MutableMapping[str, Any]:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    # Rendered by the API's error handler like any other failure.
-                    raise PayloadTooLarge(f"Request body is larger than {self.limit} bytes.")
-            return message
+            buffered.append(message)
+            if message["type"] != "http.request":
+                break  # the client went away; let the app see it
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                await self._refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
 
-        await self.app(scope, limited_receive, send)
+        async def replay() -> Message:
+            # The body as it came, then the live channel (disconnects, for streaming answers).
+            if buffered:
+                return buffered.pop(0)
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
         body = orjson.dumps(
@@ -56,6 +75,7 @@ class BodyLimit:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
                 ],
             }
         )

@@ -1,60 +1,46 @@
-"""The links API under ``/api/links`` (Dub-compatible)."""
+"""The links API under ``/api/links`` (Dub-compatible: 200 JSON everywhere)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from pydantic import BaseModel
+from pydantic import ValidationError
 
 from codeqr.api.deps import CallerDep, ServicesDep, SessionDep
-from codeqr.kit.errors import CodeQRError, Unprocessable
+from codeqr.api.errors import describe_validation
 from codeqr.kit.schemas import QueryInt
 from codeqr.link.schemas import (
     BulkDeleted,
     BulkUpdate,
+    CountGroupBy,
     Deleted,
     LinkCreate,
     LinkError,
+    LinkFilters,
     LinkOut,
     LinkUpdate,
+    SortOrder,
 )
+from codeqr.link.service import MAX_BULK
 
 router = APIRouter(prefix="/links", tags=["links"])
 
 MAX_PAGE_SIZE = 100
-MAX_BULK = 100
-
-
-class LinkFilters(BaseModel):
-    """Filters shared by list and count."""
-
-    domain: str | None = None
-    tagId: str | None = None
-    tagIds: str | None = None
-    tagNames: str | None = None
-    search: str | None = None
-    userId: str | None = None
-    tenantId: str | None = None
-    showArchived: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        def split(value: str | None) -> list[str]:
-            return [v for v in (value or "").split(",") if v]
-
-        return {
-            "domain": self.domain,
-            "tag_id": self.tagId,
-            "tag_ids": split(self.tagIds),
-            "tag_names": split(self.tagNames),
-            "search": self.search,
-            "user_id": self.userId,
-            "tenant_id": self.tenantId,
-            "show_archived": self.showArchived,
-        }
-
+MAX_PAGE = 1_000_000
 
 FiltersDep = Annotated[LinkFilters, Query()]
+
+
+def _echo(item: Any) -> Any:
+    """A bulk item as it can be echoed back in JSON (lone surrogates cannot be encoded)."""
+    if isinstance(item, str):
+        return item.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(item, list):
+        return [_echo(v) for v in item]
+    if isinstance(item, dict):
+        return {_echo(k): _echo(v) for k, v in item.items()}
+    return item
 
 
 @router.post("", response_model=LinkOut)
@@ -75,28 +61,36 @@ def list_links(
     session: SessionDep,
     services: ServicesDep,
     filters: FiltersDep,
-    page: Annotated[QueryInt, Query(ge=1)] = 1,
+    page: Annotated[QueryInt, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[QueryInt, Query(alias="pageSize", ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
-    sort_order: Annotated[str, Query(alias="sortOrder", pattern="^(asc|desc)$")] = "desc",
+    sort_order: Annotated[SortOrder, Query(alias="sortOrder")] = SortOrder.desc,
+    starting_after: Annotated[str | None, Query(alias="startingAfter", max_length=200)] = None,
+    ending_before: Annotated[str | None, Query(alias="endingBefore", max_length=200)] = None,
 ) -> list[LinkOut]:
-    """List the workspace's links, newest first, paged."""
+    """List the workspace's links, newest first, by page or after/before a link."""
     links = services.links.find(
         session,
         caller.workspace,
-        filters.as_dict(),
+        filters,
         page=page,
         page_size=page_size,
-        sort_desc=sort_order == "desc",
+        order=sort_order,
+        starting_after=starting_after,
+        ending_before=ending_before,
     )
     return services.links.out_many(session, links)
 
 
-@router.get("/count", response_model=int)
+@router.get("/count", response_model=int | list[dict[str, Any]])
 def count_links(
-    caller: CallerDep, session: SessionDep, services: ServicesDep, filters: FiltersDep
-) -> int:
-    """How many links match the filters."""
-    return services.links.count(session, caller.workspace, filters.as_dict())
+    caller: CallerDep,
+    session: SessionDep,
+    services: ServicesDep,
+    filters: FiltersDep,
+    group_by: Annotated[CountGroupBy | None, Query(alias="groupBy")] = None,
+) -> int | list[dict[str, Any]]:
+    """How many links match, or ``[{<groupBy>: value, "_count": n}]`` per group."""
+    return services.links.count(session, caller.workspace, filters, group_by)
 
 
 @router.get("/info", response_model=LinkOut)
@@ -104,10 +98,10 @@ def link_info(
     caller: CallerDep,
     session: SessionDep,
     services: ServicesDep,
-    domain: str | None = None,
-    key: str | None = None,
-    link_id: Annotated[str | None, Query(alias="linkId")] = None,
-    external_id: Annotated[str | None, Query(alias="externalId")] = None,
+    domain: Annotated[str | None, Query(max_length=190)] = None,
+    key: Annotated[str | None, Query(max_length=400)] = None,
+    link_id: Annotated[str | None, Query(alias="linkId", max_length=200)] = None,
+    external_id: Annotated[str | None, Query(alias="externalId", max_length=200)] = None,
 ) -> LinkOut:
     """One link by ``linkId``, ``externalId`` or ``domain`` and ``key``."""
     link = services.links.info(
@@ -135,33 +129,24 @@ def upsert_link(
 
 @router.post("/bulk", response_model=list[LinkOut | LinkError])
 def bulk_create(
-    body: Annotated[list[dict[str, Any]], Body(max_length=MAX_BULK)],
+    body: Annotated[list[Any], Body(max_length=MAX_BULK)],
     caller: CallerDep,
     session: SessionDep,
     services: ServicesDep,
 ) -> list[LinkOut | LinkError]:
-    """Create up to 100 links; each item succeeds or reports its own error."""
-    from pydantic import ValidationError
-
-    from codeqr.api.errors import describe_validation
-
+    """Create up to 100 links; each item is the link or, in its place, its own error."""
     out: list[LinkOut | LinkError] = []
     for item in body:
         try:
             data = LinkCreate.model_validate(item)
         except ValidationError as exc:
-            _, message = describe_validation(list(exc.errors()))
-            out.append(LinkError(link=item, error=message, code="unprocessable_entity"))
+            _, message = describe_validation(list(exc.errors()), source="body")
+            out.append(LinkError(link=_echo(item), error=message, code="unprocessable_entity"))
             continue
-        savepoint = session.begin_nested()
-        try:
-            link = services.links.create(session, caller.workspace, data, caller.key.created_by)
-        except CodeQRError as exc:
-            savepoint.rollback()
-            out.append(LinkError(link=item, error=exc.message, code=exc.code))
-            continue
-        savepoint.commit()
-        out.append(services.links.out(session, link))
+        result = services.links.try_create(
+            session, caller.workspace, _echo(item), data, caller.key.created_by
+        )
+        out.append(result if isinstance(result, LinkError) else services.links.out(session, result))
     return out
 
 
@@ -173,17 +158,8 @@ def bulk_update(
     services: ServicesDep,
 ) -> list[LinkOut]:
     """Apply the same change to up to 100 links (all or nothing)."""
-    ids = [*(body.link_ids or []), *("ext_" + e for e in body.external_ids or [])]
-    if not ids:
-        raise Unprocessable("Provide linkIds or externalIds.")
-    if len(ids) > MAX_BULK:
-        raise Unprocessable(f"At most {MAX_BULK} links can be updated at once.")
-    data = body.data
-    if data.model_fields_set & {"key", "external_id"} and len(ids) > 1:
-        raise Unprocessable("data: key and externalId cannot be set on several links at once.")
-    links = [services.links.get(session, caller.workspace, link_id) for link_id in ids]
-    updated = [services.links.update(session, caller.workspace, link, data) for link in links]
-    return services.links.out_many(session, updated)
+    links = services.links.update_many(session, caller.workspace, body)
+    return services.links.out_many(session, links)
 
 
 @router.delete("/bulk", response_model=BulkDeleted)
@@ -191,20 +167,12 @@ def bulk_delete(
     caller: CallerDep,
     session: SessionDep,
     services: ServicesDep,
-    link_ids: Annotated[str, Query(alias="linkIds", min_length=1)],
+    link_ids: Annotated[list[str], Query(alias="linkIds", min_length=1)],
 ) -> BulkDeleted:
-    """Delete up to 100 links of the workspace; ids of other workspaces are ignored."""
-    ids = [i for i in link_ids.split(",") if i]
-    if len(ids) > MAX_BULK:
-        raise Unprocessable(f"At most {MAX_BULK} links can be deleted at once.")
-    count = 0
-    for link_id in dict.fromkeys(ids):
-        try:
-            link = services.links.get(session, caller.workspace, link_id)
-        except CodeQRError:
-            continue
-        services.links.delete(session, caller.workspace, link)
-        count += 1
+    """Delete up to 100 links of the workspace; ids of other workspaces are skipped."""
+    # Dub's SDKs send one comma-separated value; repeated parameters work too.
+    ids = [i.strip() for value in link_ids for i in value.split(",") if i.strip()]
+    count = services.links.delete_many(session, caller.workspace, ids)
     return BulkDeleted(deleted_count=count)
 
 
@@ -219,14 +187,14 @@ def get_link(
 @router.patch("/{link_id}", response_model=LinkOut)
 def update_link(
     link_id: str,
-    body: Annotated[LinkUpdate, Body()],
     caller: CallerDep,
     session: SessionDep,
     services: ServicesDep,
+    body: Annotated[LinkUpdate | None, Body()] = None,
 ) -> LinkOut:
     """Change a link; fields not sent stay as they are."""
     link = services.links.get(session, caller.workspace, link_id)
-    link = services.links.update(session, caller.workspace, link, body)
+    link = services.links.update(session, caller.workspace, link, body or LinkUpdate())
     return services.links.out(session, link)
 
 

@@ -4,20 +4,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, get_args
 from urllib.parse import quote
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from codeqr.kit.clock import iso, utcnow
-from codeqr.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
+from codeqr.kit.errors import CodeQRError, Conflict, Forbidden, NotFound, Unprocessable
 from codeqr.kit.ids import base62, new_id
 from codeqr.kit.passwords import hash_password
+from codeqr.link import repository
 from codeqr.link.models import Domain, Link, LinkTag, Tag
-from codeqr.link.schemas import LinkCreate, LinkFields, LinkOut, LinkUpdate, TagOut
+from codeqr.link.schemas import (
+    BulkUpdate,
+    CountGroupBy,
+    LinkCreate,
+    LinkError,
+    LinkErrorCode,
+    LinkFields,
+    LinkFilters,
+    LinkOut,
+    LinkUpdate,
+    SortOrder,
+    TagOut,
+)
 from codeqr.link.urls import UTM_FIELDS, normalize_url, utm_of, with_utm
 from codeqr.workspace.models import Workspace
 from codeqr.workspace.service import require_plan
@@ -51,9 +63,15 @@ RESERVED_KEYS = frozenset(
         ".well-known",
     }
 )
-KEY_RE = re.compile(r"^[^\s/?#\\%<>\"'`]+(?:/[^\s/?#\\%<>\"'`]+)*$")
+_SEGMENT = r"[^\s/?#\\%<>\"'`\x00-\x1f\x7f]+"
+KEY_RE = re.compile(rf"^{_SEGMENT}(?:/{_SEGMENT})*$")
+KEY_MAX = 190
+DOMAIN_RE = re.compile(r"^[^\s/?#@\\%<>\"'`:\x00-\x1f\x7f]+(?::\d{1,5})?$")
 DEFAULT_KEY_LENGTH = 7
+MAX_BULK = 100
 AFTER_COMMIT = "after_commit"
+_TAG_FIELDS = frozenset({"tag_id", "tag_ids", "tag_names"})
+_LINK_ERROR_CODES: frozenset[str] = frozenset(get_args(LinkErrorCode))
 
 
 @dataclass(frozen=True)
@@ -77,13 +95,30 @@ class LinkContext:
         return f"{self.public_url}/api/qr?url={quote(short_link + '?qr=1', safe='')}"
 
 
+@dataclass
+class _Tags:
+    """Tags a write will attach: found ones, and names to create once everything is valid."""
+
+    found: list[Tag] = field(default_factory=list)
+    new_names: list[str] = field(default_factory=list)
+
+
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
     """Run ``callback`` once the request's transaction has committed (cache invalidation)."""
     session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
+def _findable(value: str) -> bool:
+    # An id with NUL cannot exist, and PostgreSQL refuses to even compare it.
+    return bool(value) and "\x00" not in value
+
+
 class LinkService:
-    """Link rules bound to the instance's context and the redirect cache."""
+    """Link rules bound to the instance's context and the redirect cache.
+
+    Writes validate everything before the first row is touched, so a failed create writes
+    nothing even inside a bulk request that goes on with the next item.
+    """
 
     def __init__(self, ctx: LinkContext, invalidate: Callable[[str, str], None]) -> None:
         self.ctx = ctx
@@ -93,19 +128,20 @@ class LinkService:
 
     def get(self, session: Session, workspace: Workspace, link_id: str) -> Link:
         """A link of this workspace by id or ``ext_<externalId>``; 404 for any other."""
-        if link_id.startswith("ext_"):
-            link = session.scalar(
-                select(Link).where(
-                    Link.workspace_id == workspace.id, Link.external_id == link_id[4:]
-                )
-            )
-        else:
-            link = session.scalar(
-                select(Link).where(Link.workspace_id == workspace.id, Link.id == link_id)
-            )
+        link = self.find_one(session, workspace, link_id)
         if link is None:
-            raise NotFound(f"Link {link_id} not found.")
+            raise NotFound(f"Link {link_id[:100]} not found.")
         return link
+
+    def find_one(self, session: Session, workspace: Workspace, link_id: str) -> Link | None:
+        """Like ``get`` but ``None`` when the workspace has no such link."""
+        if not _findable(link_id):
+            return None
+        if link_id.startswith("ext_"):
+            where = Link.external_id == link_id[4:]
+        else:
+            where = Link.id == link_id
+        return session.scalar(select(Link).where(Link.workspace_id == workspace.id, where))
 
     def info(
         self,
@@ -123,74 +159,72 @@ class LinkService:
         if external_id:
             return self.get(session, workspace, "ext_" + external_id.removeprefix("ext_"))
         if domain and key:
-            link = session.scalar(
-                select(Link).where(
-                    Link.workspace_id == workspace.id,
-                    Link.domain == domain.lower(),
-                    Link.key_lower == key.lower(),
+            domain, key = domain.strip().lower(), key.strip().strip("/")
+            link = None
+            if _findable(domain) and _findable(key):
+                link = session.scalar(
+                    select(Link).where(
+                        Link.workspace_id == workspace.id,
+                        Link.domain == domain,
+                        Link.key_lower == key.lower(),
+                    )
                 )
-            )
             if link is None:
-                raise NotFound(f"Link {domain}/{key} not found.")
+                raise NotFound(f"Link {domain[:100]}/{key[:100]} not found.")
             return link
         raise Unprocessable("Provide linkId, externalId, or both domain and key.")
-
-    def _filtered(
-        self, stmt: Select[Any], workspace: Workspace, filters: dict[str, Any]
-    ) -> Select[Any]:
-        stmt = stmt.where(Link.workspace_id == workspace.id)
-        if filters.get("domain"):
-            stmt = stmt.where(Link.domain == filters["domain"].lower())
-        if filters.get("tenant_id"):
-            stmt = stmt.where(Link.tenant_id == filters["tenant_id"])
-        if filters.get("user_id"):
-            stmt = stmt.where(Link.user_id == filters["user_id"])
-        if not filters.get("show_archived"):
-            stmt = stmt.where(Link.archived.is_(False))
-        if filters.get("search"):
-            term = f"%{filters['search'].lower()}%"
-            stmt = stmt.where(or_(func.lower(Link.url).like(term), Link.key_lower.like(term)))
-        tag_ids = list(filters.get("tag_ids") or [])
-        if filters.get("tag_id"):
-            tag_ids.append(filters["tag_id"])
-        if tag_ids:
-            stmt = stmt.where(
-                Link.id.in_(select(LinkTag.link_id).where(LinkTag.tag_id.in_(tag_ids)))
-            )
-        if filters.get("tag_names"):
-            names = [n.lower() for n in filters["tag_names"]]
-            stmt = stmt.where(
-                Link.id.in_(
-                    select(LinkTag.link_id)
-                    .join(Tag, Tag.id == LinkTag.tag_id)
-                    .where(Tag.workspace_id == workspace.id, func.lower(Tag.name).in_(names))
-                )
-            )
-        return stmt
 
     def find(
         self,
         session: Session,
         workspace: Workspace,
-        filters: dict[str, Any],
+        filters: LinkFilters,
         *,
         page: int,
         page_size: int,
-        sort_desc: bool = True,
+        order: SortOrder = SortOrder.desc,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
     ) -> Sequence[Link]:
-        """A page of the workspace's links, newest first by default."""
-        order = (
-            (Link.created_at.desc(), Link.id.desc())
-            if sort_desc
-            else (Link.created_at.asc(), Link.id.asc())
-        )
-        stmt = self._filtered(select(Link), workspace, filters).order_by(*order)
-        return session.scalars(stmt.offset((page - 1) * page_size).limit(page_size)).all()
+        """A page of the workspace's links, newest first by default.
 
-    def count(self, session: Session, workspace: Workspace, filters: dict[str, Any]) -> int:
-        """How many links match the filters."""
-        stmt = self._filtered(select(func.count(Link.id)), workspace, filters)
-        return int(session.scalar(stmt) or 0)
+        ``startingAfter`` / ``endingBefore`` name a link of the workspace to page from;
+        ``page`` then counts pages from that link.
+        """
+        self._check_folder(filters)
+        if starting_after and ending_before:
+            raise Unprocessable("Use startingAfter or endingBefore, not both.")
+        after = self.get(session, workspace, starting_after) if starting_after else None
+        before = self.get(session, workspace, ending_before) if ending_before else None
+        return repository.find_page(
+            session,
+            workspace.id,
+            filters,
+            offset=(page - 1) * page_size,
+            limit=page_size,
+            order=order,
+            starting_after=after,
+            ending_before=before,
+        )
+
+    def count(
+        self,
+        session: Session,
+        workspace: Workspace,
+        filters: LinkFilters,
+        group_by: CountGroupBy | None = None,
+    ) -> int | list[dict[str, Any]]:
+        """How many links match; with ``group_by``, Dub's ``[{field: value, "_count": n}]``."""
+        self._check_folder(filters)
+        if group_by is None:
+            return repository.count(session, workspace.id, filters)
+        return repository.count_by(session, workspace.id, filters, group_by)
+
+    @staticmethod
+    def _check_folder(filters: LinkFilters) -> None:
+        # Folders do not exist yet, so any folder named is one this workspace does not have.
+        if filters.folder_id:
+            raise NotFound(f"Folder {filters.folder_id[:100]} not found.")
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -201,13 +235,12 @@ class LinkService:
         if data.track_conversion:
             require_plan(session, workspace, "Conversion tracking")
         domain = self._domain(session, workspace, data.domain)
-        url = self._destination(data.url, data)
         link = Link(
             id=new_id("link"),
             workspace_id=workspace.id,
             user_id=user_id,
             domain=domain,
-            url=url,
+            url=self._destination(data.url, data),
             clicks=0,
             leads=0,
             sales=0,
@@ -215,23 +248,38 @@ class LinkService:
             archived=False,
             track_conversion=False,
         )
-        self._assign(session, workspace, link, data, creating=True)
-        key = data.key
-        if key:
-            key = self._check_key(key)
-            if data.prefix:
-                key = f"{data.prefix.strip('/')}/{key}"
+        for name, value in self._values(link.url, data).items():
+            setattr(link, name, value)
+        if data.key:
+            key = self._valid_key(data.key, data.prefix)
         else:
             key = self._free_key(
                 session, domain, data.key_length or DEFAULT_KEY_LENGTH, data.prefix
             )
         link.key, link.key_lower = key, key.lower()
         self._ensure_unique(session, link)
+        tags = self._resolve_tags(session, workspace, data)
+        # Everything is valid: only now is anything written.
         session.add(link)
         session.flush()
-        self._set_tags(session, workspace, link, data)
+        self._attach_tags(session, workspace, link, tags)
         self._changed(session, link.domain, link.key_lower)
         return link
+
+    def try_create(
+        self,
+        session: Session,
+        workspace: Workspace,
+        raw: Any,
+        data: LinkCreate,
+        user_id: str | None,
+    ) -> Link | LinkError:
+        """One item of a bulk create: the link, or its error in Dub's ``LinkErrorSchema``."""
+        try:
+            return self.create(session, workspace, data, user_id)
+        except CodeQRError as exc:
+            code = exc.code if exc.code in _LINK_ERROR_CODES else "unprocessable_entity"
+            return LinkError(link=raw, error=exc.message, code=code)
 
     def update(self, session: Session, workspace: Workspace, link: Link, data: LinkUpdate) -> Link:
         """Apply the fields that were sent; ``null`` clears a field."""
@@ -239,27 +287,45 @@ class LinkService:
         if data.track_conversion:
             require_plan(session, workspace, "Conversion tracking")
         old = (link.domain, link.key_lower)
+        domain = link.domain
         if "domain" in sent and data.domain:
-            link.domain = self._domain(session, workspace, data.domain)
-        if "key" in sent and data.key:
-            key = self._check_key(data.key)
-            link.key, link.key_lower = key, key.lower()
+            domain = self._domain(session, workspace, data.domain)
+        key = self._valid_key(data.key) if "key" in sent and data.key else link.key
+        url = link.url
         if "url" in sent:
             if not data.url:
                 raise Unprocessable("url: must not be empty")
-            link.url = self._destination(data.url, data)
+            url = self._destination(data.url, data)
         elif any(f in sent for f in UTM_FIELDS):
-            link.url = self._destination(link.url, data)
-        self._assign(session, workspace, link, data, creating=False)
+            url = self._destination(link.url, data)
+        values = self._values(url, data)
+        tags = self._resolve_tags(session, workspace, data) if sent & _TAG_FIELDS else None
+        # Validated: apply.
+        link.domain, link.key, link.key_lower, link.url = domain, key, key.lower(), url
+        for name, value in values.items():
+            setattr(link, name, value)
         if (link.domain, link.key_lower) != old or "external_id" in sent:
             self._ensure_unique(session, link)
         link.updated_at = utcnow()
         session.flush()
-        if sent & {"tag_id", "tag_ids", "tag_names"}:
-            self._set_tags(session, workspace, link, data, replace=True)
+        if tags is not None:
+            self._attach_tags(session, workspace, link, tags, replace=True)
         self._changed(session, *old)
         self._changed(session, link.domain, link.key_lower)
         return link
+
+    def update_many(self, session: Session, workspace: Workspace, body: BulkUpdate) -> list[Link]:
+        """The same change to up to 100 links of the workspace: all of them, or none."""
+        ids = [*(body.link_ids or []), *("ext_" + e for e in body.external_ids or [])]
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            raise Unprocessable("linkIds: provide linkIds or externalIds.")
+        if len(ids) > MAX_BULK:
+            raise Unprocessable(f"linkIds: at most {MAX_BULK} links can be updated at once.")
+        if body.data.model_fields_set & {"key", "external_id"} and len(ids) > 1:
+            raise Unprocessable("data: key and externalId cannot be set on several links at once.")
+        links = [self.get(session, workspace, link_id) for link_id in ids]
+        return [self.update(session, workspace, link, body.data) for link in links]
 
     def delete(self, session: Session, workspace: Workspace, link: Link) -> None:
         """Delete a link; its recorded clicks stay in analytics."""
@@ -268,15 +334,27 @@ class LinkService:
         session.flush()
         self._changed(session, link.domain, link.key_lower)
 
+    def delete_many(self, session: Session, workspace: Workspace, ids: Sequence[str]) -> int:
+        """Delete the workspace's links among ``ids``; other ids are skipped. How many went."""
+        if len(ids) > MAX_BULK:
+            raise Unprocessable(f"linkIds: at most {MAX_BULK} links can be deleted at once.")
+        count = 0
+        for link_id in dict.fromkeys(ids):
+            link = self.find_one(session, workspace, link_id)
+            if link is not None:
+                self.delete(session, workspace, link)
+                count += 1
+        return count
+
     def upsert(
         self, session: Session, workspace: Workspace, data: LinkCreate, user_id: str | None
     ) -> Link:
-        """Update the workspace's link with the same destination URL, or create one."""
-        url = normalize_url(data.url)
+        """Update the workspace's oldest link to the same destination, or create one."""
+        url = self._destination(data.url, data)
         existing = session.scalar(
             select(Link)
             .where(Link.workspace_id == workspace.id, Link.url == url)
-            .order_by(Link.created_at)
+            .order_by(Link.created_at, Link.id)
             .limit(1)
         )
         if existing is None:
@@ -360,28 +438,38 @@ class LinkService:
         domain = domain.strip().lower()
         if domain == self.ctx.default_domain:
             return domain
+        if not DOMAIN_RE.match(domain):
+            raise Unprocessable(f"domain: {domain[:100]!r} is not a domain name")
         owner = session.scalar(select(Domain.workspace_id).where(Domain.slug == domain))
         if owner != workspace.id:
-            raise Forbidden(f"Domain {domain} does not belong to this workspace.")
+            raise Forbidden(f"domain: {domain} does not belong to this workspace.")
         return domain
 
     @staticmethod
-    def _check_key(key: str) -> str:
+    def _valid_key(key: str, prefix: str | None = None) -> str:
+        """``prefix/key`` checked: URL-safe path segments, not reserved, not too long."""
         key = key.strip().strip("/")
-        if not key or not KEY_RE.match(key):
+        if prefix and prefix.strip("/"):
+            key = f"{prefix.strip().strip('/')}/{key}"
+        if not key:
+            raise Unprocessable("key: must not be empty")
+        if not KEY_RE.match(key):
             raise Unprocessable(
-                "key: may not be empty or contain spaces, '?', '#', '%', quotes or backslashes"
+                f"key: {key[:100]!r} may not contain spaces, control characters, '?', '#',"
+                " '%', '<', '>', quotes, backslashes or empty path segments"
             )
-        if key.split("/", 1)[0].lower() in RESERVED_KEYS:
-            raise Unprocessable(f"key: {key!r} is reserved")
+        segments = key.split("/")
+        if any(s in {".", ".."} for s in segments):
+            raise Unprocessable("key: '.' and '..' cannot be path segments")
+        if segments[0].lower() in RESERVED_KEYS:
+            raise Unprocessable(f"key: {segments[0]!r} is reserved")
+        if max(len(key), len(key.lower())) > KEY_MAX:
+            raise Unprocessable(f"key: must be at most {KEY_MAX} characters, prefix included")
         return key
 
-    @staticmethod
-    def _free_key(session: Session, domain: str, length: int, prefix: str | None) -> str:
+    def _free_key(self, session: Session, domain: str, length: int, prefix: str | None) -> str:
         for _ in range(10):
-            key = base62(length)
-            if prefix:
-                key = f"{prefix.strip('/')}/{key}"
+            key = self._valid_key(base62(length), prefix)
             taken = session.scalar(
                 select(Link.id).where(Link.domain == domain, Link.key_lower == key.lower())
             )
@@ -398,106 +486,102 @@ class LinkService:
 
     @staticmethod
     def _ensure_unique(session: Session, link: Link) -> None:
-        clash = session.scalar(
-            select(Link.id).where(
-                Link.domain == link.domain, Link.key_lower == link.key_lower, Link.id != link.id
-            )
-        )
-        if clash:
-            raise Conflict(f"Duplicate key: {link.key} already exists on {link.domain}.")
-        if link.external_id:
+        # No autoflush: the pending change itself would hit the unique index first and
+        # surface as an anonymous IntegrityError instead of this message.
+        with session.no_autoflush:
             clash = session.scalar(
                 select(Link.id).where(
-                    Link.workspace_id == link.workspace_id,
-                    Link.external_id == link.external_id,
+                    Link.domain == link.domain,
+                    Link.key_lower == link.key_lower,
                     Link.id != link.id,
                 )
             )
             if clash:
-                raise Conflict(f"A link with externalId {link.external_id} already exists.")
+                raise Conflict(f"key: {link.key} already exists on {link.domain}.")
+            if link.external_id:
+                clash = session.scalar(
+                    select(Link.id).where(
+                        Link.workspace_id == link.workspace_id,
+                        Link.external_id == link.external_id,
+                        Link.id != link.id,
+                    )
+                )
+                if clash:
+                    raise Conflict(
+                        f"externalId: a link with externalId {link.external_id} already exists."
+                    )
 
-    def _assign(
-        self,
-        session: Session,
-        workspace: Workspace,
-        link: Link,
-        data: LinkFields,
-        *,
-        creating: bool,
-    ) -> None:
+    @staticmethod
+    def _values(url: str, data: LinkFields) -> dict[str, Any]:
+        """Column values for the fields that were sent, validated; nothing is set yet."""
         sent = data.model_fields_set
-        simple = (
-            "external_id",
-            "tenant_id",
-            "title",
-            "description",
-            "image",
-            "ios",
-            "android",
-            "comments",
-        )
-        for name in simple:
+        values: dict[str, Any] = {}
+        for name in ("external_id", "tenant_id", "title", "description", "image", "comments"):
+            if name in sent:
+                values[name] = getattr(data, name) or None
+        for name in ("ios", "android"):
             if name in sent:
                 value = getattr(data, name)
-                if name in {"ios", "android"} and value:
-                    value = normalize_url(value, name)
-                setattr(link, name, value or None)
+                values[name] = normalize_url(value, name) if value else None
         for name in ("track_conversion", "archived"):
             if name in sent:
-                setattr(link, name, bool(getattr(data, name)))
+                values[name] = bool(getattr(data, name))
         if "expires_at" in sent:
-            expires = data.expires_at
-            if expires is not None and expires.tzinfo is None:
-                expires = expires.replace(tzinfo=UTC)
-            link.expires_at = expires
+            values["expires_at"] = data.expires_at
         if "expired_url" in sent:
-            link.expired_url = (
+            values["expired_url"] = (
                 normalize_url(data.expired_url, "expiredUrl") if data.expired_url else None
             )
         if "password" in sent:
-            link.password_hash = hash_password(data.password) if data.password else None
+            values["password_hash"] = hash_password(data.password) if data.password else None
         if "geo" in sent:
-            link.geo = (
+            values["geo"] = (
                 {c: normalize_url(u, f"geo.{c}") for c, u in data.geo.items()} if data.geo else None
             )
-        utm = utm_of(link.url)
-        for name in UTM_FIELDS:
-            setattr(link, name, utm[name])
+        values.update(utm_of(url))
+        return values
 
-    def _set_tags(
-        self,
-        session: Session,
-        workspace: Workspace,
-        link: Link,
-        data: LinkFields,
-        *,
-        replace: bool = False,
-    ) -> None:
+    @staticmethod
+    def _resolve_tags(session: Session, workspace: Workspace, data: LinkFields) -> _Tags:
+        """The tags named by ``tagId``/``tagIds``/``tagNames``; 422 for unknown ids."""
+        tags = _Tags()
         ids = list(data.tag_ids or [])
         if data.tag_id:
             ids.append(data.tag_id)
-        tags: list[Tag] = []
         if ids:
             found = session.scalars(
                 select(Tag).where(Tag.workspace_id == workspace.id, Tag.id.in_(ids))
             ).all()
             missing = set(ids) - {t.id for t in found}
             if missing:
-                raise Unprocessable(f"tagIds: unknown tag(s) {', '.join(sorted(missing))}")
-            tags.extend(found)
-        for name in data.tag_names or []:
+                raise Unprocessable(f"tagIds: unknown tag(s) {', '.join(sorted(missing))[:500]}")
+            tags.found.extend(found)
+        for name in dict.fromkeys(n.strip() for n in data.tag_names or []):
+            if not name:
+                continue
             tag = session.scalar(
                 select(Tag).where(
                     Tag.workspace_id == workspace.id, func.lower(Tag.name) == name.lower()
                 )
             )
-            if tag is None:
-                tag = Tag(id=new_id("tag"), workspace_id=workspace.id, name=name[:64], color="blue")
-                session.add(tag)
-                session.flush()
-            tags.append(tag)
+            if tag is not None:
+                tags.found.append(tag)
+            elif name.lower() not in {n.lower() for n in tags.new_names}:
+                tags.new_names.append(name)
+        return tags
+
+    @staticmethod
+    def _attach_tags(
+        session: Session, workspace: Workspace, link: Link, tags: _Tags, *, replace: bool = False
+    ) -> None:
+        found = list(tags.found)
+        for name in tags.new_names:
+            tag = Tag(id=new_id("tag"), workspace_id=workspace.id, name=name, color="blue")
+            session.add(tag)
+            found.append(tag)
         if replace:
             session.execute(delete(LinkTag).where(LinkTag.link_id == link.id))
-        for tag_id in dict.fromkeys(t.id for t in tags):
+        session.flush()
+        for tag_id in dict.fromkeys(t.id for t in found):
             session.add(LinkTag(link_id=link.id, tag_id=tag_id))
         session.flush()

@@ -252,9 +252,7 @@ class Redirector:
             f"cq_pw_{route.link_id}={token}; Max-Age={_PASSWORD_COOKIE_AGE}; Path=/; "
             f"HttpOnly; SameSite=Lax{secure}"
         )
-        await _respond(
-            send, 303, b"", [(b"location", path), (b"set-cookie", cookie.encode())]
-        )
+        await _respond(send, 303, b"", [(b"location", path), (b"set-cookie", cookie.encode())])
 
     def _https(self, scope: Scope) -> bool:
         """Whether the visitor came over HTTPS, to us or to a trusted TLS-terminating proxy."""
