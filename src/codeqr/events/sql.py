@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
-import time
+import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,14 +19,26 @@ from codeqr.kit.clock import from_ms
 from codeqr.kit.db import Database
 
 _CLICK_COLUMNS = list(Click._fields)
+_WRITER_FINISHES_BELOW = 256
+"""Frames left in the log below which the writer finishes a checkpoint itself."""
+_CHECKPOINT_NICE = 0
+
+
+def _fsync(path: str) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 class SqlEventsStore:
     """Events in the same database as links, so a click and its counter commit together.
 
     Writes go through the DB-API directly (one statement per batch, no ORM): this is the
-    click path. On SQLite they use one dedicated connection, owned by the click writer, that
-    also checkpoints the write-ahead log after its commits (see ``_maybe_checkpoint``).
+    click path. On SQLite they use one dedicated connection, owned by the click writer; a
+    background thread keeps the write-ahead log short (see ``_checkpoint_loop``).
     """
 
     def __init__(self, db: Database, *, checkpoint_every: float = 0.25) -> None:
@@ -39,8 +53,11 @@ class SqlEventsStore:
         )
         self._sqlite: sqlite3.Connection | None = None
         self._checkpoint_every = checkpoint_every
-        self._last_checkpoint = time.monotonic()
+        self._finish_checkpoint = False
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
         self.last_checkpoint: tuple[int, int, int] = (0, 0, 0)
+        """``(busy, frames in the log, frames copied)`` of the writer's latest checkpoint."""
         """``(busy, frames in the log, frames copied)`` of the latest checkpoint."""
 
     @contextmanager
@@ -87,14 +104,46 @@ class SqlEventsStore:
         return self._sqlite
 
     def _maybe_checkpoint(self, conn: sqlite3.Connection) -> None:
-        # A checkpoint lets the log start over only when no commit lands while it copies. Under
-        # a steady stream of clicks that only holds here, between two of our own commits; so
-        # the writer checkpoints a little and often, and the log stays a few MB.
-        now = time.monotonic()
-        if now - self._last_checkpoint >= self._checkpoint_every:
-            self._last_checkpoint = now
+        # The log can start over only after a checkpoint that copied every frame, which a
+        # checkpoint racing a stream of commits never does. The background thread copies the
+        # bulk (and pays the fsyncs) beside the writer; the writer then copies the last few
+        # frames between two of its own commits, a fraction of a millisecond.
+        if self._finish_checkpoint:
+            self._finish_checkpoint = False
             busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             self.last_checkpoint = (busy, frames, copied)
+        if self._checkpointer is None:
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        # Copying pages competes with the event loop for the same core: let the loop win, so
+        # a checkpoint fills idle moments instead of stalling redirects.
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _CHECKPOINT_NICE)
+        path = self.db.engine.url.database or ":memory:"
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        synchronous = "FULL" if self.db.fsync else "NORMAL"
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.execute("PRAGMA busy_timeout=30000")
+        try:
+            while not self._stop.wait(self._checkpoint_every):
+                # Each pass copies what the previous one left; passes shrink until only a
+                # sliver is left for the writer to finish.
+                for _ in range(5):
+                    _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if frames - copied <= _WRITER_FINISHES_BELOW:
+                        # Passes that leave frames behind do not sync the database file;
+                        # the writer's finishing pass would, with every page copied so far.
+                        # Flush them here so its fsync finds almost nothing to write.
+                        _fsync(path)
+                        _fsync(path + "-wal")
+                        self._finish_checkpoint = True
+                        break
+        finally:
+            conn.close()
 
     def write_clicks(self, clicks: Sequence[Click]) -> None:
         """Insert the clicks and add them to their links' counters in one transaction."""
@@ -151,6 +200,10 @@ class SqlEventsStore:
 
     def close(self) -> None:
         """Close the dedicated writer connection (after a final checkpoint)."""
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join()
+            self._checkpointer = None
         if self._sqlite is not None:
             self._sqlite.execute("PRAGMA wal_checkpoint(PASSIVE)")
             self._sqlite.close()

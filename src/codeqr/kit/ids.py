@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import string
+import time
+from functools import lru_cache
 
 ALPHABET = string.digits + string.ascii_letters
 # Bytes 0..247 map onto the alphabet 4 times over; 248..255 are dropped so every character is
@@ -25,9 +27,30 @@ def new_id(prefix: str, length: int = 24) -> str:
     return f"{prefix}_{base62(length)}"
 
 
-def click_id() -> str:
-    """A click id: 16 base62 characters (about 95 bits)."""
-    return base62(16)
+# Same 62 characters in ASCII order, so that fixed-width numbers sort as strings.
+_SORTED = string.digits + string.ascii_uppercase + string.ascii_letters[:26]
+_TIME_CHARS = 7  # 62**7 ms is 111 years from 1970
+
+
+@lru_cache(maxsize=4)
+def _time_prefix(ms: int) -> str:
+    chars = []
+    value = ms
+    for _ in range(_TIME_CHARS):
+        value, digit = divmod(value, 62)
+        chars.append(_SORTED[digit])
+    return "".join(reversed(chars))
+
+
+def click_id(ms: int | None = None) -> str:
+    """A click id: 16 base62 characters, 7 of time (ms) then 9 random (about 53 bits).
+
+    Ids that sort by time land at the end of the events table's primary-key index instead
+    of all over it: one page written per batch of clicks instead of one page per click.
+    """
+    if ms is None:
+        ms = time.time_ns() // 1_000_000
+    return _time_prefix(ms) + base62(16 - _TIME_CHARS)
 
 
 def is_base62(value: str) -> bool:

@@ -190,7 +190,7 @@ class Redirector:
     ) -> str | None:
         visitors = self.visitors
         raw = RawClick(
-            id=new_click_id(),
+            id=new_click_id(now),
             timestamp=now,
             workspace_id=route.workspace_id,
             link_id=route.link_id,

@@ -1,0 +1,150 @@
+"""The CLI contract others script against: every creating command prints JSON with --json."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from codeqr.settings import Settings
+from tests.conftest import free_port
+
+CODEQR = str(Path(sys.executable).with_name("codeqr"))
+
+
+def run(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``codeqr`` with the test's data directory and database."""
+    env = {**os.environ, "CODEQR_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["CODEQR_DATABASE_URL"] = settings.database_url
+    return subprocess.run(
+        [CODEQR, *args], env=env, capture_output=True, text=True, timeout=60, check=check
+    )
+
+
+def run_json(settings: Settings, *args: str) -> dict[str, object]:
+    result = run(settings, *args, "--json")
+    return dict(json.loads(result.stdout))
+
+
+def test_scripted_setup_creates_a_working_workspace(settings: Settings) -> None:
+    """users → workspaces → keys → links, each answering JSON; the key works over HTTP."""
+    user = run_json(
+        settings, "users", "create", "--email", "ada@example.com", "--password", "analytical engine"
+    )
+    assert user["email"] == "ada@example.com"
+    ws = run_json(
+        settings,
+        "workspaces",
+        "create",
+        "--name",
+        "Ada",
+        "--slug",
+        "ada",
+        "--owner",
+        "ada@example.com",
+        "--plan",
+        "business",
+    )
+    assert ws["plan"] == "business"
+    key = run_json(settings, "keys", "create", "--workspace", "ada")
+    assert str(key["key"]).startswith("cq_")
+    assert not str(key["key"]).startswith("cq_pk_")
+    pk = run_json(settings, "keys", "create", "--workspace", "ada", "--publishable")
+    assert str(pk["key"]).startswith("cq_pk_")
+    link = run_json(
+        settings,
+        "links",
+        "create",
+        "--workspace",
+        "ada",
+        "--url",
+        "https://example.com/guide",
+        "--key",
+        "guide",
+        "--track-conversion",
+    )
+    assert link["key"] == "guide"
+    assert link["trackConversion"] is True
+    assert str(link["shortLink"]).endswith("/guide")
+    moved = run_json(settings, "workspaces", "set-plan", "ada", "pro")
+    assert moved["plan"] == "pro"
+
+
+def test_errors_are_reported_without_a_traceback(settings: Settings) -> None:
+    """A duplicate slug or an unknown plan exits 1 with one readable line."""
+    run(settings, "users", "create", "--email", "bo@example.com", "--password", "long enough")
+    run(
+        settings, "workspaces", "create", "--name", "B", "--slug", "bo", "--owner", "bo@example.com"
+    )
+    dup = run(
+        settings,
+        "workspaces",
+        "create",
+        "--name",
+        "B",
+        "--slug",
+        "bo",
+        "--owner",
+        "bo@example.com",
+        check=False,
+    )
+    assert dup.returncode == 1
+    assert "already in use" in dup.stderr
+    assert "Traceback" not in dup.stderr
+    bad = run(settings, "workspaces", "set-plan", "bo", "platinum", check=False)
+    assert bad.returncode == 1
+    assert "unknown plan" in bad.stderr
+
+
+@pytest.mark.slow
+def test_first_start_prints_credentials_that_work(settings: Settings) -> None:
+    """``codeqr serve`` on an empty instance creates an owner, a business workspace and a key."""
+    port = free_port()
+    env = {**os.environ, "CODEQR_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["CODEQR_DATABASE_URL"] = settings.database_url
+    proc = subprocess.Popen(
+        [CODEQR, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines: list[str] = []
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "API key:" in line:
+                break
+        output = "".join(lines)
+        assert f"http://localhost:{port}/" in output
+        assert "owner@codeqr.local" in output
+        token = next(line.split()[2] for line in lines if "API key:" in line)
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        response = httpx.post(
+            f"{base}/api/links",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"url": "https://example.com", "trackConversion": True},
+        )
+        assert response.status_code == 200, response.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if proc.stdout:
+            proc.stdout.close()
