@@ -27,6 +27,8 @@ class Route:
     base: str
     """The destination without query and fragment."""
     query: tuple[tuple[str, str], ...]
+    raw_query: str
+    """The destination's query as written (for the fast path that only appends a click id)."""
     fragment: str
     track_conversion: bool
     expires_at_ms: int | None
@@ -49,6 +51,7 @@ class Route:
             url=link.url,
             base=base,
             query=tuple(parse_qsl(parts.query, keep_blank_values=True)),
+            raw_query=parts.query,
             fragment=parts.fragment,
             track_conversion=link.track_conversion,
             expires_at_ms=to_ms(link.expires_at) if link.expires_at else None,

@@ -32,8 +32,14 @@ def build_location(
     ``client_reference_id=codeqr_id_<id>``, anything else gets ``cq_id=<id>``.
     """
     if target is None:
-        if not visitor_query and click_id is None:
-            return route.url
+        if not visitor_query:
+            if click_id is None:
+                return route.url
+            if not any(name in RESERVED for name, _ in route.query):
+                # The common tracked click: append the id to the destination as written.
+                joiner = "&" if route.raw_query else ""
+                location = f"{route.base}?{route.raw_query}{joiner}cq_id={click_id}"
+                return f"{location}#{route.fragment}" if route.fragment else location
         base, pairs, fragment = route.base, list(route.query), route.fragment
     else:
         parts = urlsplit(target)

@@ -166,29 +166,6 @@ class Redirector:
             return await asyncio.shield(inflight)
         outcome: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
         self._inflight[pair] = outcome
-        click_id: str | None = None
-        try:
-            click_id = await self._record(
-                route, target, ua, ip, geo_header, referer, trigger, now, identity
-            )
-        finally:
-            del self._inflight[pair]
-            outcome.set_result(click_id)
-        return click_id
-
-    async def _record(
-        self,
-        route: Route,
-        target: str | None,
-        ua: str,
-        ip: str | None,
-        geo_header: str,
-        referer: str,
-        trigger: str,
-        now: int,
-        identity: str,
-    ) -> str | None:
-        visitors = self.visitors
         raw = RawClick(
             id=new_click_id(now),
             timestamp=now,
@@ -204,15 +181,27 @@ class Redirector:
             referer_url=referer,
             identity_hash=identity,
         )
+        click_id: str | None = None
+        try:
+            click_id = await self._record(raw)
+        finally:
+            del self._inflight[pair]
+            outcome.set_result(click_id)
+        return click_id
+
+    async def _record(self, raw: RawClick) -> str | None:
+        """Store a click durably; the id to hand out (an earlier one for a repeat), or None."""
+        visitors = self.visitors
+        now = raw.timestamp
         check = None if visitors.complete(now) else now - WINDOW_MS
         try:
             click_id, first_seen = await self.recorder.record(raw, check_since=check)
         except Exception as exc:
             # The visitor still gets where they are going; no click id is promised for a
             # click that is not stored.
-            log.error("redirect.click.lost", link_id=route.link_id, error=repr(exc))
+            log.error("redirect.click.lost", link_id=raw.link_id, error=repr(exc))
             return None
-        visitors.remember(identity, route.link_id, click_id, first_seen)
+        visitors.remember(raw.identity_hash, raw.link_id, click_id, first_seen)
         return click_id
 
     def _unlocked(self, route: Route, cookie: str) -> bool:
