@@ -138,9 +138,7 @@ class LiveServer:
 def server(settings: Settings) -> Iterator[LiveServer]:
     """The whole app served over real HTTP on 127.0.0.1."""
     port = free_port()
-    app = create_app(
-        settings, default_domain=f"127.0.0.1:{port}", public_url=f"http://127.0.0.1:{port}"
-    )
+    app = create_app(settings, default_domain=f"127.0.0.1:{port}")
     live = LiveServer(app, port)
     live.start()
     yield live

@@ -76,14 +76,11 @@ class CodeQR:
         await self._api(scope, receive, send)
 
 
-def create_app(
-    settings: Settings | None = None,
-    *,
-    default_domain: str | None = None,
-    public_url: str | None = None,
-) -> CodeQR:
-    """Build the whole application from settings (tests pass their own)."""
+def create_app(settings: Settings | None = None, *, default_domain: str | None = None) -> CodeQR:
+    """Build the whole application from settings (tests pass their own).
+
+    ``default_domain`` is the host:port served on, used when ``CODEQR_SHORT_DOMAIN`` is unset.
+    """
     settings = settings or Settings()
-    domain = (default_domain or settings.short_domain or "localhost:8000").lower()
-    base = (public_url or settings.public_url or f"http://{domain}").rstrip("/")
+    domain, base = settings.instance_urls(default_domain or "localhost:8000")
     return CodeQR(Services.build(settings, default_domain=domain, public_url=base))

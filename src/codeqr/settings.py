@@ -51,7 +51,11 @@ class Settings(BaseSettings):
     keep_ip: bool = False
     """Keep the truncated client IP (IPv4 /24, IPv6 /48) with each click."""
     link_cache_size: int = Field(default=100_000, ge=0)
-    log_level: str = "info"
+
+    def instance_urls(self, fallback_domain: str) -> tuple[str, str]:
+        """``(default short domain, public base URL)``: configured values, else the fallback."""
+        domain = (self.short_domain or fallback_domain).lower()
+        return domain, (self.public_url or f"http://{domain}").rstrip("/")
 
     @property
     def sqlalchemy_url(self) -> str:

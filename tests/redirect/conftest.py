@@ -36,7 +36,6 @@ def make_server(settings: Settings) -> Iterator[MakeServer]:
         app = create_app(
             settings.model_copy(update=overrides),
             default_domain=default_domain or f"127.0.0.1:{port}",
-            public_url=f"http://127.0.0.1:{port}",
         )
         live = LiveServer(app, port)
         live.start()

@@ -71,9 +71,8 @@ def serve(
 
     settings = Settings()
     shown_host = "localhost" if host in {"0.0.0.0", "::", "127.0.0.1"} else host  # noqa: S104
-    domain = (settings.short_domain or f"{shown_host}:{port}").lower()
-    public = (settings.public_url or f"http://{domain}").rstrip("/")
-    application = create_app(settings, default_domain=domain, public_url=public)
+    domain, public = settings.instance_urls(f"{shown_host}:{port}")
+    application = create_app(settings, default_domain=domain)
     if settings.migrate_on_start:
         migrate.upgrade(application.services.db.engine)
     bootstrap.remember_domain(settings.data_dir, domain)
@@ -198,10 +197,9 @@ def links_create(
     from codeqr.link.service import LinkContext, LinkService
 
     with _transaction() as (settings, _db, session):
-        short = (
-            settings.short_domain or bootstrap.known_domain(settings.data_dir) or "localhost:8000"
-        ).lower()
-        public = (settings.public_url or f"http://{short}").rstrip("/")
+        short, public = settings.instance_urls(
+            bootstrap.known_domain(settings.data_dir) or "localhost:8000"
+        )
         service = LinkService(LinkContext(short, public), lambda _d, _k: None)
         target = ws.get_workspace(session, workspace)
         fields: dict[str, Any] = {"url": url, "key": key, "domain": domain}

@@ -9,8 +9,6 @@ a crash after that point cannot lose the click (SPEC §3.3, durability).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -62,14 +60,12 @@ class ClickRecorder:
         *,
         keep_ip: bool = False,
         batch_max: int = 512,
-        on_written: Callable[[list[Click]], None] | None = None,
         inline: bool = False,
     ) -> None:
         self.store = store
         self.geo = geo
         self.keep_ip = keep_ip
         self.batch_max = batch_max
-        self.on_written = on_written
         self.inline = inline
         self._pending: list[tuple[RawClick, asyncio.Future[tuple[str, int]]]] = []
         self._writing = False
@@ -130,9 +126,6 @@ class ClickRecorder:
                 future.set_exception(error)
         if error is not None:
             log.error("redirect.click.write_failed", error=repr(error), clicks=len(batch))
-        elif self.on_written is not None:
-            with contextlib.suppress(Exception):
-                self.on_written(done.result()[0])
         if self._pending:
             self._start_batch(loop)
         else:

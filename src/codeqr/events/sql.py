@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from codeqr.events.models import click_events
 from codeqr.events.store import Click
@@ -56,8 +56,6 @@ class SqlEventsStore:
         self._finish_checkpoint = False
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
-        self.last_checkpoint: tuple[int, int, int] = (0, 0, 0)
-        """``(busy, frames in the log, frames copied)`` of the writer's latest checkpoint."""
         """``(busy, frames in the log, frames copied)`` of the latest checkpoint."""
 
     @contextmanager
@@ -111,8 +109,7 @@ class SqlEventsStore:
         # what keeps p99 above 10 ms at 64 connections, see docs/benchmarks.md).
         if self._finish_checkpoint:
             self._finish_checkpoint = False
-            busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            self.last_checkpoint = (busy, frames, copied)
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if self._checkpointer is None:
             self._checkpointer = threading.Thread(
                 target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
@@ -215,15 +212,3 @@ class SqlEventsStore:
         with self.db.engine.connect() as conn:
             row = conn.execute(select(click_events).where(click_events.c.id == click_id)).first()
         return Click(*row) if row else None
-
-    def count_clicks(self, *, link_id: str) -> int:
-        """Stored clicks of one link."""
-        with self.db.engine.connect() as conn:
-            return int(
-                conn.scalar(
-                    select(func.count())
-                    .select_from(click_events)
-                    .where(click_events.c.link_id == link_id)
-                )
-                or 0
-            )

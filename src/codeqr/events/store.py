@@ -54,10 +54,6 @@ class EventsStore(Protocol):
         """A click by id, or ``None``."""
         ...
 
-    def count_clicks(self, *, link_id: str) -> int:
-        """How many clicks a link has stored."""
-        ...
-
     def write_clicks_once(
         self, clicks: Sequence[Click], since_ms: int
     ) -> dict[str, tuple[str, int]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
@@ -93,7 +92,6 @@ class LinkCache:
         self._domains: dict[str, DomainInfo] | None = None
         self._generation = 0
         self._lock = threading.Lock()
-        self.listeners: list[Callable[[str, str], None]] = []
 
     def get(self, domain: str, key_lower: str, now_ms: int) -> Route | object | None:
         """The cached route, ``None`` for a known miss, or ``MISSING`` when not cached."""
@@ -129,15 +127,6 @@ class LinkCache:
         with self._lock:
             self._generation += 1
             self._routes.pop((domain, key_lower), None)
-        for listener in self.listeners:
-            listener(domain, key_lower)
-
-    def invalidate_domains(self) -> None:
-        """Forget the domain table (a custom domain was added or removed)."""
-        with self._lock:
-            self._generation += 1
-            self._domains = None
-            self._routes.clear()
 
     def domain_for_host(self, host: str) -> DomainInfo:
         """The custom domain of a Host header, or the default domain."""

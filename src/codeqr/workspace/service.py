@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from codeqr.kit.clock import utcnow
 from codeqr.kit.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from codeqr.kit.ids import new_id
-from codeqr.kit.passwords import hash_password, hash_token, verify_password
+from codeqr.kit.passwords import hash_password, hash_token
 from codeqr.workspace.models import ApiKey, KeyKind, Membership, Plan, Role, User, Workspace
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$")
@@ -42,14 +42,6 @@ def create_user(session: Session, email: str, password: str, name: str | None = 
     user = User(id=new_id("user"), email=email, name=name, password_hash=hash_password(password))
     session.add(user)
     session.flush()
-    return user
-
-
-def authenticate_user(session: Session, email: str, password: str) -> User | None:
-    """The user with this email and password, or ``None``."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not verify_password(user.password_hash, password):
-        return None
     return user
 
 
@@ -181,13 +173,3 @@ def revoke_api_key(session: Session, workspace: Workspace, key_id: str) -> ApiKe
     key.revoked_at = utcnow()
     session.flush()
     return key
-
-
-def role_of(session: Session, user: User, workspace: Workspace) -> Role | None:
-    """The user's role in the workspace, or ``None`` when not a member."""
-    role = session.scalar(
-        select(Membership.role).where(
-            Membership.user_id == user.id, Membership.workspace_id == workspace.id
-        )
-    )
-    return Role(role) if role else None
