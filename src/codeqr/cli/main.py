@@ -31,6 +31,8 @@ app.add_typer(users, name="users")
 app.add_typer(workspaces, name="workspaces")
 app.add_typer(keys, name="keys")
 app.add_typer(links, name="links")
+fx = typer.Typer(help="Exchange rates (ECB reference rates).", no_args_is_help=True)
+app.add_typer(fx, name="fx")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
@@ -208,3 +210,61 @@ def links_create(
         link = service.create(session, target, LinkCreate.model_validate(fields), None)
         data = service.out(session, link).model_dump(mode="json", by_alias=True)
     _emit(data, as_json)
+
+
+@workspaces.command("set-currency")
+def workspaces_set_currency(
+    slug: Annotated[str, typer.Argument()],
+    code: Annotated[str, typer.Argument(help="ISO 4217 code, e.g. EUR.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Set the currency a workspace's sales are reported in."""
+    with _transaction() as (_, _db, session):
+        workspace = ws.set_reporting_currency(session, ws.get_workspace(session, slug), code)
+        data = {"id": workspace.id, "slug": workspace.slug, "currency": workspace.currency}
+    _emit(data, as_json)
+
+
+@workspaces.command("set-hostnames")
+def workspaces_set_hostnames(
+    slug: Annotated[str, typer.Argument()],
+    hosts: Annotated[
+        list[str], typer.Argument(help="example.com, *.example.com (subdomains) or localhost.")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace the hostnames client-side tracking is accepted from."""
+    with _transaction() as (_, _db, session):
+        workspace = ws.set_allowed_hostnames(session, ws.get_workspace(session, slug), hosts)
+        data: dict[str, Any] = {
+            "id": workspace.id,
+            "slug": workspace.slug,
+            "allowedHostnames": workspace.allowed_hostnames,
+        }
+    _emit(data, as_json)
+
+
+@fx.command("update")
+def fx_update(
+    url: Annotated[str | None, typer.Option(help="Where to download the ECB history.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Download the latest ECB reference rates; running servers use them after a restart."""
+    from codeqr.money.fx import ECB_HISTORY_URL, update_rates
+
+    settings = Settings()
+    try:
+        result = update_rates(settings.data_dir, url or ECB_HISTORY_URL)
+    except CodeQRError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from exc
+    data = {
+        "lastDate": result.last_date.isoformat(),
+        "previousLastDate": result.previous_last_date.isoformat(),
+        "currencies": result.currencies,
+        "path": str(result.path),
+    }
+    if as_json:
+        _emit(data, as_json)
+    else:
+        typer.echo(f"Exchange rates now run to {data['lastDate']} ({result.path}).")

@@ -6,7 +6,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from codeqr.kit.clock import utcnow
 from codeqr.kit.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from codeqr.kit.ids import new_id
 from codeqr.kit.passwords import hash_password, hash_token
+from codeqr.money.currency import normalize_currency
 from codeqr.workspace.models import ApiKey, KeyKind, Membership, Plan, Role, User, Workspace
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$")
@@ -153,16 +154,6 @@ def authenticate_key(session: Session, token: str) -> tuple[ApiKey, Workspace]:
     return key, workspace
 
 
-def touch_key(session: Session, key: ApiKey) -> None:
-    """Record when a key was last used, at most once a minute (reads stay read-only)."""
-    now = utcnow()
-    last = key.last_used_at
-    if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=now.tzinfo)
-    if last is None or (now - last).total_seconds() > 60:
-        session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-
-
 def revoke_api_key(session: Session, workspace: Workspace, key_id: str) -> ApiKey:
     """Revoke a key of this workspace; 404 for another workspace's key."""
     key = session.scalar(
@@ -173,3 +164,121 @@ def revoke_api_key(session: Session, workspace: Workspace, key_id: str) -> ApiKe
     key.revoked_at = utcnow()
     session.flush()
     return key
+
+
+MAX_NAME = 190
+MAX_HOSTNAMES = 100
+_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def set_reporting_currency(session: Session, workspace: Workspace, code: str) -> Workspace:
+    """Set the currency sales are totalled in (``"eur"`` is stored as ``EUR``); 422 when
+    ``code`` is not ISO 4217. Sales recorded before keep their converted amounts."""
+    workspace.currency = normalize_currency(code)
+    session.flush()
+    return workspace
+
+
+def normalize_hostname(entry: str, field: str = "allowedHostnames") -> str:
+    """An allowed-hostname entry, lower-cased: ``example.com``, ``*.example.com`` or
+    ``localhost``; 422 for anything else (schemes, ports, paths, IPs, ``*.com``)."""
+    text = entry.strip().lower().rstrip(".")
+    wildcard = text.startswith("*.")
+    name = text[2:] if wildcard else text
+    try:
+        name = name.encode("idna").decode("ascii")  # bücher.de → xn--bcher-kva.de
+    except UnicodeError:
+        name = ""
+    labels = name.split(".")
+    valid = (
+        0 < len(name) <= 253
+        and all(_LABEL_RE.match(label) for label in labels)
+        and ((name == "localhost" and not wildcard) or len(labels) >= 2)
+        and not labels[-1].isdigit()  # an IPv4 address, not a hostname
+    )
+    if not valid:
+        raise Unprocessable(
+            f"{field}: {entry!r} is not a hostname "
+            "(use example.com, *.example.com for its subdomains, or localhost)"
+        )
+    return f"*.{name}" if wildcard else name
+
+
+def clean_hostnames(hostnames: list[str]) -> list[str]:
+    """Validated, lower-cased hostnames with duplicates dropped and order kept; 422 naming
+    the first bad entry."""
+    if len(hostnames) > MAX_HOSTNAMES:
+        raise Unprocessable(f"allowedHostnames: at most {MAX_HOSTNAMES} entries")
+    return list(dict.fromkeys(normalize_hostname(entry) for entry in hostnames))
+
+
+def set_allowed_hostnames(
+    session: Session, workspace: Workspace, hostnames: list[str]
+) -> Workspace:
+    """Replace the hostnames client-side tracking is accepted from (see ``clean_hostnames``);
+    on a 422 nothing changes."""
+    # A new list object: the JSON column only notices assignment, not in-place changes.
+    workspace.allowed_hostnames = clean_hostnames(hostnames)
+    session.flush()
+    return workspace
+
+
+def hostname_allowed(allowed: list[str], hostname: str) -> bool:
+    """Whether ``hostname`` (as in an ``Origin``, without scheme or port) is allowed.
+
+    An entry matches itself exactly; ``*.example.com`` matches every subdomain at any depth
+    (``a.example.com``, ``a.b.example.com``) but **not** ``example.com`` itself — list both
+    to allow both, as with a wildcard TLS certificate. An empty list allows nothing; what an
+    empty list means for a workspace is the caller's policy.
+    """
+    host = hostname.strip().lower().rstrip(".")
+    if not host:
+        return False
+    for entry in allowed:
+        if entry.startswith("*."):
+            if host.endswith(entry[1:]):
+                return True
+        elif host == entry:
+            return True
+    return False
+
+
+def update_workspace(
+    session: Session,
+    workspace: Workspace,
+    *,
+    name: str | None = None,
+    slug: str | None = None,
+    currency: str | None = None,
+    allowed_hostnames: list[str] | None = None,
+) -> Workspace:
+    """Change the fields given (``None`` leaves one as it is). Every value is checked before
+    any is applied, so a 422 or 409 changes nothing."""
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > MAX_NAME:
+            raise Unprocessable(f"name: must be 1-{MAX_NAME} characters")
+    if slug is not None:
+        slug = slug.strip()
+        if not SLUG_RE.match(slug):
+            raise Unprocessable(
+                "slug: use 1-48 lowercase letters, digits and dashes, "
+                "not starting or ending with a dash"
+            )
+        taken = session.scalar(
+            select(Workspace.id).where(Workspace.slug == slug, Workspace.id != workspace.id)
+        )
+        if taken:
+            raise Conflict(f"The slug {slug} is already in use.")
+    code = normalize_currency(currency) if currency is not None else None
+    hosts = clean_hostnames(allowed_hostnames) if allowed_hostnames is not None else None
+    if name is not None:
+        workspace.name = name
+    if slug is not None:
+        workspace.slug = slug
+    if code is not None:
+        workspace.currency = code
+    if hosts is not None:
+        workspace.allowed_hostnames = hosts
+    session.flush()
+    return workspace

@@ -1,0 +1,95 @@
+"""The workspace API under ``/api/workspaces`` (Dub-shaped): read and change settings."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from codeqr.api.deps import CallerDep, SessionDep
+from codeqr.kit.clock import iso
+from codeqr.kit.errors import NotFound
+from codeqr.kit.schemas import Nullable
+from codeqr.workspace import service
+from codeqr.workspace.models import Workspace
+
+router = APIRouter(prefix="/workspaces", tags=["workspaces"])
+
+
+class WorkspaceUpdate(BaseModel):
+    """Fields a workspace can be changed with; a missing field or a JSON ``null`` leaves
+    it as it is. Other Dub fields (``logo``, ``conversionEnabled``…) are ignored."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    name: Nullable[str] = Field(default=None, max_length=190)
+    slug: Nullable[str] = Field(default=None, max_length=64)
+    # Wide enough for "dollars" to reach the service, whose message names ISO 4217.
+    currency: Nullable[str] = Field(default=None, max_length=32)
+    allowed_hostnames: Nullable[list[Annotated[str, Field(max_length=300)]]] = Field(
+        default=None, alias="allowedHostnames", max_length=service.MAX_HOSTNAMES
+    )
+
+
+class WorkspaceOut(BaseModel):
+    """A workspace as the API answers it."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    id: str
+    name: str
+    slug: str
+    plan: str
+    currency: str
+    allowed_hostnames: list[str] = Field(alias="allowedHostnames")
+    created_at: str | None = Field(alias="createdAt")
+
+    @classmethod
+    def of(cls, workspace: Workspace) -> WorkspaceOut:
+        """The wire shape of a workspace."""
+        return cls(
+            id=workspace.id,
+            name=workspace.name,
+            slug=workspace.slug,
+            plan=workspace.plan,
+            currency=workspace.currency,
+            allowed_hostnames=list(workspace.allowed_hostnames or []),
+            created_at=iso(workspace.created_at),
+        )
+
+
+def _own(caller_workspace: Workspace, id_or_slug: str) -> Workspace:
+    # A key reaches its own workspace only; any other id or slug reads as absent (SPEC §2).
+    if id_or_slug not in {caller_workspace.id, caller_workspace.slug}:
+        raise NotFound(f"Workspace {id_or_slug} not found.")
+    return caller_workspace
+
+
+IdOrSlug = Annotated[str, Path(alias="idOrSlug", max_length=200)]
+
+
+@router.get("/{idOrSlug}", response_model=WorkspaceOut)
+def get_workspace(id_or_slug: IdOrSlug, caller: CallerDep) -> WorkspaceOut:
+    """The key's workspace, by id or slug."""
+    return WorkspaceOut.of(_own(caller.workspace, id_or_slug))
+
+
+@router.patch("/{idOrSlug}", response_model=WorkspaceOut)
+def update_workspace(
+    id_or_slug: IdOrSlug,
+    caller: CallerDep,
+    session: SessionDep,
+    body: Annotated[WorkspaceUpdate | None, Body()] = None,
+) -> WorkspaceOut:
+    """Change the name, slug, reporting currency or allowed hostnames; all or nothing."""
+    update = body or WorkspaceUpdate()
+    workspace = service.update_workspace(
+        session,
+        _own(caller.workspace, id_or_slug),
+        name=update.name,
+        slug=update.slug,
+        currency=update.currency,
+        allowed_hostnames=update.allowed_hostnames,
+    )
+    return WorkspaceOut.of(workspace)
