@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, cast
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
@@ -13,7 +15,7 @@ from codeqr.kit.errors import Forbidden, Unauthorized
 from codeqr.link.service import AFTER_COMMIT
 from codeqr.services import Services
 from codeqr.workspace.models import ApiKey, KeyKind, Workspace
-from codeqr.workspace.service import authenticate_key, touch_key
+from codeqr.workspace.service import authenticate_key
 
 
 def get_services(request: Request) -> Services:
@@ -24,19 +26,44 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_session(services: ServicesDep) -> Iterator[Session]:
-    """One transaction per request: committed after the endpoint, rolled back on any error."""
-    session = services.db.session()
-    try:
-        yield session
-        session.commit()
-        for callback in session.info.pop(AFTER_COMMIT, []):
-            callback()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+_LIMITERS: dict[str, anyio.CapacityLimiter] = {}
+
+
+def _limiter(name: str, size: int) -> anyio.CapacityLimiter:
+    # Made on first use, inside the running event loop they belong to.
+    if name not in _LIMITERS:
+        _LIMITERS[name] = anyio.CapacityLimiter(size)
+    return _LIMITERS[name]
+
+
+def _finishers() -> anyio.CapacityLimiter:
+    """Threads that commit or roll back, apart from the threads that run endpoints."""
+    return _limiter("finishers", 8)
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
+    """One transaction per request: committed after the endpoint, rolled back on any error.
+
+    The commit runs on threads of its own. Were it queued behind the endpoint threads, a
+    request holding SQLite's write lock could wait for a thread while every thread waits for
+    that lock (a deadlock that only the 30 s busy timeout ends).
+    """
+    # A request holds its pooled connection across several thread hops (dependencies, the
+    # endpoint, the commit). Were more requests admitted than the pool has connections,
+    # those holding connections could wait for threads taken by those waiting for
+    # connections. Admission is decided here, on the event loop, before any thread is used.
+    async with _limiter("sessions", services.db.max_connections):
+        session = services.db.session()
+        try:
+            yield session
+            await anyio.to_thread.run_sync(session.commit, limiter=_finishers())
+            for callback in session.info.pop(AFTER_COMMIT, []):
+                callback()
+        except BaseException:
+            await anyio.to_thread.run_sync(session.rollback, limiter=_finishers())
+            raise
+        finally:
+            await anyio.to_thread.run_sync(session.close, limiter=_finishers())
 
 
 # scope="function": the commit runs when the endpoint returns, before the response is sent.
@@ -61,12 +88,12 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-def get_caller(request: Request, session: SessionDep) -> Caller:
+def get_caller(request: Request, session: SessionDep, services: ServicesDep) -> Caller:
     """The secret key's workspace; publishable keys only reach the client tracking routes."""
     key, workspace = authenticate_key(session, _bearer(request))
     if key.kind == KeyKind.publishable:
         raise Forbidden("Publishable keys can only be used for client-side tracking.")
-    touch_key(session, key)
+    services.key_usage.mark(key)
     return Caller(key=key, workspace=workspace)
 
 

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from codeqr.kit.errors import STATUS_CODES, CodeQRError, error_envelope
 
@@ -108,10 +109,40 @@ def install(app: FastAPI) -> None:
             status_code=422,
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("api.unhandled", error=repr(exc))
-        return JSONResponse(
-            error_envelope("internal_server_error", "An internal error occurred."),
-            status_code=500,
-        )
+    app.add_middleware(Unexpected)
+
+
+class Unexpected:
+    """Answers an unexpected exception with a 500 in the envelope, and stops it there.
+
+    Starlette's own last-resort handler re-raises after answering, and the server then drops
+    the connection: a client retrying on its kept-alive connection would get a reset instead
+    of the retry it meant to make.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            log.exception("api.unhandled", error=repr(exc))
+            if started:  # nothing sensible can follow half an answer
+                raise
+            response = JSONResponse(
+                error_envelope("internal_server_error", "An internal error occurred."),
+                status_code=500,
+            )
+            await response(scope, receive, send)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, event
+from sqlalchemy import JSON, DateTime, MetaData, Table, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -71,6 +73,12 @@ class Database:
         self.fsync = fsync
 
     @property
+    def max_connections(self) -> int:
+        """How many connections the pool hands out at most (size plus overflow)."""
+        pool: Any = self.engine.pool
+        return int(pool.size() + pool._max_overflow)
+
+    @property
     def is_sqlite(self) -> bool:
         """Whether this is the embedded SQLite database."""
         return self.engine.dialect.name == "sqlite"
@@ -95,3 +103,20 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def insert_unless_exists(
+    session: Session, table: Table, values: dict[str, Any], unique: Sequence[str]
+) -> bool:
+    """``INSERT … ON CONFLICT (unique) DO NOTHING``; whether the row was inserted.
+
+    The unique key is the claim: of two transactions inserting the same key, the second
+    waits for the first and inserts nothing if it committed, or inserts if it rolled back.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        stmt: Any = pg_insert(table).values(values).on_conflict_do_nothing(index_elements=unique)
+    else:
+        stmt = sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=unique)
+    # RETURNING tells what happened on every driver; rowcount does not (psycopg reports -1).
+    key = next(iter(table.primary_key.columns))
+    return session.execute(stmt.returning(key)).first() is not None
