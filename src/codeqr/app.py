@@ -11,6 +11,11 @@ from fastapi import FastAPI
 from codeqr import migrate
 from codeqr.api import errors
 from codeqr.api.limits import BodyLimit
+from codeqr.conversion.client_endpoints import ClientCors
+from codeqr.conversion.client_endpoints import router as client_tracking_router
+from codeqr.conversion.endpoints import router as track_router
+from codeqr.customer.endpoints import router as customers_router
+from codeqr.kit import logs
 from codeqr.link.endpoints import router as links_router
 from codeqr.link.service import RESERVED_KEYS
 from codeqr.qr.endpoints import router as qr_router
@@ -18,6 +23,7 @@ from codeqr.redirect.handler import Receive, Scope, Send
 from codeqr.services import Services
 from codeqr.settings import Settings
 from codeqr.system.endpoints import router as system_router
+from codeqr.workspace.endpoints import router as workspace_router
 
 
 def create_api(services: Services) -> FastAPI:
@@ -35,6 +41,7 @@ def create_api(services: Services) -> FastAPI:
         yield
         await services.recorder.drain()
         services.recorder.close()
+        services.key_usage.close()
         services.events.close()
         services.db.dispose()
 
@@ -51,7 +58,11 @@ def create_api(services: Services) -> FastAPI:
     errors.install(api)
     api.include_router(links_router, prefix="/api")
     api.include_router(qr_router, prefix="/api")
+    api.include_router(workspace_router, prefix="/api")
+    api.include_router(track_router, prefix="/api")
+    api.include_router(customers_router, prefix="/api")
     api.include_router(system_router)
+    api.include_router(client_tracking_router)
     return api
 
 
@@ -62,7 +73,7 @@ class CodeQR:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.api = create_api(services)
-        self._api = BodyLimit(self.api, services.settings.max_body_bytes)
+        self._api = ClientCors(BodyLimit(self.api, services.settings.max_body_bytes))
         self._redirect = services.redirector
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,5 +93,6 @@ def create_app(settings: Settings | None = None, *, default_domain: str | None =
     ``default_domain`` is the host:port served on, used when ``CODEQR_SHORT_DOMAIN`` is unset.
     """
     settings = settings or Settings()
+    logs.configure()
     domain, base = settings.instance_urls(default_domain or "localhost:8000")
     return CodeQR(Services.build(settings, default_domain=domain, public_url=base))

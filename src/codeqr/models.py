@@ -1,6 +1,7 @@
 """Every table, imported in one place so metadata and migrations see them all."""
 
-from codeqr.events.models import click_events
+from codeqr.customer.models import Customer
+from codeqr.events.models import click_events, lead_events, sale_events
 from codeqr.kit.db import Base
 from codeqr.link.models import Domain, Link, LinkTag, Tag
 from codeqr.workspace.models import ApiKey, Membership, Plan, User, Workspace
@@ -8,6 +9,7 @@ from codeqr.workspace.models import ApiKey, Membership, Plan, User, Workspace
 __all__ = [
     "ApiKey",
     "Base",
+    "Customer",
     "Domain",
     "Link",
     "LinkTag",
@@ -17,4 +19,6 @@ __all__ = [
     "User",
     "Workspace",
     "click_events",
+    "lead_events",
+    "sale_events",
 ]

@@ -13,10 +13,12 @@ from codeqr.events.sql import SqlEventsStore
 from codeqr.events.store import EventsStore
 from codeqr.kit.db import Database
 from codeqr.link.service import LinkContext, LinkService
+from codeqr.money.rates import Rates
 from codeqr.redirect.cache import LinkCache
 from codeqr.redirect.handler import Redirector
 from codeqr.redirect.proxies import TrustedProxies
 from codeqr.settings import Durability, Settings
+from codeqr.workspace.usage import KeyUsage
 
 
 @dataclass
@@ -29,6 +31,8 @@ class Services:
     links: LinkService
     redirector: Redirector
     signer: TimestampSigner
+    rates: Rates
+    key_usage: KeyUsage
 
     @classmethod
     def build(cls, settings: Settings, *, default_domain: str, public_url: str) -> Services:
@@ -68,4 +72,6 @@ class Services:
             links=links,
             redirector=redirector,
             signer=signer,
+            rates=Rates.load(settings.data_dir),
+            key_usage=KeyUsage(db),
         )

@@ -1,8 +1,23 @@
-"""The SQL events store's tables: one row per recorded click (leads and sales follow)."""
+"""The SQL events store's tables: one row per click, lead and sale.
+
+Leads and sales copy the where-from columns of the click they descend from (domain, key,
+country, device, referer…), so analytics group them the same way without a join.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from codeqr.kit.db import Base
 
@@ -37,4 +52,75 @@ click_events = Table(
     Index("ix_click_events_link_id_timestamp", "link_id", "timestamp"),
     # The one-hour dedupe asks "has this visitor clicked lately?" when memory cannot answer.
     Index("ix_click_events_identity_hash", "identity_hash"),
+)
+
+
+def _click_snapshot() -> list[Column[object]]:
+    """Columns a lead or sale copies from its click (empty strings when it has none)."""
+    names: dict[str, type[String] | type[Text] | String] = {
+        "domain": String(190),
+        "key": String(190),
+        "url": Text,
+        "trigger": String(8),
+        "country": String(2),
+        "region": String(64),
+        "city": String(128),
+        "continent": String(2),
+        "device": String(32),
+        "browser": String(64),
+        "os": String(64),
+        "referer": String(255),
+        "referer_url": Text,
+    }
+    return [Column(name, kind, nullable=False, default="") for name, kind in names.items()]
+
+
+lead_events = Table(
+    "lead_events",
+    Base.metadata,
+    Column("id", String(16), primary_key=True),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("workspace_id", String(40), nullable=False),
+    Column("link_id", String(40), nullable=False),
+    Column("click_id", String(16), nullable=False),
+    Column("customer_id", String(40), nullable=False),
+    Column("event_name", String(255), nullable=False),
+    Column("event_quantity", Integer, nullable=False, default=1),
+    Column("metadata", JSON, nullable=True),
+    *_click_snapshot(),
+    # One lead per (customer, event name): the claim that makes retries and races harmless.
+    UniqueConstraint("customer_id", "event_name"),
+    Index("ix_lead_events_workspace_id_timestamp", "workspace_id", "timestamp"),
+    Index("ix_lead_events_link_id_timestamp", "link_id", "timestamp"),
+)
+
+sale_events = Table(
+    "sale_events",
+    Base.metadata,
+    Column("id", String(16), primary_key=True),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("workspace_id", String(40), nullable=False),
+    # A sale whose customer never came through a link is kept as unattributed revenue.
+    Column("link_id", String(40), nullable=True),
+    Column("click_id", String(16), nullable=True),
+    Column("customer_id", String(40), nullable=True),
+    Column("event_name", String(255), nullable=False),
+    # Amounts are integers in the currency's minor unit (cents, yen, fils), as sent; the
+    # reporting amount is NULL (and fx_missing set) when no ECB rate converts it.
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reporting_amount", BigInteger, nullable=True),
+    Column("reporting_currency", String(3), nullable=False),
+    Column("fx_rate", String(32), nullable=True),
+    Column("fx_date", String(10), nullable=True),
+    Column("fx_missing", Boolean, nullable=False, default=False),
+    Column("payment_processor", String(32), nullable=False),
+    Column("invoice_id", String(190), nullable=True),
+    Column("metadata", JSON, nullable=True),
+    *_click_snapshot(),
+    # One sale per invoice per workspace, whichever source reports it (API or Stripe).
+    UniqueConstraint("workspace_id", "invoice_id"),
+    Index("ix_sale_events_workspace_id_timestamp", "workspace_id", "timestamp"),
+    Index("ix_sale_events_link_id_timestamp", "link_id", "timestamp"),
+    Index("ix_sale_events_customer_id", "customer_id"),
 )

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from codeqr.events.models import click_events
 from codeqr.events.store import Click
@@ -207,8 +208,12 @@ class SqlEventsStore:
             self._sqlite.close()
             self._sqlite = None
 
-    def get_click(self, click_id: str) -> Click | None:
-        """A click by id."""
-        with self.db.engine.connect() as conn:
-            row = conn.execute(select(click_events).where(click_events.c.id == click_id)).first()
+    def get_click(self, click_id: str, session: Session | None = None) -> Click | None:
+        """A click by id (read through ``session`` when given)."""
+        query = select(click_events).where(click_events.c.id == click_id)
+        if session is not None:
+            row = session.execute(query).first()
+        else:
+            with self.db.engine.connect() as conn:
+                row = conn.execute(query).first()
         return Click(*row) if row else None

@@ -7,7 +7,10 @@ the links; a ClickHouse implementation can take its place behind the same protoc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 class Click(NamedTuple):
@@ -50,8 +53,12 @@ class EventsStore(Protocol):
         """Release what the store holds open."""
         ...
 
-    def get_click(self, click_id: str) -> Click | None:
-        """A click by id, or ``None``."""
+    def get_click(self, click_id: str, session: Session | None = None) -> Click | None:
+        """A click by id, or ``None``.
+
+        ``session`` is the caller's transaction: a store in the same database reads through
+        it (a second pooled connection per request could exhaust the pool under load).
+        """
         ...
 
     def write_clicks_once(

@@ -136,13 +136,13 @@ class Redirector:
         target = target_url(route, device_os, country)
         click: str | None = None
         if not (method == "HEAD" or no_track or is_bot(ua)):
-            click = await self._capture(route, target, ua, ip, geo_header, referer, trigger, now)
+            click = await self.capture(route, target, ua, ip, geo_header, referer, trigger, now)
         location = build_location(
             route, target, visitor_query, click if route.track_conversion else None
         )
         await _respond(send, 302, b"", [(b"location", _header_url(location))])
 
-    async def _capture(
+    async def capture(
         self,
         route: Route,
         target: str | None,
@@ -153,7 +153,10 @@ class Redirector:
         trigger: str,
         now: int,
     ) -> str | None:
-        """Record the click (or find the visitor's click of the last hour) and return its id."""
+        """Record the click (or find the visitor's click of the last hour) and return its id.
+
+        Also the way in for client-side click tracking, so both share enrichment and dedupe.
+        """
         identity = self.identity(ip or "", ua)
         known = self.visitors.get(identity, route.link_id, now)
         if known is not None:

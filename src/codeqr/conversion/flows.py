@@ -1,0 +1,223 @@
+"""Use cases that cross domains: a click becomes a lead (customers, links, events), a lead
+becomes a sale (customers, links, events, money). The caller owns the transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from codeqr.conversion import repository
+from codeqr.conversion.schemas import (
+    ClickRef,
+    LeadCustomerOut,
+    LeadLinkOut,
+    LeadMode,
+    PaymentProcessor,
+    SaleCustomerOut,
+    SaleOut,
+    TrackLeadIn,
+    TrackLeadOut,
+    TrackSaleIn,
+    TrackSaleOut,
+)
+from codeqr.customer import service as customers
+from codeqr.customer.models import Customer
+from codeqr.events.store import Click
+from codeqr.kit.clock import now_ms
+from codeqr.kit.errors import BadRequest, NotFound
+from codeqr.kit.ids import click_id as event_id
+from codeqr.kit.ids import is_base62
+from codeqr.link.models import Link
+from codeqr.money.currency import normalize_currency
+from codeqr.services import Services
+from codeqr.workspace.models import Workspace
+from codeqr.workspace.service import require_plan
+
+DEFAULT_LEAD_EVENT = "Sign up"
+DEFAULT_SALE_EVENT = "Purchase"
+CONVERSIONS = "Conversion tracking"
+
+
+def find_click(session: Session, services: Services, workspace_id: str, click_id: str) -> Click:
+    """The workspace's click with this id; 404 naming the id otherwise (never another's)."""
+    click = None
+    if is_base62(click_id) and len(click_id) <= 32:
+        click = services.events.get_click(click_id, session)
+    if click is None or click.workspace_id != workspace_id:
+        raise NotFound(f"Click not found: clickId {click_id!r} is not a click of this workspace.")
+    return click
+
+
+def track_lead(
+    session: Session, services: Services, workspace: Workspace, body: TrackLeadIn
+) -> TrackLeadOut:
+    """Tie the customer to the click and record the lead once per (customer, event name)."""
+    require_plan(session, workspace, CONVERSIONS)
+    external_id = body.customer_external_id
+    click_id = (body.click_id or "").strip()
+    if not click_id:
+        known = customers.find_by_external_id(session, workspace.id, external_id)
+        if known is None or known.click_id is None:
+            raise BadRequest(
+                f"clickId: required, because customer {external_id!r} has no click yet "
+                "(send the cq_id of their visit)."
+            )
+        click_id = known.click_id
+    click = find_click(session, services, workspace.id, click_id)
+    profile = customers.Profile(body.customer_name, body.customer_email, body.customer_avatar)
+    customer = customers.claim_customer(session, workspace.id, external_id, profile, click)
+    if body.mode is not LeadMode.deferred:
+        repository.record_lead(
+            session,
+            customer=customer,
+            click=click,
+            event_name=body.event_name,
+            quantity=body.event_quantity or 1,
+            metadata=body.metadata,
+            at_ms=now_ms(),
+        )
+    link = session.get(Link, click.link_id)
+    return TrackLeadOut(
+        click=ClickRef(id=click.id),
+        link=_lead_link(services, link),
+        customer=LeadCustomerOut(
+            name=customer.name,
+            email=customer.email,
+            avatar=customer.avatar,
+            external_id=customer.external_id,
+        ),
+    )
+
+
+def track_sale(
+    session: Session, services: Services, workspace: Workspace, body: TrackSaleIn
+) -> TrackSaleOut:
+    """Record a sale for the customer's link, once per (workspace, invoice id)."""
+    require_plan(session, workspace, CONVERSIONS)
+    currency = normalize_currency(body.currency)
+    event_name = body.event_name or DEFAULT_SALE_EVENT
+    processor = body.payment_processor or PaymentProcessor.custom
+    at_ms = now_ms()
+
+    if body.invoice_id is not None:
+        earlier = repository.sale_by_invoice(session, workspace.id, body.invoice_id)
+        if earlier is not None:
+            return _answer_earlier(session, earlier)
+
+    profile = customers.Profile(body.customer_name, body.customer_email, body.customer_avatar)
+    customer = customers.find_by_external_id(session, workspace.id, body.customer_external_id)
+    click: Click | None = None
+    if customer is None:
+        if not body.click_id:
+            # Dub's answer for a customer it never saw: acknowledged, nothing recorded.
+            return TrackSaleOut(event_name=event_name, customer=None, sale=None)
+        # Direct sale tracking: the click is known, the sign-up was never tracked.
+        click = find_click(session, services, workspace.id, body.click_id.strip())
+        customer = customers.claim_customer(
+            session, workspace.id, body.customer_external_id, profile, click
+        )
+        repository.record_lead(
+            session,
+            customer=customer,
+            click=click,
+            event_name=body.lead_event_name or DEFAULT_LEAD_EVENT,
+            quantity=1,
+            metadata=None,
+            at_ms=at_ms,
+        )
+    else:
+        if any((profile.name, profile.email, profile.avatar)):
+            customer = customers.claim_customer(
+                session, workspace.id, body.customer_external_id, profile, None
+            )
+        if customer.click_id is not None:
+            click = services.events.get_click(customer.click_id, session)
+
+    day = datetime.fromtimestamp(at_ms / 1000, tz=UTC).date()
+    conversion = services.rates.convert(body.amount, currency, workspace.currency, day)
+    reporting_amount = conversion.amount if conversion else None
+    row = {
+        "id": event_id(at_ms),
+        "timestamp": at_ms,
+        "workspace_id": workspace.id,
+        "link_id": customer.link_id,
+        "click_id": customer.click_id,
+        "customer_id": customer.id,
+        "event_name": event_name,
+        "amount": body.amount,
+        "currency": currency,
+        "reporting_amount": reporting_amount,
+        "reporting_currency": workspace.currency,
+        "fx_rate": str(conversion.rate) if conversion else None,
+        "fx_date": conversion.rate_date.isoformat() if conversion else None,
+        "fx_missing": conversion is None,
+        "payment_processor": processor.value,
+        "invoice_id": body.invoice_id,
+        "metadata": body.metadata,
+        **repository.snapshot(click),
+    }
+    if not repository.record_sale(session, row):
+        # A concurrent request claimed the invoice between our look and our insert.
+        assert body.invoice_id is not None
+        earlier = repository.sale_by_invoice(session, workspace.id, body.invoice_id)
+        assert earlier is not None
+        return _answer_earlier(session, earlier)
+    repository.count_sale(
+        session,
+        link_id=customer.link_id,
+        customer_id=customer.id,
+        reporting_amount=reporting_amount,
+        at_ms=at_ms,
+    )
+    return TrackSaleOut(
+        event_name=event_name,
+        customer=_sale_customer(customer),
+        sale=SaleOut(
+            amount=body.amount,
+            currency=currency.lower(),
+            payment_processor=processor.value,
+            invoice_id=body.invoice_id,
+            metadata=body.metadata,
+        ),
+    )
+
+
+def _answer_earlier(session: Session, earlier: repository.SaleRow) -> TrackSaleOut:
+    """The answer a retry of an already recorded invoice gets: the sale as first stored."""
+    customer = session.get(Customer, earlier.customer_id) if earlier.customer_id else None
+    return TrackSaleOut(
+        event_name=earlier.event_name,
+        customer=_sale_customer(customer) if customer else None,
+        sale=SaleOut(
+            amount=earlier.amount,
+            currency=earlier.currency.lower(),
+            payment_processor=earlier.payment_processor,
+            invoice_id=earlier.invoice_id,
+            metadata=earlier.metadata,
+        ),
+    )
+
+
+def _sale_customer(customer: Customer) -> SaleCustomerOut:
+    return SaleCustomerOut(
+        id=customer.id,
+        name=customer.name,
+        email=customer.email,
+        avatar=customer.avatar,
+        external_id=customer.external_id,
+    )
+
+
+def _lead_link(services: Services, link: Link | None) -> LeadLinkOut | None:
+    if link is None:
+        return None
+    return LeadLinkOut(
+        id=link.id,
+        domain=link.domain,
+        key=link.key,
+        short_link=services.links.ctx.short_link(link.domain, link.key),
+        url=link.url,
+        tenant_id=link.tenant_id,
+        external_id=link.external_id,
+    )

@@ -1,0 +1,1 @@
+"""Customers: the people a click turned into leads and sales (SPEC §4)."""
