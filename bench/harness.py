@@ -92,8 +92,11 @@ def parse_wrk(text: str) -> WrkRun:
     )
 
 
-def wrk_command(url: str, connections: int, seconds: int, tag: str) -> list[str]:
-    """wrk on the load core, one thread, the distinct-visitor script tagged for this run."""
+def wrk_command(
+    url: str, connections: int, seconds: int, tag: str, script: Path = LUA, *args: str
+) -> list[str]:
+    """wrk on the load core, one thread, a Lua script (the distinct-visitor one unless
+    told otherwise) with the run's tag and any further arguments."""
     return [
         "taskset",
         "-c",
@@ -104,10 +107,11 @@ def wrk_command(url: str, connections: int, seconds: int, tag: str) -> list[str]
         f"-d{seconds}s",
         "--latency",
         "-s",
-        str(LUA),
+        str(script),
         url,
         "--",
         tag,
+        *args,
     ]
 
 
@@ -355,12 +359,14 @@ def measure(
     tag: str,
     until: threading.Event | None = None,
     patience: float = 0.0,
+    script: Path = LUA,
+    script_args: tuple[str, ...] = (),
 ) -> Run:
     """One wrk run; with ``until``, wrk is stopped (SIGINT, it still reports) once it is set.
 
     With ``patience``, first wait that long at most for the machine to be quiet.
     """
-    command = wrk_command(url, connections, seconds, tag)
+    command = wrk_command(url, connections, seconds, tag, script, *script_args)
     before = wait_idle(QUIET, patience) if patience else {}
     ticks = cpu_ticks()
     server_cpu = process_cpu_seconds(server.pid)

@@ -42,8 +42,8 @@ def create_api(services: Services) -> FastAPI:
         await services.recorder.drain()
         services.recorder.close()
         services.key_usage.close()
-        services.events.close()
         services.db.dispose()
+        services.events.close()  # after the pool: it closes the last handles on the file
 
     api = FastAPI(
         title="CodeQR API",

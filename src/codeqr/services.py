@@ -46,7 +46,9 @@ class Services:
             geo,
             keep_ip=settings.keep_ip,
             batch_max=settings.click_batch_max,
-            inline=settings.is_sqlite and settings.durability is Durability.process,
+            inline=db.gate
+            if settings.is_sqlite and settings.durability is Durability.process
+            else None,
         )
         cache = LinkCache(db, default_domain, size=settings.link_cache_size)
         links = LinkService(LinkContext(default_domain, public_url), cache.invalidate)

@@ -127,3 +127,42 @@ def test_a_lead_failing_half_way_leaves_no_customer_and_the_retry_counts_once(
     assert api.post("/api/track/lead", json=body).status_code == 200
     assert len(leads(server, tenant.workspace_id)) == 1
     assert link_counters(server, click.link_id)["leads"] == 1
+
+
+def test_redirects_and_tracking_at_once_neither_stall_nor_lose_anything(
+    server: LiveServer,
+) -> None:
+    """Click writes (on the event loop when the database is free) and API transactions (on
+    threads) share SQLite's one write lock; neither may wait on the other for long."""
+    tenant = make_tenant(server)
+    click = tracked_click(server, tenant)
+    path = "/" + click.short_link.rsplit("/", 1)[1]
+
+    def visit(i: int) -> int:
+        with httpx.Client(base_url=server.base, timeout=10) as client:
+            agent = {"user-agent": f"Mozilla/5.0 mixed-{i}"}
+            return client.get(path, headers=agent).status_code
+
+    def lead(i: int) -> int:
+        with httpx.Client(
+            base_url=server.base, headers={"Authorization": f"Bearer {tenant.token}"}, timeout=10
+        ) as client:
+            body = {
+                "clickId": click.click_id,
+                "eventName": "Sign up",
+                "customerExternalId": f"m{i}",
+            }
+            return client.post("/api/track/lead", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        visits = [pool.submit(visit, i) for i in range(120)]
+        tracked = [pool.submit(lead, i) for i in range(60)]
+        assert [f.result() for f in visits] == [302] * 120
+        assert [f.result() for f in tracked] == [200] * 60
+    assert link_counters(server, click.link_id) == {
+        "clicks": 121,
+        "leads": 60,
+        "sales": 0,
+        "saleAmount": 0,
+    }
+    assert len(leads(server, tenant.workspace_id)) == 60

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
-from codeqr.api.deps import ServicesDep, SessionDep, get_services
+from codeqr.api.deps import ServicesDep, SessionDep, commit_here, get_services
 from codeqr.conversion import flows
 from codeqr.conversion.schemas import TrackLeadIn, TrackLeadOut, TrackSaleIn, TrackSaleOut
 from codeqr.events.enrich import is_bot
@@ -258,7 +258,9 @@ def track_lead_client(
     services: ServicesDep,
 ) -> TrackLeadOut:
     """Record a lead from the browser (``codeqrAnalytics.trackLead``, publishable key)."""
-    return flows.track_lead(session, services, caller.workspace, body)
+    answer = flows.track_lead(session, services, caller.workspace, body)
+    commit_here(session)
+    return answer
 
 
 @router.post("/api/track/sale/client", response_model=TrackSaleOut, tags=["track"])
@@ -269,7 +271,9 @@ def track_sale_client(
     services: ServicesDep,
 ) -> TrackSaleOut:
     """Record a sale from the browser (``codeqrAnalytics.trackSale``, publishable key)."""
-    return flows.track_sale(session, services, caller.workspace, body)
+    answer = flows.track_sale(session, services, caller.workspace, body)
+    commit_here(session)
+    return answer
 
 
 # --- CORS -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from codeqr.api.deps import CallerDep, ServicesDep, SessionDep
+from codeqr.api.deps import CallerDep, ServicesDep, SessionDep, commit_here
 from codeqr.conversion import flows
 from codeqr.conversion.schemas import TrackLeadIn, TrackLeadOut, TrackSaleIn, TrackSaleOut
 
@@ -21,7 +21,9 @@ def track_lead(
     services: ServicesDep,
 ) -> TrackLeadOut:
     """Record a lead: the customer behind a click signed up (or did another named thing)."""
-    return flows.track_lead(session, services, caller.workspace, body)
+    answer = flows.track_lead(session, services, caller.workspace, body)
+    commit_here(session)
+    return answer
 
 
 @router.post("/sale", response_model=TrackSaleOut)
@@ -32,4 +34,6 @@ def track_sale(
     services: ServicesDep,
 ) -> TrackSaleOut:
     """Record a sale for a customer; one per invoice id, however often it is sent."""
-    return flows.track_sale(session, services, caller.workspace, body)
+    answer = flows.track_sale(session, services, caller.workspace, body)
+    commit_here(session)
+    return answer

@@ -65,6 +65,7 @@ def track_lead(
             )
         click_id = known.click_id
     click = find_click(session, services, workspace.id, click_id)
+    link = session.get(Link, click.link_id)  # reads first: writes hold the write lock
     profile = customers.Profile(body.customer_name, body.customer_email, body.customer_avatar)
     customer = customers.claim_customer(session, workspace.id, external_id, profile, click)
     if body.mode is not LeadMode.deferred:
@@ -77,7 +78,6 @@ def track_lead(
             metadata=body.metadata,
             at_ms=now_ms(),
         )
-    link = session.get(Link, click.link_id)
     return TrackLeadOut(
         click=ClickRef(id=click.id),
         link=_lead_link(services, link),

@@ -16,6 +16,7 @@ import structlog
 
 from codeqr.events.enrich import GeoLocator, parse_agent, truncate_ip
 from codeqr.events.store import Click, EventsStore
+from codeqr.kit.db import WriteGate
 
 log = structlog.get_logger(__name__)
 
@@ -60,13 +61,14 @@ class ClickRecorder:
         *,
         keep_ip: bool = False,
         batch_max: int = 512,
-        inline: bool = False,
+        inline: WriteGate | None = None,
     ) -> None:
         self.store = store
         self.geo = geo
         self.keep_ip = keep_ip
         self.batch_max = batch_max
         self.inline = inline
+        """Write on the event loop when this gate is free (SQLite without fsync)."""
         self._pending: list[tuple[RawClick, asyncio.Future[tuple[str, int]]]] = []
         self._writing = False
         # One thread: SQLite has one writer anyway, and one writer keeps batches in order.
@@ -95,17 +97,22 @@ class ClickRecorder:
         batch = self._pending[: self.batch_max]
         del self._pending[: self.batch_max]
         raws = [raw for raw, _ in batch]
-        if self.inline:
+        if self.inline is not None:
             # SQLite in WAL mode commits in well under a millisecond without fsync: doing it
             # on the event loop avoids two thread hand-offs and GIL contention per batch.
-            done: asyncio.Future[tuple[list[Click], dict[str, tuple[str, int]]]]
-            done = loop.create_future()
-            try:
-                done.set_result(self._write(raws))
-            except Exception as exc:
-                done.set_exception(exc)
-            self._finish(loop, batch, done)
-            return
+            # Only when no other writer holds the database: the loop must never wait for
+            # one, since that writer may need the loop to reach its commit.
+            with self.inline.held(blocking=False) as free:
+                if free:
+                    done: asyncio.Future[tuple[list[Click], dict[str, tuple[str, int]]]]
+                    done = loop.create_future()
+                    try:
+                        done.set_result(self._write(raws))
+                    except Exception as exc:
+                        done.set_exception(exc)
+            if free:
+                self._finish(loop, batch, done)
+                return
         task = loop.run_in_executor(self._executor, self._write, raws)
         task.add_done_callback(lambda done: self._finish(loop, batch, done))
 

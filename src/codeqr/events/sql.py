@@ -25,13 +25,31 @@ _WRITER_FINISHES_BELOW = 256
 _CHECKPOINT_NICE = 0
 
 
-def _fsync(path: str) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+class _Flusher:
+    """File descriptors of the database and its log, kept open to fsync them.
+
+    They stay open until every SQLite connection of the process to the file is closed:
+    closing any descriptor of a file drops all of the process's POSIX locks on it, SQLite's
+    included. Another process (a CLI command, a backup) could then think it is the last
+    connection, checkpoint and reset the log under this one, and corrupt the database.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.fds: list[int] = []
+        for name in (path, path + "-wal"):
+            with contextlib.suppress(OSError):
+                self.fds.append(os.open(name, os.O_RDONLY))
+
+    def fsync(self) -> None:
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.fsync(fd)
+
+    def close(self) -> None:
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.fds = []
 
 
 class SqlEventsStore:
@@ -57,6 +75,7 @@ class SqlEventsStore:
         self._finish_checkpoint = False
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
+        self._flusher: _Flusher | None = None
         """``(busy, frames in the log, frames copied)`` of the latest checkpoint."""
 
     @contextmanager
@@ -64,13 +83,14 @@ class SqlEventsStore:
         """A cursor inside one write transaction: committed on success, rolled back on error."""
         if self.db.is_sqlite:
             conn = self._sqlite_connection()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn.cursor()
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            with self.db.gate.held():
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn.cursor()
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
             self._maybe_checkpoint(conn)
             return
         raw = self.db.engine.raw_connection()
@@ -124,6 +144,7 @@ class SqlEventsStore:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _CHECKPOINT_NICE)
         path = self.db.engine.url.database or ":memory:"
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._flusher = flusher = _Flusher(path)
         synchronous = "FULL" if self.db.fsync else "NORMAL"
         conn.execute(f"PRAGMA synchronous={synchronous}")
         conn.execute("PRAGMA busy_timeout=30000")
@@ -137,8 +158,7 @@ class SqlEventsStore:
                         # Passes that leave frames behind do not sync the database file;
                         # the writer's finishing pass would, with every page copied so far.
                         # Flush them here so its fsync finds almost nothing to write.
-                        _fsync(path)
-                        _fsync(path + "-wal")
+                        flusher.fsync()
                         self._finish_checkpoint = True
                         break
         finally:
@@ -207,6 +227,10 @@ class SqlEventsStore:
             self._sqlite.execute("PRAGMA wal_checkpoint(PASSIVE)")
             self._sqlite.close()
             self._sqlite = None
+        if self._flusher is not None:
+            # Last: after this process's connections to the file (see _Flusher).
+            self._flusher.close()
+            self._flusher = None
 
     def get_click(self, click_id: str, session: Session | None = None) -> Click | None:
         """A click by id (read through ``session`` when given)."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, Table, event
+from sqlalchemy import JSON, DateTime, MetaData, Table, bindparam, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, create_engine, make_url
@@ -34,15 +37,116 @@ class Base(DeclarativeBase):
     }
 
 
-def make_engine(url: str, *, fsync: bool = False) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class WriteGate:
+    """The one SQLite write lock of a database, taken in the process before SQLite's own.
+
+    SQLite lets one connection write at a time and makes the others wait by sleeping and
+    polling (1, 2, 5, 10… ms): with many threads writing, most of the time goes to those
+    sleeps. Writers of this process queue on this lock instead and are woken the moment it
+    is free. A plain lock, not an RLock: the transaction that takes it in an endpoint thread
+    may be committed on another thread.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    @contextmanager
+    def held(self, *, blocking: bool = True) -> Iterator[bool]:
+        """Hold the gate for a block of work on this thread (again inside is a no-op);
+        yields whether it is held (``False`` only when ``blocking`` is off and it is busy)."""
+        if getattr(self._local, "holding", False):
+            yield True
+            return
+        if not self._lock.acquire(blocking):
+            yield False
+            return
+        self._local.holding = True
+        try:
+            yield True
+        finally:
+            self._local.holding = False
+            self._lock.release()
+
+    def acquire(self, *, blocking: bool = True) -> bool:
+        """Take the gate (waiting unless told not to); whether it was taken."""
+        return self._lock.acquire(blocking)
+
+    def release(self) -> None:
+        """Give the gate back."""
+        self._lock.release()
+
+
+class _GatedCursor(sqlite3.Cursor):
+    def execute(self, sql: str, parameters: Any = (), /) -> _GatedCursor:
+        self.connection._enter(sql)  # type: ignore[attr-defined]
+        return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> _GatedCursor:
+        self.connection._enter(sql)  # type: ignore[attr-defined]
+        return super().executemany(sql, parameters)
+
+
+class _GatedConnection(sqlite3.Connection):
+    """A connection that takes its database's gate before its first write of a transaction
+    (where Python's sqlite3 opens the transaction) and gives it back when that ends."""
+
+    gate: WriteGate
+    _holds = False
+
+    def cursor(self, factory: Any = _GatedCursor) -> Any:
+        return super().cursor(factory)
+
+    def _enter(self, sql: str) -> None:
+        if not self._holds and sql.lstrip()[:7].upper().startswith(_WRITES):
+            self.gate.acquire()
+            self._holds = True
+
+    def _leave(self) -> None:
+        if self._holds:
+            self._holds = False
+            self.gate.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self._leave()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._leave()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._leave()
+
+
+def gated_connection_class(gate: WriteGate) -> type[sqlite3.Connection]:
+    """A sqlite3 connection class whose writes queue on ``gate``."""
+    return type("GatedConnection", (_GatedConnection,), {"gate": gate})
+
+
+def make_engine(url: str, *, fsync: bool = False, gate: WriteGate | None = None) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout, foreign keys and ``gate``."""
     if url.startswith("sqlite"):
         path = make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={
+                "check_same_thread": False,
+                "timeout": 30,
+                "factory": gated_connection_class(gate or WriteGate()),
+            },
             pool_size=8,
             max_overflow=16,
         )
@@ -68,7 +172,9 @@ class Database:
 
     def __init__(self, url: str, *, fsync: bool = False) -> None:
         self.url = url
-        self.engine = make_engine(url, fsync=fsync)
+        self.gate = WriteGate()
+        """Writers of this process queue here before SQLite's write lock (SQLite only)."""
+        self.engine = make_engine(url, fsync=fsync, gate=self.gate)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.fsync = fsync
 
@@ -113,10 +219,23 @@ def insert_unless_exists(
     The unique key is the claim: of two transactions inserting the same key, the second
     waits for the first and inserts nothing if it committed, or inserts if it rolled back.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        stmt: Any = pg_insert(table).values(values).on_conflict_do_nothing(index_elements=unique)
-    else:
-        stmt = sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=unique)
-    # RETURNING tells what happened on every driver; rowcount does not (psycopg reports -1).
+    dialect = session.get_bind().dialect.name
+    stmt = _insert_unless_exists(table, dialect, tuple(unique), tuple(values))
+    return session.execute(stmt, values).first() is not None
+
+
+@lru_cache(maxsize=256)
+def _insert_unless_exists(
+    table: Table, dialect: str, unique: tuple[str, ...], columns: tuple[str, ...]
+) -> Any:
+    # Built once per shape and executed with parameters: building an INSERT with its values
+    # costs more Python time than SQLite takes to run it.
+    make = pg_insert if dialect == "postgresql" else sqlite_insert
     key = next(iter(table.primary_key.columns))
-    return session.execute(stmt.returning(key)).first() is not None
+    # RETURNING tells what happened on every driver; rowcount does not (psycopg reports -1).
+    return (
+        make(table)
+        .values({name: bindparam(name) for name in columns})
+        .on_conflict_do_nothing(index_elements=list(unique))
+        .returning(key)
+    )
