@@ -7,7 +7,7 @@ export UV_PYTHON := $(PYTHON)
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: install serve test test-sqlite test-postgres check lint types format bench clean
+.PHONY: install serve test test-sqlite test-postgres check lint types format bench bench-track clean
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -43,6 +43,9 @@ format: install
 
 bench: install  ## Redirect benchmark (needs wrk and nginx; see docs/benchmarks.md)
 	$(VENV)/bin/python bench/redirect.py
+
+bench-track: install  ## track.lead / track.sale beside the redirect (needs wrk)
+	$(VENV)/bin/python bench/track.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
