@@ -149,3 +149,37 @@ def test_a_workspace_reporting_in_eur(server: LiveServer, monkeypatch: pytest.Mo
     assert link_counters(server, link_id)["saleAmount"] == to_eur_usd + to_eur_jpy
     customer = server.client(tenant.token).get("/api/customers/ext_u1").json()
     assert (customer["saleAmount"], customer["currency"]) == (to_eur_usd + to_eur_jpy, "EUR")
+
+
+def test_changing_the_reporting_currency_reconverts_recorded_sales(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = make_tenant(server)
+    link_id = _customer(server, tenant)
+    _at(monkeypatch, FRIDAY)
+    _sell(server, tenant, 4900, "usd")
+    _at(monkeypatch, SUNDAY)
+    _sell(server, tenant, 1234, "kwd")
+    _sell(server, tenant, 2000, "eur")
+    assert link_counters(server, link_id)["saleAmount"] == 4900 + _expected(
+        2000, 2, "EUR", "USD", FRIDAY
+    )
+
+    api = server.client(tenant.token)
+    changed = api.patch(f"/api/workspaces/{tenant.slug}", json={"currency": "eur"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["currency"] == "EUR"
+
+    by_currency = {s["currency"]: s for s in sales(server, tenant.workspace_id)}
+    usd_in_eur = _expected(4900, 2, "USD", "EUR", FRIDAY)
+    assert by_currency["USD"]["reporting_amount"] == usd_in_eur
+    assert by_currency["EUR"]["reporting_amount"] == 2000  # same currency: exact
+    assert by_currency["KWD"]["reporting_amount"] is None
+    assert {s["reporting_currency"] for s in by_currency.values()} == {"EUR"}
+    assert link_counters(server, link_id)["saleAmount"] == usd_in_eur + 2000
+    customer = api.get("/api/customers/ext_u1").json()
+    assert (customer["sales"], customer["saleAmount"], customer["currency"]) == (
+        3,
+        usd_in_eur + 2000,
+        "EUR",
+    )

@@ -218,9 +218,14 @@ def workspaces_set_currency(
     code: Annotated[str, typer.Argument(help="ISO 4217 code, e.g. EUR.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Set the currency a workspace's sales are reported in."""
-    with _transaction() as (_, _db, session):
-        workspace = ws.set_reporting_currency(session, ws.get_workspace(session, slug), code)
+    """Set the currency a workspace's sales are reported in (recorded sales re-converted)."""
+    from codeqr.conversion import flows
+    from codeqr.money.rates import Rates
+
+    with _transaction() as (settings, _db, session):
+        workspace = flows.change_reporting_currency(
+            session, Rates.load(settings.data_dir), ws.get_workspace(session, slug), code
+        )
         data = {"id": workspace.id, "slug": workspace.slug, "currency": workspace.currency}
     _emit(data, as_json)
 

@@ -30,9 +30,10 @@ from codeqr.kit.ids import click_id as event_id
 from codeqr.kit.ids import is_base62
 from codeqr.link.models import Link
 from codeqr.money.currency import normalize_currency
+from codeqr.money.rates import Rates
 from codeqr.services import Services
 from codeqr.workspace.models import Workspace
-from codeqr.workspace.service import require_plan
+from codeqr.workspace.service import require_plan, set_reporting_currency
 
 DEFAULT_LEAD_EVENT = "Sign up"
 DEFAULT_SALE_EVENT = "Purchase"
@@ -181,6 +182,41 @@ def track_sale(
             metadata=body.metadata,
         ),
     )
+
+
+def change_reporting_currency(
+    session: Session, rates: Rates, workspace: Workspace, code: str
+) -> Workspace:
+    """Report the workspace's sales in ``code`` from now on, and re-convert those already
+    recorded (each at the ECB rate of its own day) so no total mixes two currencies."""
+    previous = workspace.currency
+    workspace = set_reporting_currency(session, workspace, code)
+    if workspace.currency != previous:
+        reconvert_sales(session, rates, workspace)
+    return workspace
+
+
+def reconvert_sales(session: Session, rates: Rates, workspace: Workspace) -> int:
+    """Convert every sale of the workspace into its reporting currency again and recount
+    the links' and customers' ``saleAmount``; how many sales were converted."""
+    target = workspace.currency
+    sales = repository.sales_to_convert(session, workspace.id)
+    for sale_id, at_ms, amount, currency in sales:
+        day = datetime.fromtimestamp(at_ms / 1000, tz=UTC).date()
+        conversion = rates.convert(amount, currency, target, day)
+        repository.set_reporting(
+            session,
+            sale_id,
+            {
+                "reporting_amount": conversion.amount if conversion else None,
+                "reporting_currency": target,
+                "fx_rate": str(conversion.rate) if conversion else None,
+                "fx_date": conversion.rate_date.isoformat() if conversion else None,
+                "fx_missing": conversion is None,
+            },
+        )
+    repository.recount_sale_amounts(session, workspace.id)
+    return len(sales)
 
 
 def _answer_earlier(session: Session, earlier: repository.SaleRow) -> TrackSaleOut:

@@ -145,3 +145,35 @@ def sale_by_invoice(session: Session, workspace_id: str, invoice_id: str) -> Sal
         ).where(c.workspace_id == workspace_id, c.invoice_id == invoice_id)
     ).first()
     return SaleRow(*row) if row else None
+
+
+def sales_to_convert(session: Session, workspace_id: str) -> list[tuple[str, int, int, str]]:
+    """``(id, timestamp, amount, currency)`` of every sale of a workspace."""
+    c = sale_events.c
+    rows = session.execute(
+        select(c.id, c.timestamp, c.amount, c.currency).where(c.workspace_id == workspace_id)
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def set_reporting(session: Session, sale_id: str, values: dict[str, Any]) -> None:
+    """Replace a sale's converted amount and the rate it came from."""
+    session.execute(update(sale_events).where(sale_events.c.id == sale_id).values(values))
+
+
+def recount_sale_amounts(session: Session, workspace_id: str) -> None:
+    """Set every link's and customer's ``saleAmount`` of the workspace to the sum of its
+    sales' converted amounts (the rule the counters follow on every write)."""
+    c = sale_events.c
+    for model, column in ((Link, c.link_id), (Customer, c.customer_id)):
+        total = (
+            select(func.coalesce(func.sum(c.reporting_amount), 0))
+            .where(column == model.id)
+            .scalar_subquery()
+        )
+        session.execute(
+            update(model)
+            .where(model.workspace_id == workspace_id)
+            .values(sale_amount=total)
+            .execution_options(synchronize_session=False)
+        )

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from codeqr.api.deps import CallerDep, SessionDep
+from codeqr.api.deps import CallerDep, ServicesDep, SessionDep
+from codeqr.conversion import flows
 from codeqr.kit.clock import iso
 from codeqr.kit.errors import NotFound
 from codeqr.kit.schemas import Nullable
@@ -80,16 +81,21 @@ def update_workspace(
     id_or_slug: IdOrSlug,
     caller: CallerDep,
     session: SessionDep,
+    services: ServicesDep,
     body: Annotated[WorkspaceUpdate | None, Body()] = None,
 ) -> WorkspaceOut:
     """Change the name, slug, reporting currency or allowed hostnames; all or nothing."""
     update = body or WorkspaceUpdate()
+    workspace = _own(caller.workspace, id_or_slug)
+    previous = workspace.currency
     workspace = service.update_workspace(
         session,
-        _own(caller.workspace, id_or_slug),
+        workspace,
         name=update.name,
         slug=update.slug,
         currency=update.currency,
         allowed_hostnames=update.allowed_hostnames,
     )
+    if workspace.currency != previous:
+        flows.reconvert_sales(session, services.rates, workspace)
     return WorkspaceOut.of(workspace)
