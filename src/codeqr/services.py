@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from itsdangerous import TimestampSigner
 
@@ -33,6 +34,8 @@ class Services:
     signer: TimestampSigner
     rates: Rates
     key_usage: KeyUsage
+    limiters: dict[str, Any] = field(default_factory=dict)
+    """The API's admission and commit thread limits (see ``api.deps``), made per app."""
 
     @classmethod
     def build(cls, settings: Settings, *, default_domain: str, public_url: str) -> Services:

@@ -26,19 +26,18 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-_LIMITERS: dict[str, anyio.CapacityLimiter] = {}
+def _limiter(services: Services, name: str, size: int) -> anyio.CapacityLimiter:
+    # One per app, made on first use inside the event loop that serves it.
+    limiters = services.limiters
+    if name not in limiters:
+        limiters[name] = anyio.CapacityLimiter(size)
+    limiter: anyio.CapacityLimiter = limiters[name]
+    return limiter
 
 
-def _limiter(name: str, size: int) -> anyio.CapacityLimiter:
-    # Made on first use, inside the running event loop they belong to.
-    if name not in _LIMITERS:
-        _LIMITERS[name] = anyio.CapacityLimiter(size)
-    return _LIMITERS[name]
-
-
-def _finishers() -> anyio.CapacityLimiter:
+def _finishers(services: Services) -> anyio.CapacityLimiter:
     """Threads that commit or roll back, apart from the threads that run endpoints."""
-    return _limiter("finishers", 8)
+    return _limiter(services, "finishers", 8)
 
 
 async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
@@ -52,18 +51,18 @@ async def get_session(services: ServicesDep) -> AsyncIterator[Session]:
     # endpoint, the commit). Were more requests admitted than the pool has connections,
     # those holding connections could wait for threads taken by those waiting for
     # connections. Admission is decided here, on the event loop, before any thread is used.
-    async with _limiter("sessions", services.db.max_connections):
+    async with _limiter(services, "sessions", services.db.max_connections):
         session = services.db.session()
         try:
             yield session
-            await anyio.to_thread.run_sync(session.commit, limiter=_finishers())
+            await anyio.to_thread.run_sync(session.commit, limiter=_finishers(services))
             for callback in session.info.pop(AFTER_COMMIT, []):
                 callback()
         except BaseException:
-            await anyio.to_thread.run_sync(session.rollback, limiter=_finishers())
+            await anyio.to_thread.run_sync(session.rollback, limiter=_finishers(services))
             raise
         finally:
-            await anyio.to_thread.run_sync(session.close, limiter=_finishers())
+            await anyio.to_thread.run_sync(session.close, limiter=_finishers(services))
 
 
 def commit_here(session: Session) -> None:

@@ -115,11 +115,8 @@ def get_client_caller(request: Request, session: SessionDep) -> ClientCaller:
 
 
 def get_click_caller(request: Request, services: ServicesDep) -> ClientCaller:
-    """The same checks in a short transaction of their own.
-
-    The click itself goes through the click writer; on SQLite that writer would wait behind
-    this request's open write (the key's last-used time) while the request waits for it.
-    """
+    """The same checks in a short read of their own: the click is written by the click
+    writer, so this route needs no transaction of the request's."""
     with services.db.transaction() as session:
         return _authorize(session, request)
 
