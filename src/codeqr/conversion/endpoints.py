@@ -4,36 +4,41 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
-from codeqr.api.deps import CallerDep, ServicesDep, SessionDep, commit_here
+from codeqr.api.deps import CallerApartDep, ServicesDep, in_transaction
 from codeqr.conversion import flows
 from codeqr.conversion.schemas import TrackLeadIn, TrackLeadOut, TrackSaleIn, TrackSaleOut
 
 router = APIRouter(prefix="/track", tags=["track"])
 
 
+def _json(answer: BaseModel) -> Response:
+    # Built here: FastAPI would validate the answer again on another worker thread.
+    return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
+
+
 @router.post("/lead", response_model=TrackLeadOut)
-def track_lead(
-    body: Annotated[TrackLeadIn, Body()],
-    caller: CallerDep,
-    session: SessionDep,
-    services: ServicesDep,
-) -> TrackLeadOut:
+async def track_lead(
+    body: Annotated[TrackLeadIn, Body()], caller: CallerApartDep, services: ServicesDep
+) -> Response:
     """Record a lead: the customer behind a click signed up (or did another named thing)."""
-    answer = flows.track_lead(session, services, caller.workspace, body)
-    commit_here(session)
-    return answer
+
+    def work(session: Session) -> TrackLeadOut:
+        return flows.track_lead(session, services, caller.workspace, body)
+
+    return _json(await in_transaction(services, work))
 
 
 @router.post("/sale", response_model=TrackSaleOut)
-def track_sale(
-    body: Annotated[TrackSaleIn, Body()],
-    caller: CallerDep,
-    session: SessionDep,
-    services: ServicesDep,
-) -> TrackSaleOut:
+async def track_sale(
+    body: Annotated[TrackSaleIn, Body()], caller: CallerApartDep, services: ServicesDep
+) -> Response:
     """Record a sale for a customer; one per invoice id, however often it is sent."""
-    answer = flows.track_sale(session, services, caller.workspace, body)
-    commit_here(session)
-    return answer
+
+    def work(session: Session) -> TrackSaleOut:
+        return flows.track_sale(session, services, caller.workspace, body)
+
+    return _json(await in_transaction(services, work))
