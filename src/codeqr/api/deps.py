@@ -93,17 +93,6 @@ def _transaction(services: Services, work: Callable[[Session], T]) -> T:
         session.close()
 
 
-def commit_here(session: Session) -> None:
-    """Commit the request's transaction now, on the endpoint's own thread.
-
-    For write-heavy endpoints: on SQLite the transaction holds the database's write gate
-    from its first write, and handing the commit to another thread means waiting for the
-    event loop and the GIL while every other writer waits for the gate. The request's
-    dependency still runs its after-commit work and would roll back on a later error.
-    """
-    session.commit()
-
-
 # scope="function": the commit runs when the endpoint returns, before the response is sent.
 # With the default ("request") FastAPI sends the answer first and commits afterwards, so a
 # client could read its own write back as missing, and a failed commit would follow a 200.

@@ -20,8 +20,8 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
-from codeqr.api.deps import ServicesDep, SessionDep, commit_here, get_services
-from codeqr.conversion import flows
+from codeqr.api.deps import ServicesDep, get_services, in_transaction
+from codeqr.conversion.endpoints import record_lead, record_sale
 from codeqr.conversion.schemas import TrackLeadIn, TrackLeadOut, TrackSaleIn, TrackSaleOut
 from codeqr.events.enrich import is_bot
 from codeqr.kit.clock import now_ms
@@ -109,20 +109,13 @@ def _authorize(session: Session, request: Request) -> ClientCaller:
     return ClientCaller(key=key, workspace=workspace, hostname=hostname)
 
 
-def get_client_caller(request: Request, session: SessionDep) -> ClientCaller:
-    """The publishable key's workspace, checked in the request's own transaction."""
-    return _authorize(session, request)
-
-
-def get_click_caller(request: Request, services: ServicesDep) -> ClientCaller:
-    """The same checks in a short read of their own: the click is written by the click
-    writer, so this route needs no transaction of the request's."""
-    with services.db.transaction() as session:
-        return _authorize(session, request)
+async def get_client_caller(request: Request, services: ServicesDep) -> ClientCaller:
+    """The publishable key's workspace, checked in a short read of its own before the body
+    is looked at (the routes write through the click writer or ``in_transaction``)."""
+    return await in_transaction(services, lambda session: _authorize(session, request))
 
 
 ClientCallerDep = Annotated[ClientCaller, Depends(get_client_caller)]
-ClickCallerDep = Annotated[ClientCaller, Depends(get_click_caller)]
 
 
 # --- the script -----------------------------------------------------------------------
@@ -232,7 +225,7 @@ async def _capture(
 async def track_click(
     body: Annotated[TrackClickIn, Body()],
     request: Request,
-    caller: ClickCallerDep,
+    caller: ClientCallerDep,
     services: ServicesDep,
 ) -> ClickTracked:
     """Record a click from the browser (client-side click tracking, publishable key)."""
@@ -248,29 +241,19 @@ async def track_click(
 
 
 @router.post("/api/track/lead/client", response_model=TrackLeadOut, tags=["track"])
-def track_lead_client(
-    body: Annotated[TrackLeadIn, Body()],
-    caller: ClientCallerDep,
-    session: SessionDep,
-    services: ServicesDep,
-) -> TrackLeadOut:
+async def track_lead_client(
+    body: Annotated[TrackLeadIn, Body()], caller: ClientCallerDep, services: ServicesDep
+) -> Response:
     """Record a lead from the browser (``codeqrAnalytics.trackLead``, publishable key)."""
-    answer = flows.track_lead(session, services, caller.workspace, body)
-    commit_here(session)
-    return answer
+    return await record_lead(services, caller.workspace, body)
 
 
 @router.post("/api/track/sale/client", response_model=TrackSaleOut, tags=["track"])
-def track_sale_client(
-    body: Annotated[TrackSaleIn, Body()],
-    caller: ClientCallerDep,
-    session: SessionDep,
-    services: ServicesDep,
-) -> TrackSaleOut:
+async def track_sale_client(
+    body: Annotated[TrackSaleIn, Body()], caller: ClientCallerDep, services: ServicesDep
+) -> Response:
     """Record a sale from the browser (``codeqrAnalytics.trackSale``, publishable key)."""
-    answer = flows.track_sale(session, services, caller.workspace, body)
-    commit_here(session)
-    return answer
+    return await record_sale(services, caller.workspace, body)
 
 
 # --- CORS -----------------------------------------------------------------------------

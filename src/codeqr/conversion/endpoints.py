@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from codeqr.api.deps import CallerApartDep, ServicesDep, in_transaction
 from codeqr.conversion import flows
 from codeqr.conversion.schemas import TrackLeadIn, TrackLeadOut, TrackSaleIn, TrackSaleOut
+from codeqr.services import Services
+from codeqr.workspace.models import Workspace
 
 router = APIRouter(prefix="/track", tags=["track"])
 
@@ -20,16 +22,30 @@ def _json(answer: BaseModel) -> Response:
     return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
 
 
+async def record_lead(services: Services, workspace: Workspace, body: TrackLeadIn) -> Response:
+    """The lead use case in one transaction on one worker thread (server and client routes)."""
+
+    def work(session: Session) -> TrackLeadOut:
+        return flows.track_lead(session, services, workspace, body)
+
+    return _json(await in_transaction(services, work))
+
+
+async def record_sale(services: Services, workspace: Workspace, body: TrackSaleIn) -> Response:
+    """The sale use case in one transaction on one worker thread (server and client routes)."""
+
+    def work(session: Session) -> TrackSaleOut:
+        return flows.track_sale(session, services, workspace, body)
+
+    return _json(await in_transaction(services, work))
+
+
 @router.post("/lead", response_model=TrackLeadOut)
 async def track_lead(
     body: Annotated[TrackLeadIn, Body()], caller: CallerApartDep, services: ServicesDep
 ) -> Response:
     """Record a lead: the customer behind a click signed up (or did another named thing)."""
-
-    def work(session: Session) -> TrackLeadOut:
-        return flows.track_lead(session, services, caller.workspace, body)
-
-    return _json(await in_transaction(services, work))
+    return await record_lead(services, caller.workspace, body)
 
 
 @router.post("/sale", response_model=TrackSaleOut)
@@ -37,8 +53,4 @@ async def track_sale(
     body: Annotated[TrackSaleIn, Body()], caller: CallerApartDep, services: ServicesDep
 ) -> Response:
     """Record a sale for a customer; one per invoice id, however often it is sent."""
-
-    def work(session: Session) -> TrackSaleOut:
-        return flows.track_sale(session, services, caller.workspace, body)
-
-    return _json(await in_transaction(services, work))
+    return await record_sale(services, caller.workspace, body)

@@ -4,6 +4,7 @@ becomes a sale (customers, links, events, money). The caller owns the transactio
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -30,7 +31,7 @@ from codeqr.kit.ids import click_id as event_id
 from codeqr.kit.ids import is_base62
 from codeqr.link.models import Link
 from codeqr.money.currency import normalize_currency
-from codeqr.money.rates import Rates
+from codeqr.money.rates import Conversion, Rates
 from codeqr.services import Services
 from codeqr.workspace.models import Workspace
 from codeqr.workspace.service import require_plan, set_reporting_currency
@@ -148,11 +149,7 @@ def track_sale(
         "event_name": event_name,
         "amount": body.amount,
         "currency": currency,
-        "reporting_amount": reporting_amount,
-        "reporting_currency": workspace.currency,
-        "fx_rate": str(conversion.rate) if conversion else None,
-        "fx_date": conversion.rate_date.isoformat() if conversion else None,
-        "fx_missing": conversion is None,
+        **_reporting(conversion, workspace.currency),
         "payment_processor": processor.value,
         "invoice_id": body.invoice_id,
         "metadata": body.metadata,
@@ -204,19 +201,20 @@ def reconvert_sales(session: Session, rates: Rates, workspace: Workspace) -> int
     for sale_id, at_ms, amount, currency in sales:
         day = datetime.fromtimestamp(at_ms / 1000, tz=UTC).date()
         conversion = rates.convert(amount, currency, target, day)
-        repository.set_reporting(
-            session,
-            sale_id,
-            {
-                "reporting_amount": conversion.amount if conversion else None,
-                "reporting_currency": target,
-                "fx_rate": str(conversion.rate) if conversion else None,
-                "fx_date": conversion.rate_date.isoformat() if conversion else None,
-                "fx_missing": conversion is None,
-            },
-        )
+        repository.set_reporting(session, sale_id, _reporting(conversion, target))
     repository.recount_sale_amounts(session, workspace.id)
     return len(sales)
+
+
+def _reporting(conversion: Conversion | None, currency: str) -> dict[str, Any]:
+    """A sale's columns for its amount in the reporting currency, and the rate behind it."""
+    return {
+        "reporting_amount": conversion.amount if conversion else None,
+        "reporting_currency": currency,
+        "fx_rate": str(conversion.rate) if conversion else None,
+        "fx_date": conversion.rate_date.isoformat() if conversion else None,
+        "fx_missing": conversion is None,
+    }
 
 
 def _answer_earlier(session: Session, earlier: repository.SaleRow) -> TrackSaleOut:
