@@ -22,6 +22,7 @@ from codeqr.qr.endpoints import router as qr_router
 from codeqr.redirect.handler import Receive, Scope, Send
 from codeqr.services import Services
 from codeqr.settings import Settings
+from codeqr.stripe.endpoints import router as stripe_router
 from codeqr.system.endpoints import router as system_router
 from codeqr.workspace.endpoints import router as workspace_router
 
@@ -42,6 +43,7 @@ def create_api(services: Services) -> FastAPI:
         await services.recorder.drain()
         services.recorder.close()
         services.key_usage.close()
+        services.stripe.close()
         services.db.dispose()
         services.events.close()  # after the pool: it closes the last handles on the file
 
@@ -61,6 +63,7 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(workspace_router, prefix="/api")
     api.include_router(track_router, prefix="/api")
     api.include_router(customers_router, prefix="/api")
+    api.include_router(stripe_router, prefix="/api")
     api.include_router(system_router)
     api.include_router(client_tracking_router)
     return api

@@ -1,9 +1,10 @@
 """Every table, imported in one place so metadata and migrations see them all."""
 
 from codeqr.customer.models import Customer
-from codeqr.events.models import click_events, lead_events, sale_events
+from codeqr.events.models import click_events, lead_events, refund_events, sale_events
 from codeqr.kit.db import Base
 from codeqr.link.models import Domain, Link, LinkTag, Tag
+from codeqr.stripe.models import StripeEvent, StripeIntegration
 from codeqr.workspace.models import ApiKey, Membership, Plan, User, Workspace
 
 __all__ = [
@@ -15,10 +16,13 @@ __all__ = [
     "LinkTag",
     "Membership",
     "Plan",
+    "StripeEvent",
+    "StripeIntegration",
     "Tag",
     "User",
     "Workspace",
     "click_events",
     "lead_events",
+    "refund_events",
     "sale_events",
 ]

@@ -19,6 +19,7 @@ from codeqr.redirect.cache import LinkCache
 from codeqr.redirect.handler import Redirector
 from codeqr.redirect.proxies import TrustedProxies
 from codeqr.settings import Durability, Settings
+from codeqr.stripe.client import StripeClients
 from codeqr.workspace.usage import KeyUsage
 
 
@@ -34,6 +35,7 @@ class Services:
     signer: TimestampSigner
     rates: Rates
     key_usage: KeyUsage
+    stripe: StripeClients
     limiters: dict[str, Any] = field(default_factory=dict)
     """The API's admission and commit thread limits (see ``api.deps``), made per app."""
 
@@ -79,4 +81,5 @@ class Services:
             signer=signer,
             rates=Rates.load(settings.data_dir),
             key_usage=KeyUsage(db),
+            stripe=StripeClients(settings.stripe_api_base),
         )

@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     keep_ip: bool = False
     """Keep the truncated client IP (IPv4 /24, IPv6 /48) with each click."""
     link_cache_size: int = Field(default=100_000, ge=0)
+    stripe_api_base: str = "https://api.stripe.com"
+    """Where the ``stripe`` library sends API calls (tests point it at a local stand-in)."""
+    stripe_app_secret_key: str | None = None
+    """The CodeQR Stripe App's platform key, for reading connected accounts' objects."""
+    stripe_app_webhook_secret: str | None = None
+    """Signing secret of the Stripe App's live endpoint (``/api/stripe/integration/webhook``)."""
+    stripe_app_test_webhook_secret: str | None = None
+    """Signing secret of the Stripe App's test endpoint (``…/webhook/test``)."""
+    stripe_webhook_tolerance: int = Field(default=300, ge=1)
+    """Oldest accepted ``Stripe-Signature`` timestamp, in seconds."""
 
     def instance_urls(self, fallback_domain: str) -> tuple[str, str]:
         """``(default short domain, public base URL)``: configured values, else the fallback."""

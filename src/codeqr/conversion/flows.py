@@ -149,7 +149,7 @@ def track_sale(
         "event_name": event_name,
         "amount": body.amount,
         "currency": currency,
-        **_reporting(conversion, workspace.currency),
+        **reporting_columns(conversion, workspace.currency),
         "payment_processor": processor.value,
         "invoice_id": body.invoice_id,
         "metadata": body.metadata,
@@ -201,12 +201,12 @@ def reconvert_sales(session: Session, rates: Rates, workspace: Workspace) -> int
     for sale_id, at_ms, amount, currency in sales:
         day = datetime.fromtimestamp(at_ms / 1000, tz=UTC).date()
         conversion = rates.convert(amount, currency, target, day)
-        repository.set_reporting(session, sale_id, _reporting(conversion, target))
+        repository.set_reporting(session, sale_id, reporting_columns(conversion, target))
     repository.recount_sale_amounts(session, workspace.id)
     return len(sales)
 
 
-def _reporting(conversion: Conversion | None, currency: str) -> dict[str, Any]:
+def reporting_columns(conversion: Conversion | None, currency: str) -> dict[str, Any]:
     """A sale's columns for its amount in the reporting currency, and the rate behind it."""
     return {
         "reporting_amount": conversion.amount if conversion else None,

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from codeqr.customer.models import Customer
-from codeqr.events.models import lead_events, sale_events
+from codeqr.events.models import lead_events, refund_events, sale_events
 from codeqr.events.store import Click
 from codeqr.kit.clock import from_ms
 from codeqr.kit.db import insert_unless_exists
@@ -51,10 +51,13 @@ def record_lead(
     quantity: int,
     metadata: dict[str, Any] | None,
     at_ms: int,
+    test: bool = False,
+    counted: bool = True,
 ) -> bool:
     """Store the lead unless this customer already has one of this name; whether it was new.
 
-    A new lead adds ``quantity`` to its link's ``leads`` in the same transaction.
+    A new lead adds ``quantity`` to its link's ``leads`` in the same transaction (unless it
+    is test data left out of the figures: ``counted=False``).
     """
     inserted = insert_unless_exists(
         session,
@@ -69,11 +72,12 @@ def record_lead(
             "event_name": event_name,
             "event_quantity": quantity,
             "metadata": metadata,
+            "test": test,
             **snapshot(click),
         },
         ["customer_id", "event_name"],
     )
-    if inserted:
+    if inserted and counted:
         session.execute(
             update(Link).where(Link.id == click.link_id).values(leads=Link.leads + quantity)
         )
@@ -177,3 +181,167 @@ def recount_sale_amounts(session: Session, workspace_id: str) -> None:
             .values(sale_amount=total)
             .execution_options(synchronize_session=False)
         )
+
+
+@dataclass(frozen=True)
+class PaidSale:
+    """What a refund needs of the sale it lowers."""
+
+    id: str
+    link_id: str | None
+    click_id: str | None
+    customer_id: str | None
+    amount: int
+    currency: str
+    reporting_amount: int | None
+    reporting_currency: str
+    test: bool
+    where_from: dict[str, str]
+
+
+def _paid_sale(where: Any) -> Any:
+    c = sale_events.c
+    return select(
+        c.id,
+        c.link_id,
+        c.click_id,
+        c.customer_id,
+        c.amount,
+        c.currency,
+        c.reporting_amount,
+        c.reporting_currency,
+        c.test,
+        *(c[name] for name in _SNAPSHOT),
+    ).where(where)
+
+
+def _as_paid_sale(row: Any) -> PaidSale:
+    return PaidSale(
+        id=row[0],
+        link_id=row[1],
+        click_id=row[2],
+        customer_id=row[3],
+        amount=row[4],
+        currency=row[5],
+        reporting_amount=row[6],
+        reporting_currency=row[7],
+        test=bool(row[8]),
+        where_from=dict(zip(_SNAPSHOT, row[9:], strict=True)),
+    )
+
+
+def sale_paid_by(
+    session: Session, workspace_id: str, *, payment_intent: str | None, invoice_id: str | None
+) -> PaidSale | None:
+    """The workspace's sale paid by this payment intent, or recorded for this invoice."""
+    c = sale_events.c
+    for column, value in ((c.payment_intent_id, payment_intent), (c.invoice_id, invoice_id)):
+        if value:
+            row = session.execute(
+                _paid_sale((c.workspace_id == workspace_id) & (column == value)).limit(1)
+            ).first()
+            if row is not None:
+                return _as_paid_sale(row)
+    return None
+
+
+def lock_sale(session: Session, sale_id: str) -> None:
+    """Serialize writers of one sale's refunds (a row lock on PostgreSQL, the write lock on
+    SQLite): whatever is read after this is what the next writer will see too."""
+    session.execute(
+        update(sale_events).where(sale_events.c.id == sale_id).values(test=sale_events.c.test)
+    )
+
+
+def refunded_total(session: Session, workspace_id: str, charge_id: str) -> int:
+    """How much of the charge is already recorded as refunded (its cumulative high mark)."""
+    c = refund_events.c
+    found = session.scalar(
+        select(func.max(c.refunded_total)).where(
+            c.workspace_id == workspace_id, c.charge_id == charge_id
+        )
+    )
+    return int(found or 0)
+
+
+def record_refund(session: Session, row: dict[str, Any]) -> bool:
+    """Insert a refund step unless the same cumulative step is already stored."""
+    return insert_unless_exists(
+        session, refund_events, row, ["workspace_id", "charge_id", "refunded_total"]
+    )
+
+
+def uncount_refund(
+    session: Session, *, link_id: str | None, customer_id: str | None, reporting_amount: int
+) -> None:
+    """Lower the link's and the customer's net revenue by a refunded amount."""
+    for model, key in ((Link, link_id), (Customer, customer_id)):
+        if key is not None:
+            session.execute(
+                update(model)
+                .where(model.id == key)
+                .values(sale_amount=model.sale_amount - reporting_amount)
+                .execution_options(synchronize_session=False)
+            )
+
+
+@dataclass(frozen=True)
+class AdoptedSale:
+    """An unattributed sale now attributed to a customer, with what it adds to counters."""
+
+    id: str
+    timestamp: int
+    net_reporting_amount: int | None
+    test: bool
+
+
+def adopt_sales(
+    session: Session,
+    workspace_id: str,
+    customer: Customer,
+    click: Click | None,
+    *,
+    stripe_customer_id: str | None = None,
+    invoice_id: str | None = None,
+) -> list[AdoptedSale]:
+    """Attribute the workspace's unattributed sales of this Stripe customer (or invoice) to
+    ``customer``, with their refunds: a sale recorded before its buyer was known ends where
+    it would have if the events had come in order. The caller counts what is returned."""
+    c = sale_events.c
+    keys = []
+    if stripe_customer_id:
+        keys.append(c.stripe_customer_id == stripe_customer_id)
+    if invoice_id:
+        keys.append(c.invoice_id == invoice_id)
+    if not keys:
+        return []
+    candidates = session.execute(
+        select(c.id, c.timestamp, c.reporting_amount, c.test).where(
+            c.workspace_id == workspace_id,
+            c.customer_id.is_(None),
+            keys[0] if len(keys) == 1 else (keys[0] | keys[1]),
+        )
+    ).all()
+    attribution = {
+        "customer_id": customer.id,
+        "link_id": customer.link_id,
+        "click_id": customer.click_id,
+        **snapshot(click),
+    }
+    adopted = []
+    for sale_id, at_ms, reporting_amount, test in candidates:
+        claimed = session.execute(
+            update(sale_events).where(c.id == sale_id, c.customer_id.is_(None)).values(attribution)
+        )
+        if not claimed.rowcount:  # type: ignore[attr-defined]
+            continue  # a concurrent writer attributed it first
+        refunds = refund_events.c
+        session.execute(update(refund_events).where(refunds.sale_id == sale_id).values(attribution))
+        refunded = session.scalar(
+            select(func.coalesce(func.sum(refunds.reporting_amount), 0)).where(
+                refunds.sale_id == sale_id
+            )
+        )
+        net = None if reporting_amount is None else reporting_amount - int(refunded or 0)
+        adopted.append(AdoptedSale(sale_id, at_ms, net, bool(test)))
+    return adopted

@@ -87,6 +87,8 @@ lead_events = Table(
     Column("event_name", String(255), nullable=False),
     Column("event_quantity", Integer, nullable=False, default=1),
     Column("metadata", JSON, nullable=True),
+    # Recorded from a Stripe test-mode event: kept out of live figures.
+    Column("test", Boolean, nullable=False, default=False),
     *_click_snapshot(),
     # One lead per (customer, event name): the claim that makes retries and races harmless.
     UniqueConstraint("customer_id", "event_name"),
@@ -117,10 +119,44 @@ sale_events = Table(
     Column("payment_processor", String(32), nullable=False),
     Column("invoice_id", String(190), nullable=True),
     Column("metadata", JSON, nullable=True),
+    # Stripe's references: the customer (to attribute the sale once they are known) and the
+    # payment intent (to find the sale a refunded charge paid).
+    Column("stripe_customer_id", String(190), nullable=True),
+    Column("payment_intent_id", String(190), nullable=True),
+    Column("test", Boolean, nullable=False, default=False),
     *_click_snapshot(),
     # One sale per invoice per workspace, whichever source reports it (API or Stripe).
     UniqueConstraint("workspace_id", "invoice_id"),
     Index("ix_sale_events_workspace_id_timestamp", "workspace_id", "timestamp"),
     Index("ix_sale_events_link_id_timestamp", "link_id", "timestamp"),
     Index("ix_sale_events_customer_id", "customer_id"),
+    Index("ix_sale_events_workspace_id_payment_intent_id", "workspace_id", "payment_intent_id"),
+    Index("ix_sale_events_workspace_id_stripe_customer_id", "workspace_id", "stripe_customer_id"),
+)
+
+refund_events = Table(
+    "refund_events",
+    Base.metadata,
+    Column("id", String(16), primary_key=True),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("workspace_id", String(40), nullable=False),
+    Column("sale_id", String(16), nullable=False),
+    # The sale's attribution at the time of the refund: refunds count against its link.
+    Column("link_id", String(40), nullable=True),
+    Column("click_id", String(16), nullable=True),
+    Column("customer_id", String(40), nullable=True),
+    Column("charge_id", String(190), nullable=False),
+    # The newly refunded part, in the sale's currency and in the reporting currency.
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reporting_amount", BigInteger, nullable=True),
+    Column("reporting_currency", String(3), nullable=False),
+    # The charge's cumulative refunded amount after this refund: one row per step, so a
+    # redelivered or reordered ``charge.refunded`` adds nothing.
+    Column("refunded_total", BigInteger, nullable=False),
+    Column("test", Boolean, nullable=False, default=False),
+    *_click_snapshot(),
+    UniqueConstraint("workspace_id", "charge_id", "refunded_total"),
+    Index("ix_refund_events_workspace_id_timestamp", "workspace_id", "timestamp"),
+    Index("ix_refund_events_sale_id", "sale_id"),
 )

@@ -1,0 +1,553 @@
+"""What each handled Stripe event does (SPEC §5.2), inside the transaction that stamps it
+handled. Every write is claimed by a unique key (lead per customer and name, sale per
+invoice, refund per cumulative step), so a handler run twice changes nothing the second time.
+
+Reads Stripe's API only in ``prefetch``, before the transaction takes any lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from codeqr.conversion import repository
+from codeqr.conversion.flows import DEFAULT_LEAD_EVENT, DEFAULT_SALE_EVENT, reporting_columns
+from codeqr.customer import service as customers
+from codeqr.customer.models import Customer
+from codeqr.events.store import Click
+from codeqr.kit.clock import utcnow
+from codeqr.kit.ids import click_id as event_id
+from codeqr.kit.ids import is_base62
+from codeqr.money.currency import normalize_currency
+from codeqr.services import Services
+from codeqr.stripe import service as connection
+from codeqr.stripe.client import StripeApi
+from codeqr.stripe.models import StripeIntegration
+from codeqr.workspace.models import Workspace
+
+CLICK_REFERENCE_PREFIX = "codeqr_id_"
+SUBSCRIPTION_SALE_EVENT = "Subscription creation"
+RENEWAL_SALE_EVENT = "Invoice paid"
+NEW_CUSTOMER_LEAD_EVENT = "New customer"
+PAID_STATUSES = ("paid", "no_payment_required")
+
+
+@dataclass
+class Context:
+    """One event being handled for one workspace."""
+
+    services: Services
+    workspace: Workspace
+    integration: StripeIntegration | None
+    api: StripeApi
+    event: dict[str, Any]
+    prefetched: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def test(self) -> bool:
+        return not self.event.get("livemode", False)
+
+    @property
+    def counted(self) -> bool:
+        """Whether this event's rows move the links' and customers' figures."""
+        return not self.test or connection.counts_test_data(self.integration)
+
+    @property
+    def at_ms(self) -> int:
+        created = self.event.get("created")
+        return int(created) * 1000 if created else int(utcnow().timestamp() * 1000)
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.event["data"]["object"]
+        return data
+
+
+def _id(value: Any) -> str | None:
+    """An expandable Stripe reference as its id."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def _codeqr_click_id(reference: Any) -> str | None:
+    """The click id in ``client_reference_id=codeqr_id_<clickId>``, if well formed."""
+    if not isinstance(reference, str) or not reference.startswith(CLICK_REFERENCE_PREFIX):
+        return None
+    candidate = reference[len(CLICK_REFERENCE_PREFIX) :]
+    return candidate if candidate and len(candidate) <= 32 and is_base62(candidate) else None
+
+
+# --- reading Stripe before the transaction locks anything ---------------------------------
+
+
+def prefetch(session: Session, ctx: Context) -> dict[str, Any]:
+    """The objects the handler will need that the event only names (may raise
+    ``StripeUnavailable``). Only asked for when the event and the database cannot answer."""
+    kind, obj = ctx.event["type"], ctx.obj
+    found: dict[str, Any] = {}
+    if not ctx.api.available:
+        return found
+    if kind.startswith("checkout.session."):
+        metadata = obj.get("metadata") or {}
+        stripe_customer = _id(obj.get("customer"))
+        if (
+            stripe_customer
+            and not _codeqr_click_id(obj.get("client_reference_id"))
+            and not metadata.get("codeqrCustomerId")
+            and not isinstance(obj.get("customer"), dict)
+        ):
+            found["customer"] = ctx.api.customer(stripe_customer)
+    elif kind == "invoice.paid":
+        stripe_customer = _id(obj.get("customer"))
+        if (
+            stripe_customer
+            and _customer_by_stripe_id(session, ctx.workspace.id, stripe_customer) is None
+            and not _subscription_metadata(obj).get("codeqrCustomerId")
+        ):
+            found["customer"] = ctx.api.customer(stripe_customer)
+    elif kind == "charge.refunded":
+        payment_intent = _id(obj.get("payment_intent"))
+        if payment_intent and not repository.sale_paid_by(
+            session, ctx.workspace.id, payment_intent=payment_intent, invoice_id=None
+        ):
+            found["invoice"] = ctx.api.invoice_paid_by(payment_intent)
+    return found
+
+
+# --- the handlers -------------------------------------------------------------------------
+
+
+def handle(session: Session, ctx: Context) -> str:
+    """Apply the event's effects; a short sentence saying what happened."""
+    return HANDLERS[ctx.event["type"]](session, ctx)
+
+
+def on_customer(session: Session, ctx: Context) -> str:
+    """``customer.created`` / ``customer.updated``: tie the Stripe customer to ours."""
+    obj = ctx.obj
+    metadata = obj.get("metadata") or {}
+    if not metadata.get("codeqrCustomerId") and not metadata.get("codeqrClickId"):
+        return "No codeqrCustomerId or codeqrClickId in the customer's metadata: nothing to do."
+    profile = customers.Profile(obj.get("name"), obj.get("email"), None)
+    customer = _from_metadata(session, ctx, metadata, obj["id"], profile)
+    if customer is None:
+        return (
+            f"No customer {metadata.get('codeqrCustomerId')!r} in this workspace and no known "
+            "codeqrClickId: nothing recorded."
+        )
+    _bind_stripe_customer(session, ctx, customer, obj["id"], profile)
+    return f"Stripe customer {obj['id']} tied to customer {customer.id}."
+
+
+def on_checkout(session: Session, ctx: Context) -> str:
+    """``checkout.session.completed`` / ``…async_payment_succeeded``: a paid session is a
+    sale of whoever the session, its metadata or its Stripe customer names."""
+    obj = ctx.obj
+    if obj.get("mode") == "setup":
+        return "Setup-mode session: no payment to record."
+    status = obj.get("payment_status")
+    if status not in PAID_STATUSES:
+        return (
+            f"Session not paid yet (payment_status={status!r}): its sale is recorded on "
+            "checkout.session.async_payment_succeeded."
+        )
+    amount, currency = _session_amount(obj)
+    if amount <= 0:
+        return "Zero amount: nothing to record."
+    stripe_customer = _id(obj.get("customer"))
+    details = obj.get("customer_details") or {}
+    email = details.get("email") or obj.get("customer_email")
+    profile = customers.Profile(details.get("name"), email, None)
+
+    customer = _from_click_reference(session, ctx, obj, stripe_customer, email, profile)
+    if customer is None:
+        codeqr_id = (obj.get("metadata") or {}).get("codeqrCustomerId")
+        if codeqr_id:
+            customer = _by_codeqr_id(session, ctx.workspace.id, str(codeqr_id))
+    if customer is None and ctx.prefetched.get("customer"):
+        fetched = ctx.prefetched["customer"]
+        customer = _from_metadata(
+            session, ctx, fetched.get("metadata") or {}, fetched["id"], profile
+        )
+    if customer is None:
+        customer = _by_stripe_id_or_email(session, ctx.workspace.id, stripe_customer, email)
+    if customer is not None and stripe_customer:
+        _bind_stripe_customer(session, ctx, customer, stripe_customer, profile)
+
+    subscription = obj.get("mode") == "subscription"
+    return _record_sale(
+        session,
+        ctx,
+        customer=customer,
+        amount=amount,
+        currency=currency,
+        event_name=SUBSCRIPTION_SALE_EVENT if subscription else DEFAULT_SALE_EVENT,
+        # The first invoice of a subscription is the same money as its session: both
+        # claim the invoice id, so whichever arrives second records nothing.
+        invoice_id=_id(obj.get("invoice")) or obj["id"],
+        payment_intent=_id(obj.get("payment_intent")),
+        stripe_customer=stripe_customer,
+        metadata={"stripeCheckoutSessionId": obj["id"]},
+    )
+
+
+def on_invoice_paid(session: Session, ctx: Context) -> str:
+    """``invoice.paid``: a subscription's payments, the first one or a renewal."""
+    obj = ctx.obj
+    total = int(obj.get("total") or 0)
+    tax = total - int(obj.get("total_excluding_tax") or total)
+    amount = int(obj.get("amount_paid") or 0) - max(tax, 0)
+    if amount <= 0:
+        return "Zero amount: nothing to record."
+    stripe_customer = _id(obj.get("customer"))
+    profile = customers.Profile(obj.get("customer_name"), obj.get("customer_email"), None)
+    customer = (
+        _customer_by_stripe_id(session, ctx.workspace.id, stripe_customer)
+        if stripe_customer
+        else None
+    )
+    if customer is None:
+        codeqr_id = _subscription_metadata(obj).get("codeqrCustomerId")
+        if codeqr_id:
+            customer = _by_codeqr_id(session, ctx.workspace.id, str(codeqr_id))
+    if customer is None and ctx.prefetched.get("customer"):
+        fetched = ctx.prefetched["customer"]
+        customer = _from_metadata(
+            session, ctx, fetched.get("metadata") or {}, fetched["id"], profile
+        )
+    if customer is not None and stripe_customer:
+        _bind_stripe_customer(session, ctx, customer, stripe_customer, profile)
+    first = obj.get("billing_reason") == "subscription_create"
+    return _record_sale(
+        session,
+        ctx,
+        customer=customer,
+        amount=amount,
+        currency=obj["currency"],
+        event_name=SUBSCRIPTION_SALE_EVENT if first else RENEWAL_SALE_EVENT,
+        invoice_id=obj["id"],
+        payment_intent=None,
+        stripe_customer=stripe_customer,
+        metadata={"stripeInvoiceId": obj["id"]},
+    )
+
+
+def on_charge_refunded(session: Session, ctx: Context) -> str:
+    """``charge.refunded``: record the newly refunded part of the charge against its sale
+    (``amount_refunded`` is cumulative, and refunds may arrive in any order)."""
+    obj = ctx.obj
+    sale = repository.sale_paid_by(
+        session,
+        ctx.workspace.id,
+        payment_intent=_id(obj.get("payment_intent")),
+        invoice_id=ctx.prefetched.get("invoice"),
+    )
+    if sale is None:
+        return f"No sale of this workspace was paid by charge {obj['id']}: nothing to lower."
+    repository.lock_sale(session, sale.id)
+    total = int(obj.get("amount_refunded") or 0)
+    already = repository.refunded_total(session, ctx.workspace.id, obj["id"])
+    if total <= already:
+        return f"Refunds of charge {obj['id']} up to {already} are already recorded."
+    step = total - already
+    charge_currency = normalize_currency(obj["currency"])
+    if charge_currency == sale.currency or not obj.get("amount"):
+        amount = step
+    else:  # Adaptive Pricing: the charge is in the buyer's currency, the sale in ours
+        amount = round(sale.amount * step / int(obj["amount"]))
+    # At the sale's own rate, so a full refund takes back exactly what the sale added.
+    reporting = (
+        None
+        if sale.reporting_amount is None or not sale.amount
+        else round(sale.reporting_amount * amount / sale.amount)
+    )
+    repository.record_refund(
+        session,
+        {
+            "id": event_id(ctx.at_ms),
+            "timestamp": ctx.at_ms,
+            "workspace_id": ctx.workspace.id,
+            "sale_id": sale.id,
+            "link_id": sale.link_id,
+            "click_id": sale.click_id,
+            "customer_id": sale.customer_id,
+            "charge_id": obj["id"],
+            "amount": amount,
+            "currency": sale.currency,
+            "reporting_amount": reporting,
+            "reporting_currency": sale.reporting_currency,
+            "refunded_total": total,
+            "test": sale.test,
+            **sale.where_from,
+        },
+    )
+    if reporting and (not sale.test or connection.counts_test_data(ctx.integration)):
+        repository.uncount_refund(
+            session, link_id=sale.link_id, customer_id=sale.customer_id, reporting_amount=reporting
+        )
+    return f"Refund of {amount} {sale.currency} recorded against sale {sale.id}."
+
+
+def on_deauthorized(session: Session, ctx: Context) -> str:
+    """``account.application.deauthorized``: the account left the app; unbind it."""
+    if connection.disconnect(session, ctx.workspace):
+        return "Stripe account unbound from the workspace."
+    return "The workspace had no Stripe account bound."
+
+
+HANDLERS: dict[str, Callable[[Session, Context], str]] = {
+    "customer.created": on_customer,
+    "customer.updated": on_customer,
+    "checkout.session.completed": on_checkout,
+    "checkout.session.async_payment_succeeded": on_checkout,
+    "invoice.paid": on_invoice_paid,
+    "charge.refunded": on_charge_refunded,
+    "account.application.deauthorized": on_deauthorized,
+}
+
+
+# --- finding the buyer ----------------------------------------------------------------------
+
+
+def _session_amount(obj: dict[str, Any]) -> tuple[int, str]:
+    """The session's amount without tax, in the merchant's currency.
+
+    A session from before Adaptive Pricing's current shape carries ``currency_conversion``:
+    its own totals are the buyer's, the conversion's are the merchant's (tax removed in the
+    same proportion). Newer sessions' ``amount_total``/``currency`` are already the merchant's.
+    """
+    total = int(obj.get("amount_total") or 0)
+    tax = int((obj.get("total_details") or {}).get("amount_tax") or 0)
+    conversion = obj.get("currency_conversion")
+    if isinstance(conversion, dict) and conversion.get("source_currency"):
+        source_total = int(conversion.get("amount_total") or 0)
+        source_tax = round(source_total * tax / total) if total else 0
+        return source_total - source_tax, str(conversion["source_currency"])
+    return total - tax, str(obj["currency"])
+
+
+def _subscription_metadata(invoice: dict[str, Any]) -> dict[str, Any]:
+    parent = invoice.get("parent") or {}
+    details = parent.get("subscription_details") or {}
+    metadata: dict[str, Any] = details.get("metadata") or {}
+    return metadata
+
+
+def _find_click(session: Session, ctx: Context, click_id: Any) -> Click | None:
+    if not isinstance(click_id, str) or not is_base62(click_id) or len(click_id) > 32:
+        return None
+    click = ctx.services.events.get_click(click_id, session)
+    return click if click is not None and click.workspace_id == ctx.workspace.id else None
+
+
+def _from_click_reference(
+    session: Session,
+    ctx: Context,
+    obj: dict[str, Any],
+    stripe_customer: str | None,
+    email: str | None,
+    profile: customers.Profile,
+) -> Customer | None:
+    """Rule 1: ``client_reference_id=codeqr_id_<clickId>`` names the click; the customer is
+    found or created from it and a new one gets the lead "Sign up"."""
+    click = _find_click(session, ctx, _codeqr_click_id(obj.get("client_reference_id")))
+    if click is None:
+        return None
+    known = (
+        _customer_by_stripe_id(session, ctx.workspace.id, stripe_customer)
+        if stripe_customer
+        else None
+    )
+    external_id = known.external_id if known else (stripe_customer or email or obj["id"])
+    return _claim_with_lead(session, ctx, external_id, profile, click, DEFAULT_LEAD_EVENT)
+
+
+def _from_metadata(
+    session: Session,
+    ctx: Context,
+    metadata: dict[str, Any],
+    stripe_customer: str,
+    profile: customers.Profile,
+) -> Customer | None:
+    """Rule 3: a Stripe customer's ``codeqrCustomerId`` names ours; failing that, its
+    ``codeqrClickId`` makes a new one (lead "New customer")."""
+    codeqr_id = metadata.get("codeqrCustomerId")
+    if codeqr_id:
+        found = _by_codeqr_id(session, ctx.workspace.id, str(codeqr_id))
+        if found is not None:
+            return found
+    click = _find_click(session, ctx, metadata.get("codeqrClickId"))
+    if click is None:
+        return None
+    external_id = str(codeqr_id or stripe_customer)
+    return _claim_with_lead(session, ctx, external_id, profile, click, NEW_CUSTOMER_LEAD_EVENT)
+
+
+def _claim_with_lead(
+    session: Session,
+    ctx: Context,
+    external_id: str,
+    profile: customers.Profile,
+    click: Click,
+    lead_event: str,
+) -> Customer:
+    new = customers.find_by_external_id(session, ctx.workspace.id, external_id) is None
+    customer = customers.claim_customer(session, ctx.workspace.id, external_id, profile, click)
+    if new and customer.click_id == click.id:
+        repository.record_lead(
+            session,
+            customer=customer,
+            click=click,
+            event_name=lead_event,
+            quantity=1,
+            metadata=None,
+            at_ms=ctx.at_ms,
+            test=ctx.test,
+            counted=ctx.counted,
+        )
+    return customer
+
+
+def _by_codeqr_id(session: Session, workspace_id: str, value: str) -> Customer | None:
+    """``codeqrCustomerId`` is the merchant's external id (or our own customer id)."""
+    return customers.find_by_external_id(session, workspace_id, value) or session.scalar(
+        select(Customer).where(Customer.workspace_id == workspace_id, Customer.id == value)
+    )
+
+
+def _customer_by_stripe_id(
+    session: Session, workspace_id: str, stripe_customer: str | None
+) -> Customer | None:
+    if not stripe_customer:
+        return None
+    return session.scalar(
+        select(Customer).where(
+            Customer.workspace_id == workspace_id, Customer.stripe_customer_id == stripe_customer
+        )
+    )
+
+
+def _by_stripe_id_or_email(
+    session: Session, workspace_id: str, stripe_customer: str | None, email: str | None
+) -> Customer | None:
+    """Rule 4: a customer of this workspace with the same Stripe id, else the same email."""
+    matches = []
+    if stripe_customer:
+        matches.append(Customer.stripe_customer_id == stripe_customer)
+    if email:
+        matches.append(Customer.email == email)
+    if not matches:
+        return None
+    found = session.scalars(
+        select(Customer)
+        .where(Customer.workspace_id == workspace_id, or_(*matches))
+        .order_by(Customer.created_at)
+    ).all()
+    by_id = [c for c in found if stripe_customer and c.stripe_customer_id == stripe_customer]
+    ranked = by_id or list(found)
+    return ranked[0] if ranked else None
+
+
+def _bind_stripe_customer(
+    session: Session,
+    ctx: Context,
+    customer: Customer,
+    stripe_customer: str,
+    profile: customers.Profile,
+) -> None:
+    """Keep the Stripe customer id (and a missing name or email) on our customer, then give
+    them the sales Stripe reported for that id before we knew who it was."""
+    changed = False
+    if customer.stripe_customer_id is None:
+        holder = _customer_by_stripe_id(session, ctx.workspace.id, stripe_customer)
+        if holder is None:
+            customer.stripe_customer_id = stripe_customer
+            changed = True
+    for name in ("name", "email"):
+        value = getattr(profile, name)
+        if value and not getattr(customer, name):
+            setattr(customer, name, value)
+            changed = True
+    if changed:
+        customer.updated_at = utcnow()
+        session.flush()
+    if customer.stripe_customer_id == stripe_customer:
+        _adopt(session, ctx, customer, stripe_customer_id=stripe_customer)
+
+
+def _adopt(session: Session, ctx: Context, customer: Customer, **keys: str | None) -> None:
+    click = ctx.services.events.get_click(customer.click_id, session) if customer.click_id else None
+    for sale in repository.adopt_sales(session, ctx.workspace.id, customer, click, **keys):
+        if not sale.test or connection.counts_test_data(ctx.integration):
+            repository.count_sale(
+                session,
+                link_id=customer.link_id,
+                customer_id=customer.id,
+                reporting_amount=sale.net_reporting_amount,
+                at_ms=sale.timestamp,
+            )
+
+
+def _record_sale(
+    session: Session,
+    ctx: Context,
+    *,
+    customer: Customer | None,
+    amount: int,
+    currency: str,
+    event_name: str,
+    invoice_id: str,
+    payment_intent: str | None,
+    stripe_customer: str | None,
+    metadata: dict[str, Any],
+) -> str:
+    """Store the sale once per invoice id (unattributed when nobody is known) and count it."""
+    workspace = ctx.workspace
+    currency = normalize_currency(currency)
+    at_ms = ctx.at_ms
+    day = datetime.fromtimestamp(at_ms / 1000, tz=UTC).date()
+    conversion = ctx.services.rates.convert(amount, currency, workspace.currency, day)
+    click = (
+        ctx.services.events.get_click(customer.click_id, session)
+        if customer is not None and customer.click_id
+        else None
+    )
+    row = {
+        "id": event_id(at_ms),
+        "timestamp": at_ms,
+        "workspace_id": workspace.id,
+        "link_id": customer.link_id if customer else None,
+        "click_id": customer.click_id if customer else None,
+        "customer_id": customer.id if customer else None,
+        "event_name": event_name,
+        "amount": amount,
+        "currency": currency,
+        **reporting_columns(conversion, workspace.currency),
+        "payment_processor": "stripe",
+        "invoice_id": invoice_id,
+        "metadata": metadata,
+        "stripe_customer_id": stripe_customer,
+        "payment_intent_id": payment_intent,
+        "test": ctx.test,
+        **repository.snapshot(click),
+    }
+    if not repository.record_sale(session, row):
+        if customer is not None:
+            _adopt(session, ctx, customer, invoice_id=invoice_id)
+        return f"Invoice {invoice_id} is already recorded: not counted again."
+    if customer is not None and ctx.counted:
+        repository.count_sale(
+            session,
+            link_id=customer.link_id,
+            customer_id=customer.id,
+            reporting_amount=conversion.amount if conversion else None,
+            at_ms=at_ms,
+        )
+    who = f"customer {customer.id}" if customer else "nobody known (unattributed revenue)"
+    return f"Sale {event_name!r} of {amount} {currency} recorded for {who}."
