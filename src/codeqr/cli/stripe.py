@@ -4,11 +4,13 @@ whose handling failed."""
 from __future__ import annotations
 
 import json
+import sys
 from typing import Annotated, Any
 
 import typer
 
 from codeqr import bootstrap, migrate
+from codeqr.kit import logs
 from codeqr.kit.errors import CodeQRError
 from codeqr.services import Services
 from codeqr.settings import Settings
@@ -21,6 +23,7 @@ stripe_app = typer.Typer(help="The Stripe integration.", no_args_is_help=True)
 
 
 def _services(settings: Settings) -> Services:
+    logs.configure(stream=sys.stderr)
     short, public = settings.instance_urls(
         bootstrap.known_domain(settings.data_dir) or "localhost:8000"
     )

@@ -8,13 +8,17 @@ answer (and the event loop) that long. Plain tracebacks cost microseconds.
 from __future__ import annotations
 
 import logging
+import sys
+from typing import TextIO
 
 import structlog
 
 
-def configure(level: int = logging.INFO) -> None:
-    """Log key-value lines with ISO times and plain tracebacks, from ``level`` up."""
+def configure(level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    """Log key-value lines with ISO times and plain tracebacks, from ``level`` up, to
+    ``stream`` (the CLI passes stderr: its stdout is for results scripts read)."""
     structlog.configure(
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stdout),
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
