@@ -23,6 +23,7 @@ from codeqr.redirect.handler import Receive, Scope, Send
 from codeqr.services import Services
 from codeqr.settings import Settings
 from codeqr.stripe.endpoints import router as stripe_router
+from codeqr.stripe.receiver import WebhookReceiver
 from codeqr.system.endpoints import router as system_router
 from codeqr.workspace.endpoints import router as workspace_router
 
@@ -78,6 +79,7 @@ class CodeQR:
         self.api = create_api(services)
         self._api = ClientCors(BodyLimit(self.api, services.settings.max_body_bytes))
         self._redirect = services.redirector
+        self._webhooks = WebhookReceiver(services)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -86,6 +88,9 @@ class CodeQR:
             first = path[1:] if end == -1 else path[1:end]
             if first and first.lower() not in RESERVED_KEYS:
                 await self._redirect(scope, receive, send)
+                return
+            if path.startswith("/api/stripe/") and (handle := self._webhooks.route(scope)):
+                await self._webhooks(scope, receive, send, handle)
                 return
         await self._api(scope, receive, send)
 

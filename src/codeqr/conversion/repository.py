@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from codeqr.customer.models import Customer
@@ -78,10 +78,33 @@ def record_lead(
         ["customer_id", "event_name"],
     )
     if inserted and counted:
-        session.execute(
-            update(Link).where(Link.id == click.link_id).values(leads=Link.leads + quantity)
-        )
+        session.execute(_COUNT_LEADS, {"link_id": click.link_id, "quantity": quantity})
     return inserted
+
+
+# Counter updates, built once and run as plain (not ORM-enabled) statements: the busiest
+# writes of conversion tracking run them on every call.
+_links = cast(Table, Link.__table__)
+_customers = cast(Table, Customer.__table__)
+_COUNT_LEADS = (
+    update(_links)
+    .where(_links.c.id == bindparam("link_id"))
+    .values(leads=_links.c.leads + bindparam("quantity"))
+)
+_COUNT_LINK_SALE = (
+    update(_links)
+    .where(_links.c.id == bindparam("row_id"))
+    .values(sales=_links.c.sales + 1, sale_amount=_links.c.sale_amount + bindparam("amount"))
+)
+_COUNT_CUSTOMER_SALE = (
+    update(_customers)
+    .where(_customers.c.id == bindparam("row_id"))
+    .values(
+        sales=_customers.c.sales + 1,
+        sale_amount=_customers.c.sale_amount + bindparam("amount"),
+        first_sale_at=func.coalesce(_customers.c.first_sale_at, bindparam("at")),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -114,23 +137,10 @@ def count_sale(
     """Add one sale (and its converted amount, when known) to its link and customer."""
     amount = reporting_amount or 0
     if link_id is not None:
-        session.execute(
-            update(Link)
-            .where(Link.id == link_id)
-            .values(sales=Link.sales + 1, sale_amount=Link.sale_amount + amount)
-        )
+        session.execute(_COUNT_LINK_SALE, {"row_id": link_id, "amount": amount})
     if customer_id is not None:
         at: datetime = from_ms(at_ms)
-        session.execute(
-            update(Customer)
-            .where(Customer.id == customer_id)
-            .values(
-                sales=Customer.sales + 1,
-                sale_amount=Customer.sale_amount + amount,
-                first_sale_at=func.coalesce(Customer.first_sale_at, at),
-            )
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_COUNT_CUSTOMER_SALE, {"row_id": customer_id, "amount": amount, "at": at})
 
 
 def sale_by_invoice(session: Session, workspace_id: str, invoice_id: str) -> SaleRow | None:

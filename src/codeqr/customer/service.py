@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, bindparam, or_, select
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from codeqr.customer.models import Customer
 from codeqr.customer.schemas import (
@@ -56,10 +56,15 @@ def get_customer(session: Session, workspace_id: str, id_or_external: str) -> Cu
 def find_by_external_id(session: Session, workspace_id: str, external_id: str) -> Customer | None:
     """The workspace's customer with this external id, if any."""
     return session.scalar(
-        select(Customer).where(
-            Customer.workspace_id == workspace_id, Customer.external_id == external_id
-        )
+        _BY_EXTERNAL_ID, {"workspace_id": workspace_id, "external_id": external_id}
     )
+
+
+# Built once (the tracking hot paths look customers up on every call).
+_BY_EXTERNAL_ID = select(Customer).where(
+    Customer.workspace_id == bindparam("workspace_id"),
+    Customer.external_id == bindparam("external_id"),
+)
 
 
 def list_customers(
@@ -156,6 +161,13 @@ def claim_customer(
     Concurrent calls for one new customer create exactly one row (the unique external id is
     the claim); later calls fill in profile fields they bring.
     """
+    return claim(session, workspace_id, external_id, profile, click)[0]
+
+
+def claim(
+    session: Session, workspace_id: str, external_id: str, profile: Profile, click: Click | None
+) -> tuple[Customer, bool]:
+    """``claim_customer``, also saying whether this call created the customer."""
     row = _new_row(
         workspace_id,
         external_id,
@@ -171,23 +183,43 @@ def claim_customer(
         row,
         ["workspace_id", "external_id"],
     )
-    customer = find_by_external_id(session, workspace_id, external_id)
-    assert customer is not None
-    if not inserted:
-        changed = False
-        for name in ("name", "email", "avatar"):
-            value = getattr(profile, name)
-            if value is not None and getattr(customer, name) != value:
-                setattr(customer, name, value)
-                changed = True
-        if click is not None and customer.click_id is None:
-            for name, value in _click_fields(click).items():
-                setattr(customer, name, value)
+    if inserted:
+        # The row just written is the whole customer: no need to read it back.
+        customer = Customer(**{**_DEFAULTS, **row})
+        make_transient_to_detached(customer)
+        session.add(customer)
+        return customer, True
+    found = find_by_external_id(session, workspace_id, external_id)
+    assert found is not None
+    customer = found
+    changed = False
+    for name in ("name", "email", "avatar"):
+        value = getattr(profile, name)
+        if value is not None and getattr(customer, name) != value:
+            setattr(customer, name, value)
             changed = True
-        if changed:
-            customer.updated_at = utcnow()
-            session.flush()
-    return customer
+    if click is not None and customer.click_id is None:
+        for name, value in _click_fields(click).items():
+            setattr(customer, name, value)
+        changed = True
+    if changed:
+        customer.updated_at = utcnow()
+        session.flush()
+    return customer, False
+
+
+_DEFAULTS: dict[str, Any] = {
+    "name": None,
+    "email": None,
+    "avatar": None,
+    "country": None,
+    "stripe_customer_id": None,
+    "click_id": None,
+    "link_id": None,
+    "clicked_at": None,
+    "first_sale_at": None,
+    "subscription_canceled_at": None,
+}
 
 
 def out(

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from codeqr.events.models import click_events
@@ -234,10 +234,14 @@ class SqlEventsStore:
 
     def get_click(self, click_id: str, session: Session | None = None) -> Click | None:
         """A click by id (read through ``session`` when given)."""
-        query = select(click_events).where(click_events.c.id == click_id)
+        params = {"click_id": click_id}
         if session is not None:
-            row = session.execute(query).first()
+            row = session.execute(_CLICK_BY_ID, params).first()
         else:
             with self.db.engine.connect() as conn:
-                row = conn.execute(query).first()
+                row = conn.execute(_CLICK_BY_ID, params).first()
         return Click(*row) if row else None
+
+
+# Built once: composing a statement costs more Python time than SQLite takes to run it.
+_CLICK_BY_ID = select(click_events).where(click_events.c.id == bindparam("click_id"))

@@ -221,7 +221,8 @@ def insert_unless_exists(
     """
     dialect = session.get_bind().dialect.name
     stmt = _insert_unless_exists(table, dialect, tuple(unique), tuple(values))
-    return session.execute(stmt, values).first() is not None
+    # On the session's connection: a plain statement needs none of the ORM's execute path.
+    return session.connection().execute(stmt, values).first() is not None
 
 
 @lru_cache(maxsize=256)

@@ -55,7 +55,13 @@ class StripeApi:
     def __init__(self, client: stripe.StripeClient | None, account: str | None) -> None:
         self.available = client is not None
         self._account = account
-        self._client = client or stripe.StripeClient("sk_unset")
+        self._given = client
+
+    @property
+    def _client(self) -> stripe.StripeClient:
+        if self._given is None:
+            raise StripeUnavailable("No Stripe API key is configured for this workspace.")
+        return self._given
 
     def customer(self, customer_id: str) -> dict[str, Any] | None:
         """The customer object, or ``None`` when Stripe has no such (or a deleted) customer."""

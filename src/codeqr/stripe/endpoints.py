@@ -1,64 +1,16 @@
-"""Stripe's webhook endpoints and the integration binding (SPEC §5)."""
+"""Binding a Stripe account to a workspace (SPEC §5.1); the webhook endpoints themselves
+are ``stripe.receiver`` (plain ASGI, beside the framework)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import anyio
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter
 
 from codeqr.api.deps import CallerDep, ServicesDep, SessionDep
-from codeqr.kit.errors import error_envelope
-from codeqr.services import Services
 from codeqr.stripe import service as connection
-from codeqr.stripe import webhooks
 from codeqr.stripe.schemas import IntegrationIn, IntegrationOut
 from codeqr.stripe.service import StripeMode
 
 router = APIRouter(prefix="/stripe", tags=["stripe"])
-
-
-async def _deliver(services: Services, receive: Callable[[], webhooks.Receipt]) -> JSONResponse:
-    try:
-        receipt = await anyio.to_thread.run_sync(receive)
-    except webhooks.HandlingFailed as exc:
-        code = "bad_gateway" if exc.status == 502 else "internal_server_error"
-        return JSONResponse(error_envelope(code, exc.message), status_code=exc.status)
-    return JSONResponse(receipt.body, status_code=receipt.status)
-
-
-@router.post("/webhook/{workspace_id}", include_in_schema=False)
-async def workspace_webhook(
-    workspace_id: str, request: Request, services: ServicesDep
-) -> JSONResponse:
-    """A self-hosted workspace's endpoint, signed with the secret its Stripe dashboard gave."""
-    payload = await request.body()
-    header = request.headers.get("stripe-signature")
-    return await _deliver(
-        services,
-        lambda: webhooks.receive_for_workspace(services, workspace_id, payload, header),
-    )
-
-
-@router.post("/integration/webhook", include_in_schema=False)
-async def app_webhook(request: Request, services: ServicesDep) -> JSONResponse:
-    """The Stripe App's live endpoint: events of every connected account."""
-    payload = await request.body()
-    header = request.headers.get("stripe-signature")
-    return await _deliver(
-        services, lambda: webhooks.receive_from_app(services, payload, header, livemode=True)
-    )
-
-
-@router.post("/integration/webhook/test", include_in_schema=False)
-async def app_test_webhook(request: Request, services: ServicesDep) -> JSONResponse:
-    """The Stripe App's test-mode endpoint."""
-    payload = await request.body()
-    header = request.headers.get("stripe-signature")
-    return await _deliver(
-        services, lambda: webhooks.receive_from_app(services, payload, header, livemode=False)
-    )
 
 
 @router.patch("/integration", response_model=IntegrationOut)

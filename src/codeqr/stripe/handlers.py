@@ -47,6 +47,13 @@ class Context:
     api: StripeApi
     event: dict[str, Any]
     prefetched: dict[str, Any] = field(default_factory=dict)
+    clicks: dict[str, Click | None] = field(default_factory=dict)
+
+    def click(self, session: Session, click_id: str) -> Click | None:
+        """A click by id, read once per event."""
+        if click_id not in self.clicks:
+            self.clicks[click_id] = self.services.events.get_click(click_id, session)
+        return self.clicks[click_id]
 
     @property
     def test(self) -> bool:
@@ -342,7 +349,7 @@ def _subscription_metadata(invoice: dict[str, Any]) -> dict[str, Any]:
 def _find_click(session: Session, ctx: Context, click_id: Any) -> Click | None:
     if not isinstance(click_id, str) or not is_base62(click_id) or len(click_id) > 32:
         return None
-    click = ctx.services.events.get_click(click_id, session)
+    click = ctx.click(session, click_id)
     return click if click is not None and click.workspace_id == ctx.workspace.id else None
 
 
@@ -397,9 +404,8 @@ def _claim_with_lead(
     click: Click,
     lead_event: str,
 ) -> Customer:
-    new = customers.find_by_external_id(session, ctx.workspace.id, external_id) is None
-    customer = customers.claim_customer(session, ctx.workspace.id, external_id, profile, click)
-    if new and customer.click_id == click.id:
+    customer, new = customers.claim(session, ctx.workspace.id, external_id, profile, click)
+    if new:
         repository.record_lead(
             session,
             customer=customer,
@@ -513,11 +519,7 @@ def _record_sale(
     at_ms = ctx.at_ms
     day = datetime.fromtimestamp(at_ms / 1000, tz=UTC).date()
     conversion = ctx.services.rates.convert(amount, currency, workspace.currency, day)
-    click = (
-        ctx.services.events.get_click(customer.click_id, session)
-        if customer is not None and customer.click_id
-        else None
-    )
+    click = ctx.click(session, customer.click_id) if customer and customer.click_id else None
     row = {
         "id": event_id(at_ms),
         "timestamp": at_ms,

@@ -1,17 +1,17 @@
 """The webhook inbox: each verified event stored once, handled at most once.
 
-Storing and handling are two transactions. The row is claimed for handling by an UPDATE
-that only matches while it is unhandled, so of two deliveries racing, the second waits for
-the first and then finds nothing to do; a failure rolls the effects and the claim back
-together and leaves the row for the next delivery or ``codeqr stripe replay``.
+An event is stored and stamped handled in the transaction that applies its effects, so it
+is either handled whole or not at all. When handling fails, that transaction rolls back and
+a second one keeps the event unhandled with the error, for the next delivery or
+``codeqr stripe replay``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from codeqr.kit.clock import utcnow
@@ -20,63 +20,95 @@ from codeqr.kit.ids import new_id
 from codeqr.stripe.models import StripeEvent
 
 
-def store(session: Session, workspace_id: str, event: dict[str, Any], payload: bytes) -> str:
-    """The inbox id of this event for the workspace, inserting it if it is new."""
-    insert_unless_exists(
+def claim(session: Session, workspace_id: str, event: dict[str, Any], payload: bytes) -> str | None:
+    """Claim the event for handling in this transaction: insert it stamped handled (undone
+    with everything else if handling fails), or take the stored row while it is unhandled.
+
+    ``None`` when it is already handled. Of two deliveries racing, the second waits on the
+    row the first wrote and finds it handled once the first commits.
+    """
+    inbox_id = new_id("sev")
+    inserted = insert_unless_exists(
         session,
         StripeEvent.__table__,  # type: ignore[arg-type]
         {
-            "id": new_id("sev"),
-            "workspace_id": workspace_id,
-            "event_id": event["id"],
-            "type": event["type"],
-            "livemode": bool(event.get("livemode")),
-            "account": event.get("account"),
-            "created": int(event.get("created") or 0),
-            "payload": payload.decode("utf-8"),
-            "received_at": utcnow(),
-            "attempts": 0,
+            **_row(workspace_id, event, payload),
+            "id": inbox_id,
+            "handled_at": utcnow(),
+            "attempts": 1,
         },
         ["workspace_id", "event_id"],
     )
-    found = session.scalar(
-        select(StripeEvent.id).where(
-            StripeEvent.workspace_id == workspace_id, StripeEvent.event_id == event["id"]
+    if inserted:
+        return inbox_id
+    found = session.execute(
+        update(StripeEvent)
+        .where(
+            StripeEvent.workspace_id == workspace_id,
+            StripeEvent.event_id == event["id"],
+            StripeEvent.handled_at.is_(None),
         )
+        .values(handled_at=utcnow(), attempts=StripeEvent.attempts + 1)
+        .returning(StripeEvent.id)
+    ).first()
+    return found[0] if found else None
+
+
+def keep(
+    session: Session,
+    workspace_id: str,
+    event: dict[str, Any],
+    payload: bytes,
+    *,
+    error: str | None = None,
+) -> None:
+    """Store the event unhandled (a failed attempt, or one put off), noting why."""
+    insert_unless_exists(
+        session,
+        StripeEvent.__table__,  # type: ignore[arg-type]
+        {**_row(workspace_id, event, payload), "id": new_id("sev"), "attempts": 0},
+        ["workspace_id", "event_id"],
     )
-    assert found is not None
-    return found
+    if error is not None:
+        session.execute(
+            update(StripeEvent)
+            .where(
+                StripeEvent.workspace_id == workspace_id,
+                StripeEvent.event_id == event["id"],
+                StripeEvent.handled_at.is_(None),
+            )
+            .values(attempts=StripeEvent.attempts + 1, last_error=error[:2000])
+            .execution_options(synchronize_session=False)
+        )
 
 
-def claim(session: Session, inbox_id: str) -> bool:
-    """Lock the row for handling; ``False`` when it is already handled."""
-    result = session.execute(
-        update(StripeEvent)
-        .where(StripeEvent.id == inbox_id, StripeEvent.handled_at.is_(None))
-        .values(attempts=StripeEvent.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+def set_outcome(session: Session, inbox_id: str, outcome: str) -> None:
+    """Say what handling did, in the transaction that did it."""
+    session.connection().execute(_SET_OUTCOME, {"inbox_id": inbox_id, "said": outcome})
 
 
-def mark_handled(session: Session, inbox_id: str, outcome: str) -> None:
-    """Stamp the event handled, in the transaction that holds its effects."""
-    session.execute(
-        update(StripeEvent)
-        .where(StripeEvent.id == inbox_id)
-        .values(handled_at=utcnow(), outcome=outcome, last_error=None)
-        .execution_options(synchronize_session=False)
-    )
+_events = cast(Table, StripeEvent.__table__)
+_SET_OUTCOME = (
+    update(_events)
+    .where(_events.c.id == bindparam("inbox_id"))
+    .values(outcome=bindparam("said"), last_error=None)
+)
 
 
-def record_failure(session: Session, inbox_id: str, error: str) -> None:
-    """Count a failed attempt and keep why, for the operator (its own transaction)."""
-    session.execute(
-        update(StripeEvent)
-        .where(StripeEvent.id == inbox_id, StripeEvent.handled_at.is_(None))
-        .values(attempts=StripeEvent.attempts + 1, last_error=error[:2000])
-        .execution_options(synchronize_session=False)
-    )
+def _row(workspace_id: str, event: dict[str, Any], payload: bytes) -> dict[str, Any]:
+    return {
+        "workspace_id": workspace_id,
+        "event_id": event["id"],
+        "type": event["type"],
+        "livemode": bool(event.get("livemode")),
+        "account": event.get("account"),
+        "created": int(event.get("created") or 0),
+        "payload": payload.decode("utf-8"),
+        "received_at": utcnow(),
+        "handled_at": None,
+        "outcome": None,
+        "last_error": None,
+    }
 
 
 def load(session: Session, inbox_id: str) -> tuple[StripeEvent, dict[str, Any]] | None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from codeqr.kit.errors import BadRequest, NotFound
 from codeqr.services import Services
@@ -21,6 +23,9 @@ from codeqr.stripe import service as connection
 from codeqr.stripe.client import StripeApi, StripeUnavailable
 from codeqr.stripe.models import StripeIntegration
 from codeqr.workspace.models import Plan, Workspace
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 log = structlog.get_logger(__name__)
 
@@ -66,13 +71,17 @@ def receive_for_workspace(
 ) -> Receipt:
     """``POST /api/stripe/webhook/{workspaceId}``: the self-hosted endpoint of one workspace,
     signed with the live or the test secret the workspace was connected with."""
-    with services.db.transaction() as session:
-        integration = connection.get(session, workspace_id)
-        if integration is None:
+
+    def receive(session: Session) -> Receipt:
+        found = _connection(session, StripeIntegration.workspace_id == workspace_id)
+        if found is None:
             raise NotFound(f"No Stripe account is connected to workspace {workspace_id!r}.")
+        integration = found[0]
         secrets = [s for s in (integration.webhook_secret, integration.test_webhook_secret) if s]
-    signature.verify(payload, header, secrets, services.settings.stripe_webhook_tolerance)
-    return _accept(services, integration, _parse(payload), payload)
+        signature.verify(payload, header, secrets, services.settings.stripe_webhook_tolerance)
+        return _accept(session, services, found, _parse(payload), payload)
+
+    return _in_transaction(services, receive)
 
 
 def receive_from_app(
@@ -89,16 +98,36 @@ def receive_from_app(
     account = event.get("account")
     if not isinstance(account, str):
         return _ignored("The event names no connected account.")
-    with services.db.transaction() as session:
-        integration = connection.by_account(session, account)
-    if integration is None:
-        return _ignored(f"No workspace is connected to Stripe account {account}.")
-    return _accept(services, integration, event, payload)
+
+    def receive(session: Session) -> Receipt:
+        found = _connection(session, StripeIntegration.account_id == account)
+        if found is None:
+            return _ignored(f"No workspace is connected to Stripe account {account}.")
+        return _accept(session, services, found, event, payload)
+
+    return _in_transaction(services, receive)
+
+
+Found = tuple[StripeIntegration, Workspace, bool]
+"""A connection, its workspace, and whether the workspace's plan includes the integration."""
+
+
+def _connection(session: Session, where: Any) -> Found | None:
+    row = session.execute(_CONNECTION.where(where)).first()
+    return (row[0], row[1], bool(row[2])) if row else None
+
+
+_CONNECTION = (
+    select(StripeIntegration, Workspace, Plan.conversions)
+    .join(Workspace, Workspace.id == StripeIntegration.workspace_id)
+    .join(Plan, Plan.name == Workspace.plan)
+)
 
 
 def _accept(
-    services: Services, integration: StripeIntegration, event: dict[str, Any], payload: bytes
+    session: Session, services: Services, found: Found, event: dict[str, Any], payload: bytes
 ) -> Receipt:
+    integration = found[0]
     kind = event["type"]
     if kind not in handlers.HANDLERS:
         return _ignored(f"Event type {kind} is not one CodeQR handles.")
@@ -107,66 +136,105 @@ def _accept(
         return _ignored("A live-mode event, but this connection only takes test mode.")
     if not livemode and not integration.test:
         return _ignored("A test-mode event, but this connection only takes live mode.")
-    with services.db.transaction() as session:
-        inbox_id = inbox.store(session, integration.workspace_id, event, payload)
-    return process(services, inbox_id)
+    return _handle(session, services, found, event, payload)
 
 
-def process(services: Services, inbox_id: str) -> Receipt:
-    """Handle one stored event in one transaction with its ``handled`` stamp; a failure
-    rolls everything back, is noted on the row, and raises ``HandlingFailed``."""
+class _Failed(Exception):
+    """Handling raised: the transaction is rolled back, then the event is kept unhandled."""
+
+    def __init__(self, workspace_id: str, event: dict[str, Any], payload: bytes, cause: Exception):
+        super().__init__(str(cause))
+        self.workspace_id = workspace_id
+        self.event = event
+        self.payload = payload
+        self.cause = cause
+
+
+def _in_transaction(services: Services, work: Callable[[Session], Receipt]) -> Receipt:
+    """Run ``work`` in one transaction; a handling failure is kept for the retry after the
+    rollback, and answered 5xx."""
     try:
         with services.db.transaction() as session:
-            loaded = inbox.load(session, inbox_id)
-            assert loaded is not None
-            row, event = loaded
-            if row.handled_at is not None:
-                return _duplicate(row.event_id, row.outcome)
-            workspace = session.get(Workspace, row.workspace_id)
-            assert workspace is not None
-            plan = session.get(Plan, workspace.plan)
-            if plan is None or not plan.conversions:
-                # Kept unhandled, not dropped: after an upgrade, `codeqr stripe replay`.
-                return _ignored(
-                    f"{connection.FEATURE} requires a Business plan subscription or higher; "
-                    f"this workspace is on the {workspace.plan} plan. The event is kept and "
-                    "can be replayed after an upgrade."
-                )
-            integration = connection.get(session, workspace.id)
-            ctx = handlers.Context(
-                services=services,
-                workspace=workspace,
-                integration=integration,
-                api=_api(services, integration, event),
-                event=event,
-            )
-            ctx.prefetched = handlers.prefetch(session, ctx)
-            if not inbox.claim(session, inbox_id):
-                return _duplicate(row.event_id, None)
-            outcome = handlers.handle(session, ctx)
-            inbox.mark_handled(session, inbox_id, outcome)
-    except StripeUnavailable as exc:
-        _note_failure(services, inbox_id, f"Stripe API unavailable: {exc}")
-        raise HandlingFailed(
-            f"Stripe's API could not be reached to handle this event ({exc}); "
-            "it stays unhandled until Stripe delivers it again.",
-            502,
-        ) from exc
-    except Exception as exc:
-        log.exception("stripe.event_failed", inbox_id=inbox_id)
-        _note_failure(services, inbox_id, f"{type(exc).__name__}: {exc}")
+            return work(session)
+    except _Failed as failed:
+        cause = failed.cause
+        unavailable = isinstance(cause, StripeUnavailable)
+        if not unavailable:
+            log.error("stripe.event_failed", event_id=failed.event["id"], exc_info=cause)
+        error = f"{type(cause).__name__}: {cause}"
+        try:
+            with services.db.transaction() as session:
+                inbox.keep(session, failed.workspace_id, failed.event, failed.payload, error=error)
+        except Exception:  # noting the failure must not hide the failure itself
+            log.exception("stripe.keep_failed", event_id=failed.event["id"])
+        if unavailable:
+            raise HandlingFailed(
+                f"Stripe's API could not be reached to handle this event ({cause}); "
+                "it stays unhandled until Stripe delivers it again.",
+                502,
+            ) from cause
         raise HandlingFailed(
             "Handling this event failed; nothing of it was kept and it stays unhandled "
             "until Stripe delivers it again.",
             500,
-        ) from exc
-    log.info("stripe.event_handled", event_id=row.event_id, type=row.type, outcome=outcome)
+        ) from cause
+
+
+def _handle(
+    session: Session, services: Services, found: Found, event: dict[str, Any], payload: bytes
+) -> Receipt:
+    """Claim the event and apply its effects, all in the caller's transaction."""
+    integration, workspace, allowed = found
+    if not allowed:
+        # Kept unhandled, not dropped: after an upgrade, `codeqr stripe replay`.
+        inbox.keep(session, workspace.id, event, payload)
+        return _ignored(
+            f"{connection.FEATURE} requires a Business plan subscription or higher; this "
+            f"workspace is on the {workspace.plan} plan. The event is kept and can be "
+            "replayed after an upgrade."
+        )
+    try:
+        ctx = handlers.Context(
+            services=services,
+            workspace=workspace,
+            integration=integration,
+            api=_api(services, integration, event),
+            event=event,
+        )
+        # Reads (Stripe's API included) before the first write takes any lock.
+        ctx.prefetched = handlers.prefetch(session, ctx)
+        inbox_id = inbox.claim(session, workspace.id, event, payload)
+        if inbox_id is None:
+            return _duplicate(event["id"])
+        outcome = handlers.handle(session, ctx)
+        inbox.set_outcome(session, inbox_id, outcome)
+        session.flush()
+    except Exception as exc:
+        raise _Failed(workspace.id, event, payload, exc) from exc
+    log.info("stripe.event_handled", event_id=event["id"], type=event["type"], outcome=outcome)
     return Receipt(
-        200, {"received": True, "handled": True, "eventId": row.event_id, "outcome": outcome}
+        200, {"received": True, "handled": True, "eventId": event["id"], "outcome": outcome}
     )
 
 
-def _duplicate(event_id: str, outcome: str | None) -> Receipt:
+def process(services: Services, inbox_id: str) -> Receipt:
+    """Handle one stored, unhandled event again (what ``codeqr stripe replay`` does)."""
+
+    def again(session: Session) -> Receipt:
+        loaded = inbox.load(session, inbox_id)
+        assert loaded is not None
+        row, event = loaded
+        if row.handled_at is not None:
+            return _duplicate(row.event_id)
+        found = _connection(session, StripeIntegration.workspace_id == row.workspace_id)
+        if found is None:
+            return _ignored("The workspace has no Stripe account connected any more.")
+        return _handle(session, services, found, event, row.payload.encode("utf-8"))
+
+    return _in_transaction(services, again)
+
+
+def _duplicate(event_id: str) -> Receipt:
     return Receipt(
         200,
         {
@@ -174,17 +242,8 @@ def _duplicate(event_id: str, outcome: str | None) -> Receipt:
             "handled": False,
             "eventId": event_id,
             "reason": "Already handled: a redelivery is acknowledged and not processed again.",
-            "outcome": outcome,
         },
     )
-
-
-def _note_failure(services: Services, inbox_id: str, error: str) -> None:
-    try:
-        with services.db.transaction() as session:
-            inbox.record_failure(session, inbox_id, error)
-    except Exception:  # the failure to note must not hide the failure itself
-        log.exception("stripe.note_failure_failed", inbox_id=inbox_id)
 
 
 def _api(

@@ -10,7 +10,7 @@ click of the workspace: each one finds the click, creates the customer, records 
 Afterwards the stored sales and handled events are counted against the 2xx answers wrk saw.
 Usage::
 
-    .venv/bin/python bench/stripe.py [--seconds 20] [--json FILE]
+    .venv/bin/python bench/stripe_webhooks.py [--seconds 20] [--json FILE]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import json
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,7 +47,7 @@ from redirect import VENV_BIN, cli, code_version, codeqr_env
 from track import Phase, count, phase
 
 BENCH = Path(__file__).resolve().parent
-STRIPE_LUA = BENCH / "stripe.lua"
+STRIPE_LUA = BENCH / "stripe_webhooks.lua"
 SHARED = BENCH.parent.parent / "shared"
 EVENT = (
     SHARED
@@ -102,7 +103,7 @@ def write_events(path: Path, tag: str, clicks: list[str]) -> None:
             out.write(f"t={t},v1={mac.hexdigest()}\t{body.decode()}\n")
 
 
-def bench(seconds: int, work: Path) -> dict[str, Any]:
+def bench(seconds: int, work: Path, profile: Path | None = None) -> dict[str, Any]:
     data = work / "codeqr"
     data.mkdir()
     port = free_port()
@@ -145,6 +146,29 @@ def bench(seconds: int, work: Path) -> dict[str, Any]:
         handled_before = count(
             db, "SELECT COUNT(*) FROM stripe_events WHERE handled_at IS NOT NULL"
         )
+        spy = (
+            subprocess.Popen(
+                [
+                    "py-spy",
+                    "record",
+                    "--pid",
+                    str(server.pid),
+                    "--duration",
+                    str(seconds),
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(profile),
+                    "--rate",
+                    "200",
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if profile
+            else None
+        )
         run = measure(
             "checkout.session.completed",
             server,
@@ -156,6 +180,8 @@ def bench(seconds: int, work: Path) -> dict[str, Any]:
             script=STRIPE_LUA,
             script_args=(str(events),),
         )
+        if spy is not None:
+            spy.wait(timeout=60)
         if run.wrk.sent is not None and run.wrk.sent >= per_run:
             raise BenchError("the run used up its distinct events: raise per_run")
         sales = count(db, "SELECT COUNT(*) FROM sale_events") - sales_before
@@ -204,10 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--profile", type=Path, help="py-spy the server into this file")
     args = parser.parse_args(argv)
     try:
         with tempfile.TemporaryDirectory(prefix="codeqr-stripe-bench-") as tmp:
-            result = bench(args.seconds, Path(tmp))
+            result = bench(args.seconds, Path(tmp), args.profile)
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 2

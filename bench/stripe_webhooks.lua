@@ -1,8 +1,8 @@
 -- Signed Stripe webhook deliveries, one pre-signed event per request:
 --
---   wrk ... -s bench/stripe.lua URL -- TAG EVENTS_FILE
+--   wrk ... -s bench/stripe_webhooks.lua URL -- TAG EVENTS_FILE
 --
--- EVENTS_FILE holds one "Stripe-Signature<TAB>body" per line (made by bench/stripe.py just
+-- EVENTS_FILE holds one "Stripe-Signature<TAB>body" per line (made by bench/stripe_webhooks.py just
 -- before the run: signatures are only good for 300 s). Every request is a different event;
 -- the run stops sending new ones once the file is used up. Prints "distinct_visitors sent=N"
 -- at the end like the other scripts, so the harness reads them the same way.
