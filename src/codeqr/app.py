@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from codeqr import migrate
 from codeqr.api import errors
 from codeqr.api.limits import BodyLimit
+from codeqr.auth import deps as auth_deps
+from codeqr.auth.endpoints import router as auth_router
 from codeqr.conversion.client_endpoints import ClientCors
 from codeqr.conversion.client_endpoints import router as client_tracking_router
 from codeqr.conversion.endpoints import router as track_router
@@ -18,6 +20,8 @@ from codeqr.customer.endpoints import router as customers_router
 from codeqr.kit import logs
 from codeqr.link.endpoints import router as links_router
 from codeqr.link.service import RESERVED_KEYS
+from codeqr.oauth.endpoints import api_router as oauth_api_router
+from codeqr.oauth.endpoints import router as oauth_router
 from codeqr.qr.endpoints import router as qr_router
 from codeqr.redirect.handler import Receive, Scope, Send
 from codeqr.services import Services
@@ -59,12 +63,16 @@ def create_api(services: Services) -> FastAPI:
     )
     api.state.services = services
     errors.install(api)
+    auth_deps.install(api)
     api.include_router(links_router, prefix="/api")
     api.include_router(qr_router, prefix="/api")
     api.include_router(workspace_router, prefix="/api")
     api.include_router(track_router, prefix="/api")
     api.include_router(customers_router, prefix="/api")
     api.include_router(stripe_router, prefix="/api")
+    api.include_router(oauth_api_router, prefix="/api")
+    api.include_router(auth_router)
+    api.include_router(oauth_router)
     api.include_router(system_router)
     api.include_router(client_tracking_router)
     return api

@@ -12,6 +12,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from codeqr import bootstrap, migrate
+from codeqr.cli.oauth_apps import oauth_apps
 from codeqr.cli.stripe import stripe_app
 from codeqr.kit.db import Database
 from codeqr.kit.errors import CodeQRError
@@ -34,6 +35,7 @@ app.add_typer(keys, name="keys")
 app.add_typer(links, name="links")
 fx = typer.Typer(help="Exchange rates (ECB reference rates).", no_args_is_help=True)
 app.add_typer(fx, name="fx")
+app.add_typer(oauth_apps, name="oauth-apps")
 app.add_typer(stripe_app, name="stripe")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]

@@ -1,0 +1,1 @@
+"""Dashboard sign-in: password check, cookie sessions, CSRF-protected forms."""
