@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from codeqr import migrate
+from codeqr.analytics.endpoints import router as analytics_router
 from codeqr.api import errors
 from codeqr.api.limits import BodyLimit
 from codeqr.auth import deps as auth_deps
@@ -69,6 +70,7 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(workspace_router, prefix="/api")
     api.include_router(track_router, prefix="/api")
     api.include_router(customers_router, prefix="/api")
+    api.include_router(analytics_router, prefix="/api")
     api.include_router(stripe_router, prefix="/api")
     api.include_router(oauth_api_router, prefix="/api")
     api.include_router(auth_router)

@@ -48,7 +48,8 @@ click_events = Table(
     Column("identity_hash", String(32), nullable=False),
     Column("ip", String(64), nullable=True),
     # Links are deleted while their clicks stay for analytics, so no foreign key here.
-    Index("ix_click_events_workspace_id_timestamp", "workspace_id", "timestamp"),
+    # Analytics read one workspace over a time range, and often only the link id.
+    Index("ix_click_events_workspace_id_timestamp_link_id", "workspace_id", "timestamp", "link_id"),
     Index("ix_click_events_link_id_timestamp", "link_id", "timestamp"),
     # The one-hour dedupe asks "has this visitor clicked lately?" when memory cannot answer.
     Index("ix_click_events_identity_hash", "identity_hash"),
@@ -92,7 +93,7 @@ lead_events = Table(
     *_click_snapshot(),
     # One lead per (customer, event name): the claim that makes retries and races harmless.
     UniqueConstraint("customer_id", "event_name"),
-    Index("ix_lead_events_workspace_id_timestamp", "workspace_id", "timestamp"),
+    Index("ix_lead_events_workspace_id_timestamp_link_id", "workspace_id", "timestamp", "link_id"),
     Index("ix_lead_events_link_id_timestamp", "link_id", "timestamp"),
 )
 
@@ -127,7 +128,7 @@ sale_events = Table(
     *_click_snapshot(),
     # One sale per invoice per workspace, whichever source reports it (API or Stripe).
     UniqueConstraint("workspace_id", "invoice_id"),
-    Index("ix_sale_events_workspace_id_timestamp", "workspace_id", "timestamp"),
+    Index("ix_sale_events_workspace_id_timestamp_link_id", "workspace_id", "timestamp", "link_id"),
     Index("ix_sale_events_link_id_timestamp", "link_id", "timestamp"),
     Index("ix_sale_events_customer_id", "customer_id"),
     Index("ix_sale_events_workspace_id_payment_intent_id", "workspace_id", "payment_intent_id"),

@@ -1,0 +1,326 @@
+"""SQL of analytics: the rows each event type counts, the filters, and grouped totals.
+
+Every query is scoped to one workspace and one time range first, so it runs on the
+``(workspace_id, timestamp, …)`` indexes of the events tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from codeqr.analytics.filters import Filter, Scope
+from codeqr.customer.models import Customer
+from codeqr.events.models import click_events, lead_events, sale_events
+from codeqr.link.models import Link, LinkTag, Tag
+
+_NULLABLE = {"link_id", "customer_id", "click_id"}
+"""Columns some events leave empty (a sale without a link); negations keep those rows."""
+_WHERE_FROM = (
+    "domain",
+    "key",
+    "url",
+    "trigger",
+    "country",
+    "region",
+    "city",
+    "continent",
+    "device",
+    "browser",
+    "os",
+    "referer",
+    "referer_url",
+)
+
+
+class Kind(StrEnum):
+    clicks = "clicks"
+    leads = "leads"
+    sales = "sales"
+
+
+def sale_facts() -> FromClause:
+    """The rows every sales figure is summed from: one per sale, ``sale_count`` 1 and
+    ``amount`` its amount in the reporting currency.
+
+    A sale with no known rate has a NULL ``amount``: still counted in ``sales``, left out
+    of ``saleAmount``. This is the one place to hook refunds (``UNION ALL`` rows of
+    ``refund_events`` carrying ``sale_count`` 0 and a negative ``amount``, with the
+    where-from columns of their sale) and test mode (``WHERE NOT sale_events.test``):
+    analytics, the funnel and the dashboard all read sales through here.
+    """
+    c = sale_events.c
+    return (
+        select(
+            c.id,
+            c.timestamp,
+            c.workspace_id,
+            c.link_id,
+            c.click_id,
+            c.customer_id,
+            c.event_name,
+            *(c[name] for name in _WHERE_FROM),
+            literal(1, BigInteger).label("sale_count"),
+            c.reporting_amount.label("amount"),
+        )
+        .select_from(sale_events)
+        .subquery("sale_facts")
+    )
+
+
+def sale_totals(facts: FromClause) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """``sales`` and ``saleAmount`` over ``sale_facts()`` (see there for what they count)."""
+    return (
+        func.coalesce(func.sum(facts.c.sale_count), 0).label("sales"),
+        func.coalesce(func.sum(facts.c.amount), 0).label("saleAmount"),
+    )
+
+
+@dataclass(frozen=True)
+class Source:
+    """The rows one event type contributes and the totals it adds to a result row."""
+
+    kind: Kind
+    rows: FromClause
+    measures: tuple[ColumnElement[Any], ...]
+
+
+def source(kind: Kind) -> Source:
+    """Clicks count one each; leads their quantity (as the link counters do); sales
+    through ``sale_facts``."""
+    if kind is Kind.clicks:
+        return Source(kind, click_events, (func.count().label("clicks"),))
+    if kind is Kind.leads:
+        qty = func.coalesce(func.sum(lead_events.c.event_quantity), 0).label("leads")
+        return Source(kind, lead_events, (qty,))
+    facts = sale_facts()
+    return Source(kind, facts, sale_totals(facts))
+
+
+def _in(column: ColumnElement[Any], values: Any, negate: bool, nullable: bool) -> Any:
+    if not negate:
+        return column.in_(values)
+    return or_(column.is_(None), column.not_in(values)) if nullable else column.not_in(values)
+
+
+def where(
+    src: Source,
+    workspace_id: str,
+    start_ms: int | None,
+    end_ms: int | None,
+    filters: Sequence[Filter],
+) -> list[Any]:
+    """The conditions of a query: workspace, ``[start_ms, end_ms)`` (``None``: open),
+    then each filter."""
+    c = src.rows.c
+    found: list[Any] = [c.workspace_id == workspace_id]
+    if start_ms is not None:
+        found.append(c.timestamp >= start_ms)
+    if end_ms is not None:
+        found.append(c.timestamp < end_ms)
+    for f in filters:
+        scope, values = f.field.scope, list(f.values)
+        if scope is Scope.event:
+            name = f.field.column
+            found.append(_in(c[name], values, f.negate, name in _NULLABLE))
+        elif scope is Scope.link:
+            ids = select(Link.id).where(
+                Link.workspace_id == workspace_id, getattr(Link, f.field.column).in_(values)
+            )
+            found.append(_in(c.link_id, ids, f.negate, True))
+        elif scope is Scope.tag:
+            tagged = (
+                select(LinkTag.link_id)
+                .join(Tag, Tag.id == LinkTag.tag_id)
+                .where(Tag.workspace_id == workspace_id, LinkTag.tag_id.in_(values))
+            )
+            found.append(_in(c.link_id, tagged, f.negate, True))
+        elif scope is Scope.customer:
+            if src.kind is Kind.clicks:
+                # A click "of" a customer is the click that brought them.
+                brought = select(Customer.click_id).where(
+                    Customer.workspace_id == workspace_id,
+                    Customer.id.in_(values),
+                    Customer.click_id.is_not(None),
+                )
+                found.append(_in(c.id, brought, f.negate, False))
+            else:
+                found.append(_in(c.customer_id, values, f.negate, True))
+        elif src.kind is not Kind.clicks:  # Scope.conversion: clicks have no event name
+            found.append(_in(c.event_name, values, f.negate, False))
+    return found
+
+
+def total(session: Session, src: Source, conditions: Sequence[Any]) -> dict[str, int]:
+    """The measures of ``src`` over every matching row."""
+    row = session.execute(select(*src.measures).select_from(src.rows).where(*conditions)).one()
+    return {name: int(value or 0) for name, value in row._mapping.items()}
+
+
+def grouped(
+    session: Session,
+    src: Source,
+    conditions: Sequence[Any],
+    keys: Sequence[str],
+) -> list[tuple[tuple[Any, ...], dict[str, int]]]:
+    """The measures of ``src`` per distinct value of event columns ``keys`` (empty values,
+    which mean unknown, left out)."""
+    cols = [src.rows.c[k] for k in keys]
+    known = [and_(col.is_not(None), col != "") for col in cols]
+    query = select(*cols, *src.measures).where(*conditions, *known).group_by(*cols)
+    return _split(session.execute(query).all(), len(keys))
+
+
+def grouped_by_link(
+    session: Session, src: Source, conditions: Sequence[Any], column: str
+) -> list[tuple[tuple[Any, ...], dict[str, int]]]:
+    """The measures of ``src`` per value of a column of the event's link (a UTM tag)."""
+    col = getattr(Link, column)
+    query: Select[Any] = (
+        select(col, *src.measures)
+        .select_from(src.rows.join(Link, Link.id == src.rows.c.link_id))
+        .where(*conditions, col.is_not(None), col != "")
+        .group_by(col)
+    )
+    return _split(session.execute(query).all(), 1)
+
+
+_PARTS_PER_STATEMENT = 200
+"""SQLite takes at most 500 SELECTs in one compound statement."""
+
+
+def per_range(
+    session: Session, src: Source, conditions: Sequence[Any], bounds: Sequence[int]
+) -> list[dict[str, int]]:
+    """The measures of ``src`` in each range ``[bounds[i], bounds[i + 1])``; ``conditions``
+    must not bound the time (SQLite would scan from the looser of two lower bounds).
+
+    One index range scan per bucket, glued with UNION ALL: no expression per row and no
+    sort, which is what a GROUP BY on a computed bucket costs over a year of clicks.
+    """
+    ts = src.rows.c.timestamp
+    found: dict[int, dict[str, int]] = {}
+    ranges = list(range(len(bounds) - 1))
+    for first in range(0, len(ranges), _PARTS_PER_STATEMENT):
+        parts = [
+            select(literal(n, BigInteger).label("bucket"), *src.measures).where(
+                *conditions, ts >= bounds[n], ts < bounds[n + 1]
+            )
+            for n in ranges[first : first + _PARTS_PER_STATEMENT]
+        ]
+        query = parts[0] if len(parts) == 1 else union_all(*parts)
+        for key, values in _split(session.execute(query).all(), 1):
+            found[int(key[0])] = values
+    return [found.get(n, {}) for n in ranges]
+
+
+def _split(rows: Sequence[Any], width: int) -> list[tuple[tuple[Any, ...], dict[str, int]]]:
+    out: list[tuple[tuple[Any, ...], dict[str, int]]] = []
+    for row in rows:
+        mapping = row._mapping
+        names = list(mapping.keys())[width:]
+        out.append((tuple(row[:width]), {n: int(mapping[n] or 0) for n in names}))
+    return out
+
+
+def first_event_ms(session: Session, workspace_id: str) -> int | None:
+    """When the workspace's earliest click, lead or sale happened."""
+    firsts = [
+        session.scalar(select(func.min(t.c.timestamp)).where(t.c.workspace_id == workspace_id))
+        for t in (click_events, lead_events, sale_events)
+    ]
+    known = [int(v) for v in firsts if v is not None]
+    return min(known) if known else None
+
+
+def links_by_id(session: Session, workspace_id: str, ids: Sequence[str]) -> dict[str, Link]:
+    """The workspace's links among ``ids``."""
+    if not ids:
+        return {}
+    rows = session.scalars(select(Link).where(Link.workspace_id == workspace_id, Link.id.in_(ids)))
+    return {link.id: link for link in rows}
+
+
+def unknown_ids(session: Session, workspace_id: str, scope: str, ids: Sequence[str]) -> list[str]:
+    """The ``ids`` that name no link, tag or customer of the workspace (``scope`` says
+    which). A deleted link or customer still counts while events of this workspace name it."""
+    wanted = set(ids)
+    if scope == "tag":
+        query: Select[Any] = select(Tag.id).where(Tag.workspace_id == workspace_id)
+        known = set(session.scalars(query.where(Tag.id.in_(wanted))))
+        return sorted(wanted - known)
+    model: Any = Link if scope == "link" else Customer
+    known = set(
+        session.scalars(
+            select(model.id).where(model.workspace_id == workspace_id, model.id.in_(wanted))
+        )
+    )
+    table, column = (click_events, "link_id") if scope == "link" else (lead_events, "customer_id")
+    for missing in wanted - known:
+        hit = session.scalar(
+            select(table.c.id)
+            .where(table.c.workspace_id == workspace_id, table.c[column] == missing)
+            .limit(1)
+        )
+        if hit is not None:
+            known.add(missing)
+    return sorted(wanted - known)
+
+
+_TABLES = {Kind.clicks: click_events, Kind.leads: lead_events, Kind.sales: sale_events}
+
+
+def raw_source(kind: Kind) -> Source:
+    """The stored rows of one event type, as they were written (for the events list)."""
+    return Source(kind, _TABLES[kind], ())
+
+
+def page_of_events(
+    session: Session,
+    src: Source,
+    conditions: Sequence[Any],
+    *,
+    newest_first: bool,
+    offset: int,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """One page of stored events, by time then id."""
+    c = src.rows.c
+    order = (c.timestamp.desc(), c.id.desc()) if newest_first else (c.timestamp, c.id)
+    query = select(src.rows).where(*conditions).order_by(*order).offset(offset).limit(limit)
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def clicks_by_id(session: Session, workspace_id: str, ids: Sequence[str]) -> dict[str, Any]:
+    """The workspace's stored clicks among ``ids``, as mappings."""
+    if not ids:
+        return {}
+    c = click_events.c
+    rows = session.execute(
+        select(click_events).where(c.workspace_id == workspace_id, c.id.in_(set(ids)))
+    )
+    return {row.id: row._mapping for row in rows}
+
+
+def customers_by_id(session: Session, workspace_id: str, ids: Sequence[str]) -> list[Customer]:
+    """The workspace's customers among ``ids``."""
+    if not ids:
+        return []
+    query = select(Customer).where(Customer.workspace_id == workspace_id, Customer.id.in_(ids))
+    return list(session.scalars(query))

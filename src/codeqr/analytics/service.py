@@ -1,0 +1,308 @@
+"""Analytics rules (SPEC §6): what a request may see, and totals shaped as Dub answers them.
+
+``event`` picks which events are counted (``composite``: all three); every row carries
+``clicks``, ``leads``, ``sales`` and ``saleAmount``, those of uncounted events being 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from codeqr.analytics import repository as repo
+from codeqr.analytics.filters import Filter, parse
+from codeqr.analytics.repository import Kind
+from codeqr.analytics.schemas import (
+    AnalyticsFilters,
+    AnalyticsQuery,
+    EventType,
+    Funnel,
+    FunnelStep,
+    GroupBy,
+)
+from codeqr.analytics.timeframe import (
+    Timeframe,
+    buckets,
+    days_back,
+    label,
+    resolve,
+    to_ms,
+    zone,
+)
+from codeqr.kit.clock import iso, utcnow
+from codeqr.kit.errors import Forbidden, NotFound, Unprocessable
+from codeqr.link.service import LinkContext
+from codeqr.workspace.models import Plan, Workspace
+from codeqr.workspace.service import get_plan
+
+MEASURES = ("clicks", "leads", "sales", "saleAmount")
+MAX_ROWS = 1_000
+"""Breakdowns answer at most this many rows, the largest first."""
+
+KINDS: dict[EventType, tuple[Kind, ...]] = {
+    EventType.clicks: (Kind.clicks,),
+    EventType.leads: (Kind.leads,),
+    EventType.sales: (Kind.sales,),
+    EventType.composite: (Kind.clicks, Kind.leads, Kind.sales),
+}
+_RANKING: dict[EventType, tuple[str, ...]] = {
+    EventType.clicks: ("clicks",),
+    EventType.leads: ("leads",),
+    EventType.sales: ("saleAmount", "sales"),
+    EventType.composite: ("clicks", "leads", "saleAmount", "sales"),
+}
+
+Shape = Callable[[tuple[Any, ...]], dict[str, Any]]
+_BREAKDOWNS: dict[GroupBy, tuple[tuple[str, ...], Shape]] = {
+    GroupBy.continents: (("continent",), lambda k: {"continent": k[0]}),
+    GroupBy.countries: (("country",), lambda k: {"country": k[0], "region": "*", "city": "*"}),
+    GroupBy.regions: (
+        ("country", "region"),
+        lambda k: {"country": k[0], "region": k[1], "city": "*"},
+    ),
+    GroupBy.cities: (
+        ("country", "region", "city"),
+        lambda k: {"country": k[0], "region": k[1], "city": k[2]},
+    ),
+    GroupBy.devices: (("device",), lambda k: {"device": k[0]}),
+    GroupBy.browsers: (("browser",), lambda k: {"browser": k[0]}),
+    GroupBy.os: (("os",), lambda k: {"os": k[0]}),
+    GroupBy.triggers: (("trigger",), lambda k: {"trigger": k[0]}),
+    GroupBy.referers: (("referer",), lambda k: {"referer": k[0]}),
+    GroupBy.referer_urls: (("referer_url",), lambda k: {"refererUrl": k[0]}),
+    GroupBy.top_urls: (("url",), lambda k: {"url": k[0]}),
+}
+_UTM: dict[GroupBy, str] = {
+    GroupBy.utm_sources: "utm_source",
+    GroupBy.utm_mediums: "utm_medium",
+    GroupBy.utm_campaigns: "utm_campaign",
+    GroupBy.utm_terms: "utm_term",
+    GroupBy.utm_contents: "utm_content",
+}
+_CHECKED_IDS = {"linkId": "link", "tagId": "tag", "customerId": "customer"}
+
+
+@dataclass(frozen=True)
+class Scoped:
+    """A request made safe to run: its workspace, range and filters."""
+
+    workspace_id: str
+    timeframe: Timeframe
+    filters: list[Filter]
+
+    def conditions(self, src: repo.Source, *, timed: bool = True) -> list[Any]:
+        """The WHERE of ``src`` for this request (without the range unless ``timed``)."""
+        tf = self.timeframe
+        if not timed:
+            return repo.where(src, self.workspace_id, None, None, self.filters)
+        return repo.where(src, self.workspace_id, tf.start_ms, tf.end_ms, self.filters)
+
+
+def zeros() -> dict[str, int]:
+    """A row's measures before anything is counted."""
+    return dict.fromkeys(MEASURES, 0)
+
+
+def scope(
+    session: Session, workspace: Workspace, query: AnalyticsFilters, now: datetime | None = None
+) -> Scoped:
+    """Check the request against the workspace (range allowed by its plan, filters naming
+    its own links, tags and customers) and resolve its range in its timezone."""
+    now = now or utcnow()
+    try:
+        timeframe = resolve(query.interval, query.start, query.end, zone(query.timezone), now)
+    except ValueError as exc:
+        raise Unprocessable(f"Invalid request: query parameter {exc}") from exc
+    check_range(session, workspace, timeframe, now)
+    filters = parse(query)
+    for f in filters:
+        kind = _CHECKED_IDS.get(f.field.param)
+        if kind is None:
+            continue
+        missing = repo.unknown_ids(session, workspace.id, kind, f.values)
+        if missing:
+            # Another workspace's object is as unknown here as one that never existed.
+            raise NotFound(f"{f.field.param}: {kind} not found: {', '.join(missing)}")
+    return Scoped(workspace.id, timeframe, filters)
+
+
+def check_range(session: Session, workspace: Workspace, tf: Timeframe, now: datetime) -> None:
+    """403 naming the plan needed when the range starts further back than the plan's
+    analytics range (counted in local days: a 30-day plan reaches back to the local
+    midnight 30 days before today)."""
+    plan = get_plan(session, workspace.plan)
+    if plan.analytics_days is None:
+        return
+    back = None if tf.start_ms is None else days_back(tf.start_ms, now, tf.zone)
+    if back is not None and back <= plan.analytics_days:
+        return
+    plans = list(session.scalars(select(Plan).order_by(Plan.rank)))
+    needed = next(
+        (
+            p
+            for p in plans
+            if p.rank > plan.rank
+            and (p.analytics_days is None or (back is not None and back <= p.analytics_days))
+        ),
+        None,
+    )
+    what = "All-time analytics" if back is None else f"Analytics {back} days back"
+    need = needed.name.capitalize() if needed else "higher"
+    raise Forbidden(
+        f"{what} requires a {need} plan subscription or higher; this workspace is on the "
+        f"{plan.name} plan, whose analytics reach {plan.analytics_days} days back."
+    )
+
+
+def retrieve(
+    session: Session, ctx: LinkContext, workspace: Workspace, query: AnalyticsQuery
+) -> dict[str, int] | list[dict[str, Any]]:
+    """``GET /api/analytics``: a count object, or a list of rows for every other groupBy."""
+    scoped = scope(session, workspace, query)
+    kinds = KINDS[query.event]
+    if query.group_by is GroupBy.total:
+        return totals(session, scoped, kinds)
+    if query.group_by is GroupBy.timeseries:
+        return _timeseries(session, scoped, kinds)
+    merged: dict[tuple[Any, ...], dict[str, int]] = {}
+    for kind in kinds:
+        src = repo.source(kind)
+        where = scoped.conditions(src)
+        if query.group_by in _UTM:
+            found = repo.grouped_by_link(session, src, where, _UTM[query.group_by])
+        elif query.group_by is GroupBy.top_links:
+            found = repo.grouped(session, src, where, ("link_id",))
+        else:
+            found = repo.grouped(session, src, where, _BREAKDOWNS[query.group_by][0])
+        for key, values in found:
+            merged.setdefault(key, zeros()).update(values)
+    ranked = rank(merged, _RANKING[query.event])
+    if query.group_by is GroupBy.top_links:
+        return _top_links(session, ctx, workspace.id, ranked)
+    if query.group_by in _UTM:
+        name = _UTM[query.group_by]
+        return [{name: key[0], **values} for key, values in ranked[:MAX_ROWS]]
+    shape = _BREAKDOWNS[query.group_by][1]
+    return [{**shape(key), **values} for key, values in ranked[:MAX_ROWS]]
+
+
+def totals(session: Session, scoped: Scoped, kinds: Sequence[Kind]) -> dict[str, int]:
+    """Every measure over the whole range (0 for kinds not counted)."""
+    out = zeros()
+    for kind in kinds:
+        src = repo.source(kind)
+        out.update(repo.total(session, src, scoped.conditions(src)))
+    return out
+
+
+def rank(
+    merged: dict[tuple[Any, ...], dict[str, int]], by: Sequence[str]
+) -> list[tuple[tuple[Any, ...], dict[str, int]]]:
+    """Rows largest first by the measures ``by``, then by key (a stable order)."""
+    keyed = sorted(merged.items(), key=lambda item: tuple(str(k) for k in item[0]))
+    return sorted(keyed, key=lambda item: tuple(-item[1][m] for m in by))
+
+
+def _timeseries(session: Session, scoped: Scoped, kinds: Sequence[Kind]) -> list[dict[str, Any]]:
+    tf = scoped.timeframe
+    start = tf.start_ms
+    if start is None:
+        first = repo.first_event_ms(session, scoped.workspace_id)
+        start = min(first, tf.end_ms - 1) if first is not None else tf.end_ms - 1
+    starts = buckets(start, tf.end_ms, tf.zone, tf.granularity(start))
+    # The range clips the first and last buckets.
+    bounds = [max(to_ms(s), start) for s in starts] + [tf.end_ms]
+    rows = [{"start": label(s), **zeros()} for s in starts]
+    for kind in kinds:
+        src = repo.source(kind)
+        for row, values in zip(
+            rows,
+            repo.per_range(session, src, scoped.conditions(src, timed=False), bounds),
+            strict=True,
+        ):
+            row.update(values)
+    return rows
+
+
+def _top_links(
+    session: Session,
+    ctx: LinkContext,
+    workspace_id: str,
+    ranked: list[tuple[tuple[Any, ...], dict[str, int]]],
+) -> list[dict[str, Any]]:
+    # Deleted links are left out: there is nothing left to show for them.
+    ids = [key[0] for key, _ in ranked]
+    links = repo.links_by_id(session, workspace_id, ids)
+    rows: list[dict[str, Any]] = []
+    for key, values in ranked:
+        link = links.get(key[0])
+        if link is None:
+            continue
+        rows.append(
+            {
+                "link": link.id,
+                "id": link.id,
+                "domain": link.domain,
+                "key": link.key,
+                "shortLink": ctx.short_link(link.domain, link.key),
+                "url": link.url,
+                "title": link.title,
+                "comments": link.comments,
+                "folderId": None,
+                "partnerId": None,
+                "createdAt": iso(link.created_at),
+                **values,
+            }
+        )
+        if len(rows) == MAX_ROWS:
+            break
+    return rows
+
+
+def funnel(session: Session, workspace: Workspace, query: AnalyticsFilters) -> Funnel:
+    """``GET /api/analytics/funnel``: clicks → leads → sales over the request's range."""
+    scoped = scope(session, workspace, query)
+    t = totals(session, scoped, KINDS[EventType.composite])
+    clicks, leads, sales = t["clicks"], t["leads"], t["sales"]
+    steps = [FunnelStep(step="clicks", count=clicks, **_rates(clicks, clicks, None))]
+    steps.append(FunnelStep(step="leads", count=leads, **_rates(leads, clicks, clicks)))
+    steps.append(
+        FunnelStep(
+            step="sales",
+            count=sales,
+            sale_amount=t["saleAmount"],
+            **_rates(sales, clicks, leads),
+        )
+    )
+    return Funnel(
+        clicks=clicks,
+        leads=leads,
+        sales=sales,
+        sale_amount=t["saleAmount"],
+        currency=workspace.currency,
+        steps=steps,
+    )
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 6) if whole else None
+
+
+def _rates(count: int, clicks: int, previous: int | None) -> dict[str, Any]:
+    if previous is None:
+        rate = drop = drop_rate = None
+    else:
+        rate = _ratio(count, previous)
+        drop = previous - count
+        drop_rate = None if rate is None else round(1 - rate, 6)
+    return {
+        "share_of_clicks": _ratio(count, clicks),
+        "conversion_rate": rate,
+        "drop_off": drop,
+        "drop_off_rate": drop_rate,
+    }
