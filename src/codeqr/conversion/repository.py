@@ -63,7 +63,7 @@ def record_lead(
         session,
         lead_events,
         {
-            "id": event_id(at_ms),
+            "id": event_id(),  # ids follow insertion (the live stream reads by id)
             "timestamp": at_ms,
             "workspace_id": customer.workspace_id,
             "link_id": click.link_id,

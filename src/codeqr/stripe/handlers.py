@@ -277,7 +277,7 @@ def on_charge_refunded(session: Session, ctx: Context) -> str:
     repository.record_refund(
         session,
         {
-            "id": event_id(ctx.at_ms),
+            "id": event_id(),
             "timestamp": ctx.at_ms,
             "workspace_id": ctx.workspace.id,
             "sale_id": sale.id,
@@ -521,7 +521,7 @@ def _record_sale(
     conversion = ctx.services.rates.convert(amount, currency, workspace.currency, day)
     click = ctx.click(session, customer.click_id) if customer and customer.click_id else None
     row = {
-        "id": event_id(at_ms),
+        "id": event_id(),  # insertion order; the timestamp is when Stripe says it happened
         "timestamp": at_ms,
         "workspace_id": workspace.id,
         "link_id": customer.link_id if customer else None,
