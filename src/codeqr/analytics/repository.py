@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Select,
+    String,
     and_,
     func,
     literal,
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from codeqr.analytics.filters import Filter, Scope
 from codeqr.customer.models import Customer
-from codeqr.events.models import click_events, lead_events, sale_events
+from codeqr.events.models import click_events, lead_events, refund_events, sale_events
 from codeqr.link.models import Link, LinkTag, Tag
 
 _NULLABLE = {"link_id", "customer_id", "click_id"}
@@ -56,32 +57,46 @@ class Kind(StrEnum):
 
 
 def sale_facts() -> FromClause:
-    """The rows every sales figure is summed from: one per sale, ``sale_count`` 1 and
-    ``amount`` its amount in the reporting currency.
+    """The rows every sales figure is summed from: one per sale (``sale_count`` 1, ``amount``
+    its amount in the reporting currency) and one per refund (``sale_count`` 0, ``amount``
+    the refunded part, negative), so ``saleAmount`` is net revenue, refunds counted at the
+    time they happened against the sale's link and where-from columns.
 
     A sale with no known rate has a NULL ``amount``: still counted in ``sales``, left out
-    of ``saleAmount``. This is the one place to hook refunds (``UNION ALL`` rows of
-    ``refund_events`` carrying ``sale_count`` 0 and a negative ``amount``, with the
-    where-from columns of their sale) and test mode (``WHERE NOT sale_events.test``):
-    analytics, the funnel and the dashboard all read sales through here.
+    of ``saleAmount``. Analytics, the funnel and the dashboard all read sales through here.
     """
-    c = sale_events.c
-    return (
-        select(
-            c.id,
-            c.timestamp,
-            c.workspace_id,
-            c.link_id,
-            c.click_id,
-            c.customer_id,
-            c.event_name,
-            *(c[name] for name in _WHERE_FROM),
-            literal(1, BigInteger).label("sale_count"),
-            c.reporting_amount.label("amount"),
-        )
-        .select_from(sale_events)
-        .subquery("sale_facts")
+    c, r = sale_events.c, refund_events.c
+    sales = select(
+        c.id,
+        c.timestamp,
+        c.workspace_id,
+        c.link_id,
+        c.click_id,
+        c.customer_id,
+        c.event_name,
+        *(c[name] for name in _WHERE_FROM),
+        literal(1, BigInteger).label("sale_count"),
+        c.reporting_amount.label("amount"),
+        c.test,
     )
+    refunds = select(
+        r.id,
+        r.timestamp,
+        r.workspace_id,
+        r.link_id,
+        r.click_id,
+        r.customer_id,
+        literal(REFUND_EVENT, String).label("event_name"),
+        *(r[name] for name in _WHERE_FROM),
+        literal(0, BigInteger).label("sale_count"),
+        (-r.reporting_amount).label("amount"),
+        r.test,
+    )
+    return union_all(sales, refunds).subquery("sale_facts")
+
+
+REFUND_EVENT = "Refund"
+"""The event name refund rows carry in ``sale_facts`` (an ``eventName`` filter sees it)."""
 
 
 def sale_totals(facts: FromClause) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
@@ -125,11 +140,16 @@ def where(
     start_ms: int | None,
     end_ms: int | None,
     filters: Sequence[Filter],
+    *,
+    with_test: bool = False,
 ) -> list[Any]:
     """The conditions of a query: workspace, ``[start_ms, end_ms)`` (``None``: open),
-    then each filter."""
+    then each filter. Rows recorded from Stripe test mode are left out unless ``with_test``
+    (a sandbox workspace, whose test data are its figures)."""
     c = src.rows.c
     found: list[Any] = [c.workspace_id == workspace_id]
+    if not with_test and "test" in c:
+        found.append(c.test.is_(False))
     if start_ms is not None:
         found.append(c.timestamp >= start_ms)
     if end_ms is not None:

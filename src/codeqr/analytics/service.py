@@ -37,6 +37,7 @@ from codeqr.analytics.timeframe import (
 from codeqr.kit.clock import iso, utcnow
 from codeqr.kit.errors import Forbidden, NotFound, Unprocessable
 from codeqr.link.service import LinkContext
+from codeqr.stripe import service as stripe_connection
 from codeqr.workspace.models import Plan, Workspace
 from codeqr.workspace.service import get_plan
 
@@ -94,13 +95,16 @@ class Scoped:
     workspace_id: str
     timeframe: Timeframe
     filters: list[Filter]
+    with_test: bool = False
+    """Whether Stripe test-mode rows count (a sandbox workspace: test mode only)."""
 
     def conditions(self, src: repo.Source, *, timed: bool = True) -> list[Any]:
         """The WHERE of ``src`` for this request (without the range unless ``timed``)."""
         tf = self.timeframe
-        if not timed:
-            return repo.where(src, self.workspace_id, None, None, self.filters)
-        return repo.where(src, self.workspace_id, tf.start_ms, tf.end_ms, self.filters)
+        start, end = (tf.start_ms, tf.end_ms) if timed else (None, None)
+        return repo.where(
+            src, self.workspace_id, start, end, self.filters, with_test=self.with_test
+        )
 
 
 def zeros() -> dict[str, int]:
@@ -128,7 +132,8 @@ def scope(
         if missing:
             # Another workspace's object is as unknown here as one that never existed.
             raise NotFound(f"{f.field.param}: {kind} not found: {', '.join(missing)}")
-    return Scoped(workspace.id, timeframe, filters)
+    with_test = stripe_connection.counts_test_data(stripe_connection.get(session, workspace.id))
+    return Scoped(workspace.id, timeframe, filters, with_test)
 
 
 def check_range(session: Session, workspace: Workspace, tf: Timeframe, now: datetime) -> None:

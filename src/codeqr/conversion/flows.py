@@ -33,6 +33,7 @@ from codeqr.link.models import Link
 from codeqr.money.currency import normalize_currency
 from codeqr.money.rates import Conversion, Rates
 from codeqr.services import Services
+from codeqr.stripe import service as stripe_connection
 from codeqr.workspace.models import Workspace
 from codeqr.workspace.service import require_plan, set_reporting_currency
 
@@ -194,15 +195,17 @@ def change_reporting_currency(
 
 
 def reconvert_sales(session: Session, rates: Rates, workspace: Workspace) -> int:
-    """Convert every sale of the workspace into its reporting currency again and recount
-    the links' and customers' ``saleAmount``; how many sales were converted."""
+    """Convert every sale (and refund) of the workspace into its reporting currency again
+    and recount the links' and customers' net ``saleAmount``; how many sales were converted."""
     target = workspace.currency
     sales = repository.sales_to_convert(session, workspace.id)
     for sale_id, at_ms, amount, currency in sales:
         day = datetime.fromtimestamp(at_ms / 1000, tz=UTC).date()
         conversion = rates.convert(amount, currency, target, day)
         repository.set_reporting(session, sale_id, reporting_columns(conversion, target))
-    repository.recount_sale_amounts(session, workspace.id)
+    repository.reconvert_refunds(session, workspace.id)
+    with_test = stripe_connection.counts_test_data(stripe_connection.get(session, workspace.id))
+    repository.recount_sale_amounts(session, workspace.id, with_test=with_test)
     return len(sales)
 
 

@@ -175,21 +175,44 @@ def set_reporting(session: Session, sale_id: str, values: dict[str, Any]) -> Non
     session.execute(update(sale_events).where(sale_events.c.id == sale_id).values(values))
 
 
-def recount_sale_amounts(session: Session, workspace_id: str) -> None:
-    """Set every link's and customer's ``saleAmount`` of the workspace to the sum of its
-    sales' converted amounts (the rule the counters follow on every write)."""
-    c = sale_events.c
-    for model, column in ((Link, c.link_id), (Customer, c.customer_id)):
-        total = (
-            select(func.coalesce(func.sum(c.reporting_amount), 0))
-            .where(column == model.id)
-            .scalar_subquery()
+def recount_sale_amounts(session: Session, workspace_id: str, *, with_test: bool) -> None:
+    """Set every link's and customer's ``saleAmount`` of the workspace to its sales'
+    converted amounts net of refunds (the rule the counters follow on every write); Stripe
+    test-mode rows count only ``with_test`` (a sandbox workspace)."""
+    c, r = sale_events.c, refund_events.c
+    pairs = ((Link, c.link_id, r.link_id), (Customer, c.customer_id, r.customer_id))
+    for model, sold_by, refunded_by in pairs:
+        sold = select(func.coalesce(func.sum(c.reporting_amount), 0)).where(
+            sold_by == model.id, *([] if with_test else [c.test.is_(False)])
+        )
+        refunded = select(func.coalesce(func.sum(r.reporting_amount), 0)).where(
+            refunded_by == model.id, *([] if with_test else [r.test.is_(False)])
         )
         session.execute(
             update(model)
             .where(model.workspace_id == workspace_id)
-            .values(sale_amount=total)
+            .values(sale_amount=sold.scalar_subquery() - refunded.scalar_subquery())
             .execution_options(synchronize_session=False)
+        )
+
+
+def reconvert_refunds(session: Session, workspace_id: str) -> None:
+    """Give every refund of the workspace its sale's new rate (a refund is converted at the
+    rate of the sale it lowers, so a full refund nets to exactly zero)."""
+    c, r = sale_events.c, refund_events.c
+    rows = session.execute(
+        select(r.id, r.amount, c.amount, c.reporting_amount, c.reporting_currency)
+        .join(sale_events, c.id == r.sale_id)
+        .where(r.workspace_id == workspace_id)
+    ).all()
+    for refund_id, refunded, sold, sold_reporting, currency in rows:
+        reporting = (
+            None if sold_reporting is None or not sold else round(sold_reporting * refunded / sold)
+        )
+        session.execute(
+            update(refund_events)
+            .where(r.id == refund_id)
+            .values(reporting_amount=reporting, reporting_currency=currency)
         )
 
 
