@@ -134,14 +134,15 @@ def test_in_order_delivery_gives_the_expected_figures(server: LiveServer) -> Non
     assert final["unhandled"] == []
 
 
-@pytest.mark.parametrize("plan", ["reordered", "twice", "concurrent pairs"])
+@pytest.mark.parametrize("plan", ["reordered", "reversed", "twice", "concurrent pairs"])
 def test_faulty_deliveries_end_like_in_order_delivery(server: LiveServer, plan: str) -> None:
     expected = _in_order_state(server)
     _retire(server)
     tenant, links = _story(server)
-    if plan == "reordered":
-        for name in REORDERED:
-            _send(server, tenant, name)
+    if plan in ("reordered", "reversed"):
+        for name in REORDERED if plan == "reordered" else IN_ORDER[::-1]:
+            answer = deliver(server, tenant, event_bytes(name))
+            assert answer.status_code == 200, answer.text
     elif plan == "twice":
         for name in IN_ORDER:
             _send(server, tenant, name)
@@ -249,3 +250,22 @@ def test_stripe_unreachable_answers_5xx_then_the_retry_succeeds(
     assert customer.stripe_customer_id == "cus_H0R30gIrtWHskz"
     assert [x["event_name"] for x in leads(server, tenant.workspace_id)] == ["New customer"]
     assert ("GET", "/v1/customers/cus_H0R30gIrtWHskz", None) in stripe_api.requests
+
+
+def test_refunds_delivered_before_their_sale_are_applied_when_it_arrives(
+    server: LiveServer,
+) -> None:
+    tenant, links = _story(server)
+    for name in (FULL, PARTIAL):
+        answer = deliver(server, tenant, event_bytes(name))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["handled"] is False
+    assert refunds(server, tenant.workspace_id) == []
+    _send(server, tenant, PAYMENT_LINK)
+    assert sum(r["amount"] for r in refunds(server, tenant.workspace_id)) == 4900
+    assert link_counters(server, links["pay"])["saleAmount"] == 0
+    assert [e.handled_at is not None for e in inbox(server, tenant.workspace_id)] == [True] * 3
+    # Redelivered now, they are duplicates.
+    again = deliver(server, tenant, event_bytes(PARTIAL))
+    assert again.json()["handled"] is False
+    assert "Already handled" in again.json()["reason"]

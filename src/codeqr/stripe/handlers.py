@@ -25,6 +25,7 @@ from codeqr.kit.ids import click_id as event_id
 from codeqr.kit.ids import is_base62
 from codeqr.money.currency import normalize_currency
 from codeqr.services import Services
+from codeqr.stripe import inbox
 from codeqr.stripe import service as connection
 from codeqr.stripe.client import StripeApi
 from codeqr.stripe.models import StripeIntegration
@@ -35,6 +36,18 @@ SUBSCRIPTION_SALE_EVENT = "Subscription creation"
 RENEWAL_SALE_EVENT = "Invoice paid"
 NEW_CUSTOMER_LEAD_EVENT = "New customer"
 PAID_STATUSES = ("paid", "no_payment_required")
+
+
+class Waiting(Exception):
+    """The event needs another one first; it is kept unhandled, and settled by that one."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+WAITING_DAYS = 7
+"""How long a refund waits for its sale before only ``codeqr stripe replay`` looks at it."""
 
 
 @dataclass
@@ -256,7 +269,12 @@ def on_charge_refunded(session: Session, ctx: Context) -> str:
         invoice_id=ctx.prefetched.get("invoice"),
     )
     if sale is None:
-        return f"No sale of this workspace was paid by charge {obj['id']}: nothing to lower."
+        # Stripe may deliver the refund before the payment: it waits (unhandled) and is
+        # applied when the sale of its payment intent is recorded (see _settle_refunds).
+        raise Waiting(
+            f"No sale of this workspace was paid by charge {obj['id']} yet: the refund is "
+            "kept and applied when that sale is recorded."
+        )
     repository.lock_sale(session, sale.id)
     total = int(obj.get("amount_refunded") or 0)
     already = repository.refunded_total(session, ctx.workspace.id, obj["id"])
@@ -306,6 +324,16 @@ def on_deauthorized(session: Session, ctx: Context) -> str:
     if connection.disconnect(session, ctx.workspace):
         return "Stripe account unbound from the workspace."
     return "The workspace had no Stripe account bound."
+
+
+def _settle_refunds(session: Session, ctx: Context, payment_intent: str) -> None:
+    """Apply the refunds that arrived before this payment's sale, oldest first."""
+    since = ctx.at_ms // 1000 - WAITING_DAYS * 86_400
+    for inbox_id, event in inbox.waiting(session, ctx.workspace.id, "charge.refunded", since):
+        if _id(event["data"]["object"].get("payment_intent")) != payment_intent:
+            continue
+        waited = Context(ctx.services, ctx.workspace, ctx.integration, ctx.api, event)
+        inbox.settle(session, inbox_id, on_charge_refunded(session, waited))
 
 
 HANDLERS: dict[str, Callable[[Session, Context], str]] = {
@@ -551,5 +579,7 @@ def _record_sale(
             reporting_amount=conversion.amount if conversion else None,
             at_ms=at_ms,
         )
+    if payment_intent:
+        _settle_refunds(session, ctx, payment_intent)
     who = f"customer {customer.id}" if customer else "nobody known (unattributed revenue)"
     return f"Sale {event_name!r} of {amount} {currency} recorded for {who}."

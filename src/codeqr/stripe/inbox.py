@@ -95,6 +95,41 @@ _SET_OUTCOME = (
 )
 
 
+def wait(session: Session, inbox_id: str, reason: str) -> None:
+    """Undo the claim: the event stays unhandled (waiting for another), saying why."""
+    session.connection().execute(
+        update(_events)
+        .where(_events.c.id == inbox_id)
+        .values(handled_at=None, outcome=reason, attempts=_events.c.attempts - 1)
+    )
+
+
+def waiting(
+    session: Session, workspace_id: str, kind: str, since: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """Unhandled events of one type created since ``since`` (Unix seconds), oldest first."""
+    rows = session.execute(
+        select(StripeEvent.id, StripeEvent.payload)
+        .where(
+            StripeEvent.handled_at.is_(None),
+            StripeEvent.workspace_id == workspace_id,
+            StripeEvent.type == kind,
+            StripeEvent.created >= since,
+        )
+        .order_by(StripeEvent.created, StripeEvent.received_at)
+    ).all()
+    return [(row[0], json.loads(row[1])) for row in rows]
+
+
+def settle(session: Session, inbox_id: str, outcome: str) -> None:
+    """Stamp a waiting event handled by the event it waited for."""
+    session.connection().execute(
+        update(_events)
+        .where(_events.c.id == inbox_id, _events.c.handled_at.is_(None))
+        .values(handled_at=utcnow(), outcome=outcome, attempts=_events.c.attempts + 1)
+    )
+
+
 def _row(workspace_id: str, event: dict[str, Any], payload: bytes) -> dict[str, Any]:
     return {
         "workspace_id": workspace_id,

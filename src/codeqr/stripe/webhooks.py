@@ -206,7 +206,11 @@ def _handle(
         inbox_id = inbox.claim(session, workspace.id, event, payload)
         if inbox_id is None:
             return _duplicate(event["id"])
-        outcome = handlers.handle(session, ctx)
+        try:
+            outcome = handlers.handle(session, ctx)
+        except handlers.Waiting as waiting:
+            inbox.wait(session, inbox_id, waiting.reason)
+            return _ignored(waiting.reason)
         inbox.set_outcome(session, inbox_id, outcome)
         session.flush()
     except Exception as exc:
