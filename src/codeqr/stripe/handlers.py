@@ -8,99 +8,26 @@ Reads Stripe's API only in ``prefetch``, before the transaction takes any lock.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from codeqr.conversion import repository
-from codeqr.conversion.flows import DEFAULT_LEAD_EVENT, DEFAULT_SALE_EVENT, reporting_columns
+from codeqr.conversion.flows import DEFAULT_SALE_EVENT, reporting_columns
 from codeqr.customer import service as customers
 from codeqr.customer.models import Customer
-from codeqr.events.store import Click
-from codeqr.kit.clock import utcnow
 from codeqr.kit.ids import click_id as event_id
-from codeqr.kit.ids import is_base62
 from codeqr.money.currency import normalize_currency
-from codeqr.services import Services
-from codeqr.stripe import inbox
+from codeqr.stripe import attribution, inbox
 from codeqr.stripe import service as connection
-from codeqr.stripe.client import StripeApi
-from codeqr.stripe.models import StripeIntegration
-from codeqr.workspace.models import Workspace
+from codeqr.stripe.context import WAITING_DAYS, Context, Waiting, ref_id
 
 CLICK_REFERENCE_PREFIX = "codeqr_id_"
 SUBSCRIPTION_SALE_EVENT = "Subscription creation"
 RENEWAL_SALE_EVENT = "Invoice paid"
 NEW_CUSTOMER_LEAD_EVENT = "New customer"
 PAID_STATUSES = ("paid", "no_payment_required")
-
-
-class Waiting(Exception):
-    """The event needs another one first; it is kept unhandled, and settled by that one."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-WAITING_DAYS = 7
-"""How long a refund waits for its sale before only ``codeqr stripe replay`` looks at it."""
-
-
-@dataclass
-class Context:
-    """One event being handled for one workspace."""
-
-    services: Services
-    workspace: Workspace
-    integration: StripeIntegration | None
-    api: StripeApi
-    event: dict[str, Any]
-    prefetched: dict[str, Any] = field(default_factory=dict)
-    clicks: dict[str, Click | None] = field(default_factory=dict)
-
-    def click(self, session: Session, click_id: str) -> Click | None:
-        """A click by id, read once per event."""
-        if click_id not in self.clicks:
-            self.clicks[click_id] = self.services.events.get_click(click_id, session)
-        return self.clicks[click_id]
-
-    @property
-    def test(self) -> bool:
-        return not self.event.get("livemode", False)
-
-    @property
-    def counted(self) -> bool:
-        """Whether this event's rows move the links' and customers' figures."""
-        return not self.test or connection.counts_test_data(self.integration)
-
-    @property
-    def at_ms(self) -> int:
-        created = self.event.get("created")
-        return int(created) * 1000 if created else int(utcnow().timestamp() * 1000)
-
-    @property
-    def obj(self) -> dict[str, Any]:
-        data: dict[str, Any] = self.event["data"]["object"]
-        return data
-
-
-def _id(value: Any) -> str | None:
-    """An expandable Stripe reference as its id."""
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value if isinstance(value, str) and value else None
-
-
-def _codeqr_click_id(reference: Any) -> str | None:
-    """The click id in ``client_reference_id=codeqr_id_<clickId>``, if well formed."""
-    if not isinstance(reference, str) or not reference.startswith(CLICK_REFERENCE_PREFIX):
-        return None
-    candidate = reference[len(CLICK_REFERENCE_PREFIX) :]
-    return candidate if candidate and len(candidate) <= 32 and is_base62(candidate) else None
 
 
 # --- reading Stripe before the transaction locks anything ---------------------------------
@@ -115,24 +42,24 @@ def prefetch(session: Session, ctx: Context) -> dict[str, Any]:
         return found
     if kind.startswith("checkout.session."):
         metadata = obj.get("metadata") or {}
-        stripe_customer = _id(obj.get("customer"))
+        stripe_customer = ref_id(obj.get("customer"))
         if (
             stripe_customer
-            and not _codeqr_click_id(obj.get("client_reference_id"))
+            and not attribution.codeqr_click_id(obj.get("client_reference_id"))
             and not metadata.get("codeqrCustomerId")
             and not isinstance(obj.get("customer"), dict)
         ):
             found["customer"] = ctx.api.customer(stripe_customer)
     elif kind == "invoice.paid":
-        stripe_customer = _id(obj.get("customer"))
+        stripe_customer = ref_id(obj.get("customer"))
         if (
             stripe_customer
-            and _customer_by_stripe_id(session, ctx.workspace.id, stripe_customer) is None
+            and attribution.by_stripe_id(session, ctx.workspace.id, stripe_customer) is None
             and not _subscription_metadata(obj).get("codeqrCustomerId")
         ):
             found["customer"] = ctx.api.customer(stripe_customer)
     elif kind == "charge.refunded":
-        payment_intent = _id(obj.get("payment_intent"))
+        payment_intent = ref_id(obj.get("payment_intent"))
         if payment_intent and not repository.sale_paid_by(
             session, ctx.workspace.id, payment_intent=payment_intent, invoice_id=None
         ):
@@ -155,13 +82,13 @@ def on_customer(session: Session, ctx: Context) -> str:
     if not metadata.get("codeqrCustomerId") and not metadata.get("codeqrClickId"):
         return "No codeqrCustomerId or codeqrClickId in the customer's metadata: nothing to do."
     profile = customers.Profile(obj.get("name"), obj.get("email"), None)
-    customer = _from_metadata(session, ctx, metadata, obj["id"], profile)
+    customer = attribution.from_metadata(session, ctx, metadata, obj["id"], profile)
     if customer is None:
         return (
             f"No customer {metadata.get('codeqrCustomerId')!r} in this workspace and no known "
             "codeqrClickId: nothing recorded."
         )
-    _bind_stripe_customer(session, ctx, customer, obj["id"], profile)
+    attribution.bind_stripe_customer(session, ctx, customer, obj["id"], profile)
     return f"Stripe customer {obj['id']} tied to customer {customer.id}."
 
 
@@ -180,25 +107,27 @@ def on_checkout(session: Session, ctx: Context) -> str:
     amount, currency = _session_amount(obj)
     if amount <= 0:
         return "Zero amount: nothing to record."
-    stripe_customer = _id(obj.get("customer"))
+    stripe_customer = ref_id(obj.get("customer"))
     details = obj.get("customer_details") or {}
     email = details.get("email") or obj.get("customer_email")
     profile = customers.Profile(details.get("name"), email, None)
 
-    customer = _from_click_reference(session, ctx, obj, stripe_customer, email, profile)
+    customer = attribution.from_click_reference(session, ctx, obj, stripe_customer, email, profile)
     if customer is None:
         codeqr_id = (obj.get("metadata") or {}).get("codeqrCustomerId")
         if codeqr_id:
-            customer = _by_codeqr_id(session, ctx.workspace.id, str(codeqr_id))
+            customer = attribution.by_codeqr_id(session, ctx.workspace.id, str(codeqr_id))
     if customer is None and ctx.prefetched.get("customer"):
         fetched = ctx.prefetched["customer"]
-        customer = _from_metadata(
+        customer = attribution.from_metadata(
             session, ctx, fetched.get("metadata") or {}, fetched["id"], profile
         )
     if customer is None:
-        customer = _by_stripe_id_or_email(session, ctx.workspace.id, stripe_customer, email)
+        customer = attribution.by_stripe_id_or_email(
+            session, ctx.workspace.id, stripe_customer, email
+        )
     if customer is not None and stripe_customer:
-        _bind_stripe_customer(session, ctx, customer, stripe_customer, profile)
+        attribution.bind_stripe_customer(session, ctx, customer, stripe_customer, profile)
 
     subscription = obj.get("mode") == "subscription"
     return _record_sale(
@@ -210,8 +139,8 @@ def on_checkout(session: Session, ctx: Context) -> str:
         event_name=SUBSCRIPTION_SALE_EVENT if subscription else DEFAULT_SALE_EVENT,
         # The first invoice of a subscription is the same money as its session: both
         # claim the invoice id, so whichever arrives second records nothing.
-        invoice_id=_id(obj.get("invoice")) or obj["id"],
-        payment_intent=_id(obj.get("payment_intent")),
+        invoice_id=ref_id(obj.get("invoice")) or obj["id"],
+        payment_intent=ref_id(obj.get("payment_intent")),
         stripe_customer=stripe_customer,
         metadata={"stripeCheckoutSessionId": obj["id"]},
     )
@@ -225,24 +154,24 @@ def on_invoice_paid(session: Session, ctx: Context) -> str:
     amount = int(obj.get("amount_paid") or 0) - max(tax, 0)
     if amount <= 0:
         return "Zero amount: nothing to record."
-    stripe_customer = _id(obj.get("customer"))
+    stripe_customer = ref_id(obj.get("customer"))
     profile = customers.Profile(obj.get("customer_name"), obj.get("customer_email"), None)
     customer = (
-        _customer_by_stripe_id(session, ctx.workspace.id, stripe_customer)
+        attribution.by_stripe_id(session, ctx.workspace.id, stripe_customer)
         if stripe_customer
         else None
     )
     if customer is None:
         codeqr_id = _subscription_metadata(obj).get("codeqrCustomerId")
         if codeqr_id:
-            customer = _by_codeqr_id(session, ctx.workspace.id, str(codeqr_id))
+            customer = attribution.by_codeqr_id(session, ctx.workspace.id, str(codeqr_id))
     if customer is None and ctx.prefetched.get("customer"):
         fetched = ctx.prefetched["customer"]
-        customer = _from_metadata(
+        customer = attribution.from_metadata(
             session, ctx, fetched.get("metadata") or {}, fetched["id"], profile
         )
     if customer is not None and stripe_customer:
-        _bind_stripe_customer(session, ctx, customer, stripe_customer, profile)
+        attribution.bind_stripe_customer(session, ctx, customer, stripe_customer, profile)
     first = obj.get("billing_reason") == "subscription_create"
     return _record_sale(
         session,
@@ -265,7 +194,7 @@ def on_charge_refunded(session: Session, ctx: Context) -> str:
     sale = repository.sale_paid_by(
         session,
         ctx.workspace.id,
-        payment_intent=_id(obj.get("payment_intent")),
+        payment_intent=ref_id(obj.get("payment_intent")),
         invoice_id=ctx.prefetched.get("invoice"),
     )
     if sale is None:
@@ -330,7 +259,7 @@ def _settle_refunds(session: Session, ctx: Context, payment_intent: str) -> None
     """Apply the refunds that arrived before this payment's sale, oldest first."""
     since = ctx.at_ms // 1000 - WAITING_DAYS * 86_400
     for inbox_id, event in inbox.waiting(session, ctx.workspace.id, "charge.refunded", since):
-        if _id(event["data"]["object"].get("payment_intent")) != payment_intent:
+        if ref_id(event["data"]["object"].get("payment_intent")) != payment_intent:
             continue
         waited = Context(ctx.services, ctx.workspace, ctx.integration, ctx.api, event)
         inbox.settle(session, inbox_id, on_charge_refunded(session, waited))
@@ -347,7 +276,7 @@ HANDLERS: dict[str, Callable[[Session, Context], str]] = {
 }
 
 
-# --- finding the buyer ----------------------------------------------------------------------
+# --- amounts ------------------------------------------------------------------------------
 
 
 def _session_amount(obj: dict[str, Any]) -> tuple[int, str]:
@@ -372,160 +301,6 @@ def _subscription_metadata(invoice: dict[str, Any]) -> dict[str, Any]:
     details = parent.get("subscription_details") or {}
     metadata: dict[str, Any] = details.get("metadata") or {}
     return metadata
-
-
-def _find_click(session: Session, ctx: Context, click_id: Any) -> Click | None:
-    if not isinstance(click_id, str) or not is_base62(click_id) or len(click_id) > 32:
-        return None
-    click = ctx.click(session, click_id)
-    return click if click is not None and click.workspace_id == ctx.workspace.id else None
-
-
-def _from_click_reference(
-    session: Session,
-    ctx: Context,
-    obj: dict[str, Any],
-    stripe_customer: str | None,
-    email: str | None,
-    profile: customers.Profile,
-) -> Customer | None:
-    """Rule 1: ``client_reference_id=codeqr_id_<clickId>`` names the click; the customer is
-    found or created from it and a new one gets the lead "Sign up"."""
-    click = _find_click(session, ctx, _codeqr_click_id(obj.get("client_reference_id")))
-    if click is None:
-        return None
-    known = (
-        _customer_by_stripe_id(session, ctx.workspace.id, stripe_customer)
-        if stripe_customer
-        else None
-    )
-    external_id = known.external_id if known else (stripe_customer or email or obj["id"])
-    return _claim_with_lead(session, ctx, external_id, profile, click, DEFAULT_LEAD_EVENT)
-
-
-def _from_metadata(
-    session: Session,
-    ctx: Context,
-    metadata: dict[str, Any],
-    stripe_customer: str,
-    profile: customers.Profile,
-) -> Customer | None:
-    """Rule 3: a Stripe customer's ``codeqrCustomerId`` names ours; failing that, its
-    ``codeqrClickId`` makes a new one (lead "New customer")."""
-    codeqr_id = metadata.get("codeqrCustomerId")
-    if codeqr_id:
-        found = _by_codeqr_id(session, ctx.workspace.id, str(codeqr_id))
-        if found is not None:
-            return found
-    click = _find_click(session, ctx, metadata.get("codeqrClickId"))
-    if click is None:
-        return None
-    external_id = str(codeqr_id or stripe_customer)
-    return _claim_with_lead(session, ctx, external_id, profile, click, NEW_CUSTOMER_LEAD_EVENT)
-
-
-def _claim_with_lead(
-    session: Session,
-    ctx: Context,
-    external_id: str,
-    profile: customers.Profile,
-    click: Click,
-    lead_event: str,
-) -> Customer:
-    customer, new = customers.claim(session, ctx.workspace.id, external_id, profile, click)
-    if new:
-        repository.record_lead(
-            session,
-            customer=customer,
-            click=click,
-            event_name=lead_event,
-            quantity=1,
-            metadata=None,
-            at_ms=ctx.at_ms,
-            test=ctx.test,
-            counted=ctx.counted,
-        )
-    return customer
-
-
-def _by_codeqr_id(session: Session, workspace_id: str, value: str) -> Customer | None:
-    """``codeqrCustomerId`` is the merchant's external id (or our own customer id)."""
-    return customers.find_by_external_id(session, workspace_id, value) or session.scalar(
-        select(Customer).where(Customer.workspace_id == workspace_id, Customer.id == value)
-    )
-
-
-def _customer_by_stripe_id(
-    session: Session, workspace_id: str, stripe_customer: str | None
-) -> Customer | None:
-    if not stripe_customer:
-        return None
-    return session.scalar(
-        select(Customer).where(
-            Customer.workspace_id == workspace_id, Customer.stripe_customer_id == stripe_customer
-        )
-    )
-
-
-def _by_stripe_id_or_email(
-    session: Session, workspace_id: str, stripe_customer: str | None, email: str | None
-) -> Customer | None:
-    """Rule 4: a customer of this workspace with the same Stripe id, else the same email."""
-    matches = []
-    if stripe_customer:
-        matches.append(Customer.stripe_customer_id == stripe_customer)
-    if email:
-        matches.append(Customer.email == email)
-    if not matches:
-        return None
-    found = session.scalars(
-        select(Customer)
-        .where(Customer.workspace_id == workspace_id, or_(*matches))
-        .order_by(Customer.created_at)
-    ).all()
-    by_id = [c for c in found if stripe_customer and c.stripe_customer_id == stripe_customer]
-    ranked = by_id or list(found)
-    return ranked[0] if ranked else None
-
-
-def _bind_stripe_customer(
-    session: Session,
-    ctx: Context,
-    customer: Customer,
-    stripe_customer: str,
-    profile: customers.Profile,
-) -> None:
-    """Keep the Stripe customer id (and a missing name or email) on our customer, then give
-    them the sales Stripe reported for that id before we knew who it was."""
-    changed = False
-    if customer.stripe_customer_id is None:
-        holder = _customer_by_stripe_id(session, ctx.workspace.id, stripe_customer)
-        if holder is None:
-            customer.stripe_customer_id = stripe_customer
-            changed = True
-    for name in ("name", "email"):
-        value = getattr(profile, name)
-        if value and not getattr(customer, name):
-            setattr(customer, name, value)
-            changed = True
-    if changed:
-        customer.updated_at = utcnow()
-        session.flush()
-    if customer.stripe_customer_id == stripe_customer:
-        _adopt(session, ctx, customer, stripe_customer_id=stripe_customer)
-
-
-def _adopt(session: Session, ctx: Context, customer: Customer, **keys: str | None) -> None:
-    click = ctx.services.events.get_click(customer.click_id, session) if customer.click_id else None
-    for sale in repository.adopt_sales(session, ctx.workspace.id, customer, click, **keys):
-        if not sale.test or connection.counts_test_data(ctx.integration):
-            repository.count_sale(
-                session,
-                link_id=customer.link_id,
-                customer_id=customer.id,
-                reporting_amount=sale.net_reporting_amount,
-                at_ms=sale.timestamp,
-            )
 
 
 def _record_sale(
@@ -569,7 +344,7 @@ def _record_sale(
     }
     if not repository.record_sale(session, row):
         if customer is not None:
-            _adopt(session, ctx, customer, invoice_id=invoice_id)
+            attribution.adopt(session, ctx, customer, invoice_id=invoice_id)
         return f"Invoice {invoice_id} is already recorded: not counted again."
     if customer is not None and ctx.counted:
         repository.count_sale(

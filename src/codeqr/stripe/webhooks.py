@@ -21,6 +21,7 @@ from codeqr.services import Services
 from codeqr.stripe import handlers, inbox, signature
 from codeqr.stripe import service as connection
 from codeqr.stripe.client import StripeApi, StripeUnavailable
+from codeqr.stripe.context import Context, Waiting
 from codeqr.stripe.models import StripeIntegration
 from codeqr.workspace.models import Plan, Workspace
 
@@ -194,7 +195,7 @@ def _handle(
             "replayed after an upgrade."
         )
     try:
-        ctx = handlers.Context(
+        ctx = Context(
             services=services,
             workspace=workspace,
             integration=integration,
@@ -208,7 +209,7 @@ def _handle(
             return _duplicate(event["id"])
         try:
             outcome = handlers.handle(session, ctx)
-        except handlers.Waiting as waiting:
+        except Waiting as waiting:
             inbox.wait(session, inbox_id, waiting.reason)
             return _ignored(waiting.reason)
         inbox.set_outcome(session, inbox_id, outcome)
