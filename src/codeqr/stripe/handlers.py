@@ -23,10 +23,8 @@ from codeqr.stripe import attribution, inbox
 from codeqr.stripe import service as connection
 from codeqr.stripe.context import WAITING_DAYS, Context, Waiting, ref_id
 
-CLICK_REFERENCE_PREFIX = "codeqr_id_"
 SUBSCRIPTION_SALE_EVENT = "Subscription creation"
 RENEWAL_SALE_EVENT = "Invoice paid"
-NEW_CUSTOMER_LEAD_EVENT = "New customer"
 PAID_STATUSES = ("paid", "no_payment_required")
 
 
