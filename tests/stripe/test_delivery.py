@@ -269,3 +269,26 @@ def test_refunds_delivered_before_their_sale_are_applied_when_it_arrives(
     again = deliver(server, tenant, event_bytes(PARTIAL))
     assert again.json()["handled"] is False
     assert "Already handled" in again.json()["reason"]
+
+
+def test_events_after_a_downgrade_are_kept_and_replayed_after_an_upgrade(
+    server: LiveServer,
+) -> None:
+    from codeqr.workspace import service as ws
+
+    tenant, links = _story(server)
+    with server.services.db.transaction() as session:
+        ws.set_plan(session, ws.get_workspace(session, tenant.slug), "pro")
+    answer = deliver(server, tenant, event_bytes(PAYMENT_LINK))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["handled"] is False
+    assert "Business plan" in answer.json()["reason"]
+    assert sales(server, tenant.workspace_id) == []
+    [kept] = inbox(server, tenant.workspace_id)
+    assert kept.handled_at is None
+
+    with server.services.db.transaction() as session:
+        ws.set_plan(session, ws.get_workspace(session, tenant.slug), "business")
+    [result] = webhooks.replay(server.services, tenant.workspace_id)
+    assert result["handled"] is True
+    assert link_counters(server, links["pay"])["sales"] == 1
