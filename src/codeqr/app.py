@@ -27,6 +27,7 @@ from codeqr.qr.endpoints import router as qr_router
 from codeqr.redirect.handler import Receive, Scope, Send
 from codeqr.services import Services
 from codeqr.settings import Settings
+from codeqr.stream.endpoints import router as stream_router
 from codeqr.stripe.endpoints import router as stripe_router
 from codeqr.stripe.receiver import WebhookReceiver
 from codeqr.system.endpoints import router as system_router
@@ -46,6 +47,7 @@ def create_api(services: Services) -> FastAPI:
         gc.collect()
         gc.freeze()
         yield
+        await services.feed.aclose()
         await services.recorder.drain()
         services.recorder.close()
         services.key_usage.close()
@@ -70,6 +72,7 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(workspace_router, prefix="/api")
     api.include_router(track_router, prefix="/api")
     api.include_router(customers_router, prefix="/api")
+    api.include_router(stream_router, prefix="/api")
     api.include_router(analytics_router, prefix="/api")
     api.include_router(stripe_router, prefix="/api")
     api.include_router(oauth_api_router, prefix="/api")

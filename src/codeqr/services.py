@@ -19,6 +19,8 @@ from codeqr.redirect.cache import LinkCache
 from codeqr.redirect.handler import Redirector
 from codeqr.redirect.proxies import TrustedProxies
 from codeqr.settings import Durability, Settings
+from codeqr.stream.feed import Feed
+from codeqr.stream.service import shaper
 from codeqr.stripe.client import StripeClients
 from codeqr.workspace.usage import KeyUsage
 
@@ -36,6 +38,8 @@ class Services:
     rates: Rates
     key_usage: KeyUsage
     stripe: StripeClients
+    feed: Feed
+    """New events of every process, fanned out to this process's open event streams."""
     limiters: dict[str, Any] = field(default_factory=dict)
     """The API's admission and commit thread limits (see ``api.deps``), made per app."""
 
@@ -70,6 +74,8 @@ class Services:
             signer=signer,
             visitors=RecentVisitors(),
         )
+        feed = Feed(db, shaper(links))
+        recorder.on_stored = feed.nudge
         return cls(
             settings=settings,
             db=db,
@@ -82,4 +88,5 @@ class Services:
             rates=Rates.load(settings.data_dir),
             key_usage=KeyUsage(db),
             stripe=StripeClients(settings.stripe_api_base),
+            feed=feed,
         )

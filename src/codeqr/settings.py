@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     """Signing secret of the Stripe App's test endpoint (``…/webhook/test``)."""
     stripe_webhook_tolerance: int = Field(default=300, ge=1)
     """Oldest accepted ``Stripe-Signature`` timestamp, in seconds."""
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    """How often an idle ``/api/events/stream`` gets a ``: ping`` comment (keeps proxies open)."""
 
     def instance_urls(self, fallback_domain: str) -> tuple[str, str]:
         """``(default short domain, public base URL)``: configured values, else the fallback."""

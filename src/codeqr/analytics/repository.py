@@ -338,6 +338,17 @@ def clicks_by_id(session: Session, workspace_id: str, ids: Sequence[str]) -> dic
     return {row.id: row._mapping for row in rows}
 
 
+def sales_by_id(session: Session, workspace_id: str, ids: Sequence[str]) -> dict[str, Any]:
+    """The workspace's stored sales among ``ids``, as mappings (refunds name their sale)."""
+    if not ids:
+        return {}
+    c = sale_events.c
+    rows = session.execute(
+        select(sale_events).where(c.workspace_id == workspace_id, c.id.in_(set(ids)))
+    )
+    return {row.id: row._mapping for row in rows}
+
+
 def customers_by_id(session: Session, workspace_id: str, ids: Sequence[str]) -> list[Customer]:
     """The workspace's customers among ``ids``."""
     if not ids:

@@ -74,6 +74,7 @@ def serve(
     import uvicorn
 
     from codeqr.app import create_app
+    from codeqr.stream.serving import Server
 
     settings = Settings()
     shown_host = "localhost" if host in {"0.0.0.0", "::", "127.0.0.1"} else host  # noqa: S104
@@ -93,7 +94,7 @@ def serve(
         typer.echo(f"    workspace: {first.workspace}")
         typer.echo(f"    API key:   {first.api_key}   (shown once; keep it)")
     sys.stdout.flush()
-    uvicorn.run(
+    config = uvicorn.Config(
         application,
         host=host,
         port=port,
@@ -107,6 +108,11 @@ def serve(
         proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
+    # Open event streams end as shutdown begins, so the server stops at once.
+    server = Server(config, before_shutdown=application.services.feed.close)
+    server.run()
+    if not server.started:
+        raise typer.Exit(code=3)
 
 
 @app.command("migrate")

@@ -9,6 +9,7 @@ a crash after that point cannot lose the click (SPEC §3.3, durability).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -75,6 +76,8 @@ class ClickRecorder:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="click-writer")
         self._idle = asyncio.Event()
         self._idle.set()
+        self.on_stored: Callable[[], None] | None = None
+        """Called on the loop after each stored batch (wakes the events stream's poller)."""
 
     async def record(self, raw: RawClick, *, check_since: int | None = None) -> tuple[str, int]:
         """Return once ``raw`` is stored durably; raise if it could not be.
@@ -133,6 +136,8 @@ class ClickRecorder:
                 future.set_exception(error)
         if error is not None:
             log.error("redirect.click.write_failed", error=repr(error), clicks=len(batch))
+        elif self.on_stored is not None:
+            self.on_stored()
         if self._pending:
             self._start_batch(loop)
         else:

@@ -1,0 +1,1 @@
+"""The real-time events stream (``GET /api/events/stream``, SPEC §6)."""

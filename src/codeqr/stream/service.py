@@ -1,0 +1,129 @@
+"""Rules of the events stream: who may watch which workspace, what each event looks like on
+the wire, and what a reconnecting client missed."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from codeqr.analytics.event_list import shape_events
+from codeqr.kit.clock import now_ms
+from codeqr.kit.errors import BadRequest, NotFound
+from codeqr.kit.ids import click_id, is_base62
+from codeqr.link.service import LinkService
+from codeqr.stream import repository as repo
+from codeqr.stream.feed import Frame, Rows, Shaper
+from codeqr.workspace.models import Membership, User, Workspace
+from codeqr.workspace.service import require_plan
+
+FEATURE = "The events stream"
+RETRY_MS = 3000
+"""How long a browser waits before it reconnects (the ``retry:`` field)."""
+BACKLOG_MS = 24 * 3600 * 1000
+BACKLOG_LIMIT = 1000
+"""What a resumed stream replays at most: the newest 1000 events of the last 24 hours."""
+_EVENT_ID_LENGTH = 16
+
+
+def for_key(session: Session, workspace: Workspace, named: str | None) -> Workspace:
+    """The workspace of an API key; naming another one gets 404 (tenancy), a lower plan 403."""
+    if named and named not in (workspace.slug, workspace.id):
+        raise NotFound(f"Workspace {named[:64]} not found.")
+    require_plan(session, workspace, FEATURE)
+    return workspace
+
+
+def for_member(session: Session, user: User, named: str | None) -> Workspace:
+    """The workspace (by slug or id) of a signed-in user; 404 unless they belong to it, so a
+    workspace they are not in looks like one that does not exist."""
+    if not named:
+        raise BadRequest("workspace: name the workspace to watch (?workspace=<slug>).")
+    workspace = session.scalar(
+        select(Workspace)
+        .join(Membership, Membership.workspace_id == Workspace.id)
+        .where(
+            Membership.user_id == user.id,
+            (Workspace.slug == named) | (Workspace.id == named),
+        )
+    )
+    if workspace is None:
+        raise NotFound(f"Workspace {named[:64]} not found.")
+    require_plan(session, workspace, FEATURE)
+    return workspace
+
+
+def last_event_id(header: str | None, query: str | None) -> str | None:
+    """Where a reconnecting client left off (the header a browser sends, or the query
+    parameter for clients that cannot set headers); 400 when it is not an event id."""
+    value = (header or query or "").strip()
+    if not value:
+        return None
+    if len(value) != _EVENT_ID_LENGTH or not is_base62(value):
+        raise BadRequest(f"lastEventId: {value[:64]!r} is not an event id.")
+    return value
+
+
+def opening() -> bytes:
+    """The first bytes of every stream: the reconnection delay, and a comment that tells the
+    client the subscription is live."""
+    return f"retry: {RETRY_MS}\n: connected\n\n".encode()
+
+
+def ping() -> bytes:
+    """A heartbeat: an SSE comment, ignored by clients, that keeps proxies from timing out."""
+    return b": ping\n\n"
+
+
+def encode(event_type: str, event_id: str, data: dict[str, object]) -> Frame:
+    """One event as an SSE message: ``id``, ``event`` and the JSON object on one line."""
+    body = orjson.dumps(data)
+    return Frame(
+        event_id,
+        b"".join(
+            (
+                b"id: ",
+                event_id.encode(),
+                b"\nevent: ",
+                event_type.encode(),
+                b"\ndata: ",
+                body,
+                b"\n\n",
+            )
+        ),
+    )
+
+
+def shaper(links: LinkService) -> Shaper:
+    """Shapes rows as ``GET /api/events`` does, plus ``test`` (Stripe test-mode data)."""
+
+    def shape(session: Session, workspace_id: str, rows: Rows) -> list[Frame]:
+        workspace = session.get(Workspace, workspace_id)
+        if workspace is None:
+            return []
+        frames: list[Frame] = []
+        ordered = sorted(rows, key=lambda item: item[0])
+        for event_type, group in groupby(ordered, key=lambda item: item[0]):
+            stored = [row for _, row in group]
+            shaped = shape_events(session, links, workspace, event_type, stored)
+            for row, data in zip(stored, shaped, strict=True):
+                data["test"] = bool(row.get("test", False))
+                frames.append(encode(event_type, row["id"], data))
+        frames.sort(key=lambda frame: frame.id.encode())
+        return frames
+
+    return shape
+
+
+def missed(
+    session: Session, shape: Shaper, workspace_id: str, after: str, *, byte_order: bool
+) -> list[Frame]:
+    """What was stored after the event ``after``: the newest ``BACKLOG_LIMIT`` events of the
+    last ``BACKLOG_MS``, oldest first."""
+    floor = click_id(now_ms() - BACKLOG_MS)[:7]
+    since = max(after, floor, key=str.encode)
+    conn = session.connection()
+    rows = repo.latest_after(conn, workspace_id, since, BACKLOG_LIMIT, plain=byte_order)
+    return shape(session, workspace_id, rows)
