@@ -7,7 +7,7 @@ export UV_PYTHON := $(PYTHON)
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: install serve test test-sqlite test-postgres check lint types format bench bench-track clean
+.PHONY: install serve test test-sqlite test-postgres check lint types format bench bench-track vendor clean
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -46,6 +46,22 @@ bench: install  ## Redirect benchmark (needs wrk and nginx; see docs/benchmarks.
 
 bench-track: install  ## track.lead / track.sale beside the redirect (needs wrk)
 	$(VENV)/bin/python bench/track.py
+
+# The dashboard's charting library, served by the app itself (no CDN at run time): the
+# npm registry's tarball of a pinned version, checked against its known SHA-256.
+CHARTJS_VERSION := 4.5.1
+CHARTJS_SHA256 := f540d98468457ac7a0aabb32006dfb066297e096c5ea063a5d80aa973d1c337a
+VENDOR_DIR := src/codeqr/dashboard/static/vendor
+
+vendor:  ## Re-download the dashboard's vendored Chart.js from the npm registry
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	curl -fsSL -o "$$tmp/chart.tgz" https://registry.npmjs.org/chart.js/-/chart.js-$(CHARTJS_VERSION).tgz && \
+	echo "$(CHARTJS_SHA256)  $$tmp/chart.tgz" | sha256sum --check --quiet && \
+	tar -xzf "$$tmp/chart.tgz" -C "$$tmp" package/dist/chart.umd.min.js package/LICENSE.md && \
+	mkdir -p $(VENDOR_DIR) && \
+	cp "$$tmp/package/dist/chart.umd.min.js" $(VENDOR_DIR)/chart.umd.min.js && \
+	cp "$$tmp/package/LICENSE.md" $(VENDOR_DIR)/chart.js.LICENSE.md && \
+	echo "Chart.js $(CHARTJS_VERSION) -> $(VENDOR_DIR)"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

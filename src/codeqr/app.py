@@ -18,6 +18,7 @@ from codeqr.conversion.client_endpoints import ClientCors
 from codeqr.conversion.client_endpoints import router as client_tracking_router
 from codeqr.conversion.endpoints import router as track_router
 from codeqr.customer.endpoints import router as customers_router
+from codeqr.dashboard.endpoints import install as install_dashboard
 from codeqr.kit import logs
 from codeqr.link.endpoints import router as links_router
 from codeqr.link.service import RESERVED_KEYS
@@ -78,6 +79,7 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(oauth_api_router, prefix="/api")
     api.include_router(auth_router)
     api.include_router(oauth_router)
+    install_dashboard(api)
     api.include_router(system_router)
     api.include_router(client_tracking_router)
     return api

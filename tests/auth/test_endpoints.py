@@ -27,7 +27,7 @@ def server(settings: Settings) -> Iterator[LiveServer]:
     port = free_port()
     app = create_app(settings, default_domain=f"127.0.0.1:{port}")
 
-    @app.api.get("/dashboard/private")
+    @app.api.get("/dashboard/private/probe")
     def private(user: UserDep) -> dict[str, str]:
         return {"email": user.email}
 
@@ -88,7 +88,7 @@ def test_signing_in_opens_a_session_stored_as_a_hash(server: LiveServer, account
     assert lifetime == timedelta(days=14)
     # Signed in: the sign-in page sends the browser on, and a private page opens.
     assert client.get("/login").status_code == 303
-    assert client.get("/dashboard/private").json() == {"email": account.email}
+    assert client.get("/dashboard/private/probe").json() == {"email": account.email}
 
 
 def test_an_instance_published_on_https_sets_secure_cookies(settings: Settings) -> None:
@@ -168,24 +168,24 @@ def test_a_private_page_sends_the_browser_to_sign_in_and_back(
     server: LiveServer, account: Account
 ) -> None:
     client = server.client()
-    answer = client.get("/dashboard/private?tab=keys&x=1")
+    answer = client.get("/dashboard/private/probe?tab=keys&x=1")
     assert answer.status_code == 303
     location = urlsplit(answer.headers["location"])
     assert location.path == "/login"
-    assert parse_qs(location.query) == {"next": ["/dashboard/private?tab=keys&x=1"]}
+    assert parse_qs(location.query) == {"next": ["/dashboard/private/probe?tab=keys&x=1"]}
     form = client.get(answer.headers["location"])
-    assert 'name="next" value="/dashboard/private?tab=keys&amp;x=1"' in form.text
+    assert 'name="next" value="/dashboard/private/probe?tab=keys&amp;x=1"' in form.text
     back = client.post(
         "/login",
         data={
             "email": account.email,
             "password": account.password,
             "csrf_token": csrf_of(form.text),
-            "next": "/dashboard/private?tab=keys&x=1",
+            "next": "/dashboard/private/probe?tab=keys&x=1",
         },
     )
     assert back.status_code == 303
-    assert back.headers["location"] == "/dashboard/private?tab=keys&x=1"
+    assert back.headers["location"] == "/dashboard/private/probe?tab=keys&x=1"
 
 
 def test_an_api_route_answers_401_instead_of_a_redirect(server: LiveServer) -> None:
@@ -235,7 +235,7 @@ def test_signing_out_needs_the_sessions_token_and_ends_it(
     refused = client.post("/logout", data={"csrf_token": "forged"})
     assert refused.status_code == 403
     assert "This form has expired" in refused.text
-    assert client.get("/dashboard/private").status_code == 200
+    assert client.get("/dashboard/private/probe").status_code == 200
     csrf = _keys(server).for_session(token)
     done = client.post("/logout", data={"csrf_token": csrf})
     assert done.status_code == 303
@@ -244,7 +244,7 @@ def test_signing_out_needs_the_sessions_token_and_ends_it(
     assert sessions_of(server, account.user_id) == []
     replay = server.client()
     replay.cookies.set("cq_session", token)
-    assert replay.get("/dashboard/private").status_code == 303
+    assert replay.get("/dashboard/private/probe").status_code == 303
 
 
 def test_signing_out_without_a_session_goes_to_sign_in(server: LiveServer) -> None:
@@ -261,7 +261,7 @@ def test_an_expired_session_is_not_accepted(server: LiveServer, account: Account
             .where(UserSession.user_id == account.user_id)
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
-    assert client.get("/dashboard/private").status_code == 303
+    assert client.get("/dashboard/private/probe").status_code == 303
     assert client.get("/login").status_code == 200
 
 

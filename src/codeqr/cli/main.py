@@ -85,7 +85,7 @@ def serve(
     bootstrap.remember_domain(settings.data_dir, domain)
     first = bootstrap.ensure_owner(application.services.db)
     typer.echo(f"CodeQR is serving on http://{host}:{port} (short links on {domain})")
-    typer.echo(f"  Dashboard: {public}/")
+    typer.echo(f"  Dashboard: {public}/dashboard")
     typer.echo(f"  API:       {public}/api  (reference: {public}/api/docs)")
     if first is not None:
         typer.echo("  First start: created an owner account, a business workspace and an API key.")

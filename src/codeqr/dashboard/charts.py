@@ -1,0 +1,106 @@
+"""The analytics page's data in one answer: time series, funnel and breakdowns, all read
+through ``analytics.service`` with the page's range, timezone and filters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from codeqr.analytics import service as analytics
+from codeqr.analytics.schemas import AnalyticsFilters, AnalyticsQuery, EventType, GroupBy
+from codeqr.link.service import LinkContext
+from codeqr.money.currency import minor_units
+from codeqr.workspace.models import Workspace
+
+TOP_ROWS = 10
+"""Rows per breakdown on the page."""
+
+# Each breakdown: the groupBy asked for, the row field shown, and the analytics filter a
+# click on that row adds (any SPEC §6 filter applies the same way).
+BREAKDOWNS: dict[str, tuple[GroupBy, str, str]] = {
+    "countries": (GroupBy.countries, "country", "country"),
+    "devices": (GroupBy.devices, "device", "device"),
+    "browsers": (GroupBy.browsers, "browser", "browser"),
+    "referers": (GroupBy.referers, "referer", "referer"),
+    "top_links": (GroupBy.top_links, "id", "linkId"),
+}
+
+
+def _query(filters: AnalyticsFilters, group_by: GroupBy) -> AnalyticsQuery:
+    values = filters.model_dump(exclude_none=True)
+    return AnalyticsQuery.model_validate(
+        {**values, "event": EventType.composite, "group_by": group_by}
+    )
+
+
+def _rows(name: str, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    field = BREAKDOWNS[name][1]
+    out = []
+    for row in found[:TOP_ROWS]:
+        value = row.get(field)
+        label = row["shortLink"].split("://", 1)[-1] if name == "top_links" else value
+        out.append(
+            {
+                "value": value,
+                "label": label or "(unknown)",
+                "clicks": row["clicks"],
+                "leads": row["leads"],
+                "sales": row["sales"],
+                "saleAmount": row["saleAmount"],
+            }
+        )
+    return out
+
+
+def breakdown(
+    session: Session, ctx: LinkContext, workspace: Workspace, filters: AnalyticsFilters, name: str
+) -> dict[str, Any]:
+    """One breakdown's top rows and the filter a click on a row adds."""
+    group_by, _, param = BREAKDOWNS[name]
+    found = analytics.retrieve(session, ctx, workspace, _query(filters, group_by))
+    assert isinstance(found, list)
+    return {"filter": param, "rows": _rows(name, found)}
+
+
+def summary(
+    session: Session, ctx: LinkContext, workspace: Workspace, filters: AnalyticsFilters
+) -> dict[str, Any]:
+    """Totals, the time series and the funnel."""
+    series = analytics.retrieve(session, ctx, workspace, _query(filters, GroupBy.timeseries))
+    assert isinstance(series, list)
+    funnel = analytics.funnel(session, workspace, filters)
+    return {
+        "currency": workspace.currency,
+        "minorUnits": minor_units(workspace.currency),
+        "timezone": filters.timezone,
+        "totals": {
+            "clicks": funnel.clicks,
+            "leads": funnel.leads,
+            "sales": funnel.sales,
+            "saleAmount": funnel.sale_amount,
+        },
+        "timeseries": series,
+        "funnel": funnel.model_dump(mode="json", by_alias=True),
+    }
+
+
+def overview(
+    session: Session,
+    ctx: LinkContext,
+    workspace: Workspace,
+    filters: AnalyticsFilters,
+    part: str | None = None,
+) -> dict[str, Any]:
+    """What the analytics page draws: everything, or one ``part`` of it (``summary`` or a
+    breakdown's name) so the page can ask for the parts side by side. 403 (naming the plan)
+    for a range the plan does not reach, 404 for a filter naming another workspace's link."""
+    analytics.scope(session, workspace, filters)  # refuse before running any query
+    if part in BREAKDOWNS:
+        return {"breakdowns": {part: breakdown(session, ctx, workspace, filters, part)}}
+    out = summary(session, ctx, workspace, filters)
+    if part is None:
+        out["breakdowns"] = {
+            name: breakdown(session, ctx, workspace, filters, name) for name in BREAKDOWNS
+        }
+    return out

@@ -1,0 +1,84 @@
+"""The analytics page and the JSON its charts are drawn from."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from codeqr.analytics.schemas import AnalyticsFilters
+from codeqr.analytics.timeframe import Interval
+from codeqr.api.deps import ServicesDep, SessionDep
+from codeqr.dashboard import charts
+from codeqr.dashboard import service as views
+from codeqr.dashboard.deps import DataDep, ViewDep
+from codeqr.dashboard.pages import render
+
+router = APIRouter(prefix="/dashboard/{slug}/analytics", include_in_schema=False)
+PARTS = "^(summary|" + "|".join(charts.BREAKDOWNS) + ")$"
+
+INTERVALS = [
+    (Interval.last_24h, "Last 24 hours"),
+    (Interval.last_7d, "Last 7 days"),
+    (Interval.last_30d, "Last 30 days"),
+    (Interval.last_90d, "Last 90 days"),
+    (Interval.last_1y, "Last 12 months"),
+    (Interval.mtd, "Month to date"),
+    (Interval.qtd, "Quarter to date"),
+    (Interval.ytd, "Year to date"),
+    (Interval.all, "All time"),
+]
+# Filters shown as removable chips (every SPEC §6 filter the analytics service knows).
+FILTER_NAMES = [
+    "linkId", "domain", "key", "country", "region", "city", "continent", "device", "browser",
+    "os", "trigger", "referer", "refererUrl", "url", "utm_source", "utm_medium",
+    "utm_campaign", "utm_term", "utm_content", "tagId", "customerId", "externalId",
+    "tenantId", "qr",
+]  # fmt: skip
+
+
+@router.get("", response_class=HTMLResponse)
+def analytics_page(
+    request: Request, page: ViewDep, session: SessionDep, services: ServicesDep
+) -> HTMLResponse:
+    """Time series, funnel and breakdowns; the charts load from ``…/analytics/data``."""
+    params = request.query_params
+    interval = params.get("interval") or Interval.last_30d.value
+    active = [(name, params[name]) for name in FILTER_NAMES if params.get(name)]
+    links = views.link_choices(session, page.workspace)
+    link_names = dict(links)
+    chips = [
+        (name, link_names.get(value, value) if name == "linkId" else value, value)
+        for name, value in active
+    ]
+    return render(
+        "analytics.html",
+        **page.context(
+            "analytics",
+            intervals=INTERVALS,
+            interval=interval,
+            timezone=params.get("timezone", ""),
+            links=links,
+            chips=chips,
+            filters=dict(active),
+            analytics_days=page.member.plan.analytics_days,
+        ),
+    )
+
+
+@router.get("/data", response_model=None)
+def analytics_data(
+    query: Annotated[AnalyticsFilters, Query()],
+    member: DataDep,
+    session: SessionDep,
+    services: ServicesDep,
+    part: Annotated[str | None, Query(pattern=PARTS)] = None,
+) -> JSONResponse:
+    """What the charts draw for the page's range, timezone and filters: everything, or one
+    part (``summary``, or a breakdown) when the page asks for them side by side."""
+    if query.interval is None and not query.start:
+        query = query.model_copy(update={"interval": Interval.last_30d})
+    ctx = services.links.ctx
+    data: dict[str, Any] = charts.overview(session, ctx, member.workspace, query, part)
+    return JSONResponse(data, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,189 @@
+"""Links pages: list with search and counters, create, edit, delete, QR preview/download."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Query
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from codeqr.api.deps import ServicesDep, SessionDep
+from codeqr.dashboard import forms
+from codeqr.dashboard import service as views
+from codeqr.dashboard.deps import Page, ViewDep, WriteDep, not_found
+from codeqr.dashboard.forms import FormErrors, LinkForm
+from codeqr.dashboard.pages import render
+from codeqr.kit.errors import CodeQRError
+from codeqr.link.models import Link
+from codeqr.qr import render as qr
+from codeqr.services import Services
+
+router = APIRouter(prefix="/dashboard/{slug}/links", include_in_schema=False)
+LinkId = Annotated[str, Path(max_length=64)]
+QR_FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
+_DONE = {
+    "created": "Link created.",
+    "saved": "Changes saved.",
+    "deleted": "Link deleted. Its past clicks stay in analytics.",
+}
+_FIELDS = set(forms.LINK_TEXT_FIELDS) | {"track_conversion"}
+
+
+def _link(session: SessionDep, services: Services, page: Page, link_id: str) -> Link:
+    found = services.links.find_one(session, page.workspace, link_id)
+    if found is None:
+        raise not_found("This link")
+    return found
+
+
+def _editor(
+    session: SessionDep,
+    services: Services,
+    page: Page,
+    *,
+    link: Link | None,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    notice: str | None = None,
+) -> HTMLResponse:
+    out: Any = services.links.out(session, link) if link is not None else None
+    return render(
+        "link_form.html",
+        status=status,
+        **page.context(
+            "links",
+            link=out,
+            values=values,
+            errors=errors or {},
+            domains=views.domains_of(session, services.links, page.workspace),
+            default_domain=services.links.ctx.default_domain,
+            archived=bool(link and link.archived),
+            track_conversion=bool(link and link.track_conversion),
+            notice=notice,
+        ),
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+def list_links(
+    page: ViewDep,
+    session: SessionDep,
+    services: ServicesDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+    done: Annotated[str, Query(max_length=20)] = "",
+) -> HTMLResponse:
+    """The workspace's links, newest first, with clicks, leads, sales and revenue."""
+    found = views.links_page(session, services.links, page.workspace, q.strip(), page_number)
+    return render("links.html", **page.context("links", links=found, notice=_DONE.get(done)))
+
+
+@router.get("/new", response_class=HTMLResponse)
+def new_link(page: ViewDep, session: SessionDep, services: ServicesDep) -> HTMLResponse:
+    """The form for a new link."""
+    return _editor(session, services, page, link=None, values={})
+
+
+@router.post("/new", response_model=None)
+def create_link(
+    form: Annotated[LinkForm, Form()], page: WriteDep, session: SessionDep, services: ServicesDep
+) -> Response:
+    """Create the link, or show the form again with what to fix next to each field."""
+    try:
+        data = forms.link_create(form.model_dump())
+        link = services.links.create(session, page.workspace, data, page.signed_in.user.id)
+    except FormErrors as exc:
+        errors = exc.errors
+    except CodeQRError as exc:
+        errors = forms.from_service(exc, _FIELDS, forbidden_field="track_conversion").errors
+    else:
+        return RedirectResponse(f"/dashboard/{page.slug}/links/{link.id}?done=created", 303)
+    values = forms.link_values(form.model_dump())
+    return _editor(session, services, page, link=None, values=values, errors=errors, status=400)
+
+
+@router.get("/{link_id}", response_class=HTMLResponse)
+def edit_link(
+    link_id: LinkId,
+    page: ViewDep,
+    session: SessionDep,
+    services: ServicesDep,
+    done: Annotated[str, Query(max_length=20)] = "",
+) -> HTMLResponse:
+    """A link's details: its QR code, counters and (for writers) the editor."""
+    link = _link(session, services, page, link_id)
+    values = forms.link_form_of(link)
+    return _editor(session, services, page, link=link, values=values, notice=_DONE.get(done))
+
+
+@router.post("/{link_id}", response_model=None)
+def update_link(
+    link_id: LinkId,
+    form: Annotated[LinkForm, Form()],
+    page: WriteDep,
+    session: SessionDep,
+    services: ServicesDep,
+) -> Response:
+    """Save the editor's changes, or show what to fix."""
+    link = _link(session, services, page, link_id)
+    try:
+        data = forms.link_update(form.model_dump())
+        services.links.update(session, page.workspace, link, data)
+    except FormErrors as exc:
+        errors = exc.errors
+    except CodeQRError as exc:
+        errors = forms.from_service(exc, _FIELDS, forbidden_field="track_conversion").errors
+    else:
+        return RedirectResponse(f"/dashboard/{page.slug}/links/{link.id}?done=saved", 303)
+    session.rollback()  # nothing half-applied is shown (or committed)
+    link = _link(session, services, page, link_id)
+    values = forms.link_values(form.model_dump())
+    return _editor(session, services, page, link=link, values=values, errors=errors, status=400)
+
+
+@router.get("/{link_id}/delete", response_class=HTMLResponse)
+def confirm_delete(
+    link_id: LinkId, page: ViewDep, session: SessionDep, services: ServicesDep
+) -> HTMLResponse:
+    """Ask before deleting a link."""
+    link = services.links.out(session, _link(session, services, page, link_id))
+    return render("link_delete.html", **page.context("links", link=link))
+
+
+@router.post("/{link_id}/delete", response_model=None)
+def delete_link(
+    link_id: LinkId, page: WriteDep, session: SessionDep, services: ServicesDep
+) -> Response:
+    """Delete the link; its recorded clicks stay in analytics."""
+    services.links.delete(session, page.workspace, _link(session, services, page, link_id))
+    return RedirectResponse(f"/dashboard/{page.slug}/links?done=deleted", 303)
+
+
+@router.get("/{link_id}/qr.{fmt}", response_model=None)
+def link_qr(
+    link_id: LinkId,
+    fmt: Annotated[str, Path(pattern="^(png|svg)$")],
+    page: ViewDep,
+    session: SessionDep,
+    services: ServicesDep,
+    size: Annotated[int, Query(ge=qr.MIN_SIZE, le=qr.MAX_SIZE)] = 600,
+    download: bool = False,
+) -> Response:
+    """The link's QR code (it encodes ``shortLink?qr=1``), shown or downloaded."""
+    link = _link(session, services, page, link_id)
+    short = services.links.ctx.short_link(link.domain, link.key)
+    image = qr.qr_image(
+        short + "?qr=1",
+        level="M",
+        style=qr.Style(size=size),
+        image_format=fmt,
+        logo_url=None,
+    )
+    headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+    if download:
+        name = "qr-" + "".join(c if c.isalnum() else "-" for c in link.key)[:60]
+        headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    if fmt == "svg":
+        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return Response(image.body, media_type=QR_FORMATS[fmt], headers=headers)

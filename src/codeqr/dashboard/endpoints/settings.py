@@ -1,0 +1,202 @@
+"""Settings: API and publishable keys, allowed hostnames, reporting currency, plan, Stripe.
+
+Every change is a CSRF-checked form post by an owner or member; a refused value comes back
+next to its field in words that say what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Query
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from codeqr.api.deps import ServicesDep, SessionDep
+from codeqr.conversion import flows
+from codeqr.dashboard import service as views
+from codeqr.dashboard.deps import Page, ViewDep, WriteDep
+from codeqr.dashboard.pages import render
+from codeqr.kit.errors import CodeQRError
+from codeqr.services import Services
+from codeqr.stripe import service as stripe_connection
+from codeqr.workspace import service as workspaces
+from codeqr.workspace.models import KeyKind
+
+router = APIRouter(prefix="/dashboard/{slug}/settings", include_in_schema=False)
+Text = Annotated[str, Form(max_length=5_000)]
+_DONE = {
+    "revoked": "Key revoked. Requests made with it are refused from now on.",
+    "hostnames": "Allowed hostnames saved.",
+    "currency": "Reporting currency saved; past sales were converted again.",
+    "stripe": "Stripe account connected.",
+    "stripe-off": "Stripe account disconnected. Its webhooks are no longer accepted.",
+}
+
+
+def _page(
+    session: Session,
+    services: Services,
+    page: Page,
+    *,
+    status: int = 200,
+    notice: str | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    created: Any = None,
+) -> HTMLResponse:
+    view = views.settings_view(session, services.links.ctx.public_url, page.workspace)
+    return render(
+        "settings.html",
+        status=status,
+        **page.context(
+            "settings",
+            view=view,
+            notice=notice,
+            errors=errors or {},
+            values=values or {},
+            created=created,
+        ),
+    )
+
+
+def _refused(
+    session: Session, services: Services, page: Page, field: str, exc: CodeQRError, **values: str
+) -> HTMLResponse:
+    session.rollback()  # nothing of the refused change stays
+    message = exc.message
+    head, sep, rest = message.partition(": ")
+    if sep and " " not in head:
+        message = rest[:1].upper() + rest[1:]
+    return _page(session, services, page, status=400, errors={field: message}, values=values)
+
+
+def _done(page: Page, what: str) -> RedirectResponse:
+    return RedirectResponse(f"/dashboard/{page.slug}/settings?done={what}#{what}", 303)
+
+
+@router.get("", response_class=HTMLResponse)
+def settings_page(
+    page: ViewDep,
+    session: SessionDep,
+    services: ServicesDep,
+    done: Annotated[str, Query(max_length=20)] = "",
+) -> HTMLResponse:
+    """Keys, tracking hostnames, currency, plan and the Stripe connection."""
+    return _page(session, services, page, notice=_DONE.get(done))
+
+
+@router.post("/keys", response_class=HTMLResponse)
+def create_key(
+    page: WriteDep,
+    session: SessionDep,
+    services: ServicesDep,
+    name: Annotated[str, Form(max_length=190)] = "",
+    kind: Annotated[KeyKind, Form()] = KeyKind.secret,
+) -> HTMLResponse:
+    """Mint a key and show its token this once."""
+    name = name.strip()
+    field = "key_name" if kind is KeyKind.secret else "pk_name"
+    if not name:
+        return _page(
+            session,
+            services,
+            page,
+            status=400,
+            errors={field: "Give the key a name, e.g. “Production server”, to recognise it later."},
+        )
+    created = workspaces.create_api_key(
+        session, page.workspace, name=name, kind=kind, created_by=page.signed_in.user
+    )
+    return _page(session, services, page, created=created)
+
+
+@router.post("/keys/{key_id}/revoke", response_model=None)
+def revoke_key(
+    key_id: Annotated[str, Path(max_length=64)],
+    page: WriteDep,
+    session: SessionDep,
+) -> Response:
+    """Revoke a key of this workspace (another workspace's key is not found)."""
+    workspaces.revoke_api_key(session, page.workspace, key_id)
+    return _done(page, "revoked")
+
+
+@router.post("/hostnames", response_model=None)
+def save_hostnames(
+    page: WriteDep, session: SessionDep, services: ServicesDep, hostnames: Text = ""
+) -> Response:
+    """Replace the hostnames client-side tracking is accepted from (one per line)."""
+    entries = [e.strip() for e in hostnames.replace(",", "\n").splitlines() if e.strip()]
+    try:
+        workspaces.set_allowed_hostnames(session, page.workspace, entries)
+    except CodeQRError as exc:
+        return _refused(session, services, page, "hostnames", exc, hostnames=hostnames)
+    return _done(page, "hostnames")
+
+
+@router.post("/currency", response_model=None)
+def save_currency(
+    page: WriteDep,
+    session: SessionDep,
+    services: ServicesDep,
+    currency: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    """Report sales in another currency; recorded sales are converted again."""
+    try:
+        flows.change_reporting_currency(session, services.rates, page.workspace, currency)
+    except CodeQRError as exc:
+        return _refused(session, services, page, "currency", exc, currency=currency)
+    return _done(page, "currency")
+
+
+@router.post("/stripe", response_model=None)
+def connect_stripe(
+    page: WriteDep,
+    session: SessionDep,
+    services: ServicesDep,
+    account_id: Annotated[str, Form(max_length=100)] = "",
+    webhook_secret: Annotated[str, Form(max_length=300)] = "",
+    test_webhook_secret: Annotated[str, Form(max_length=300)] = "",
+    api_key: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    """Bind a Stripe account with the signing secrets of the endpoint(s) made for it."""
+    values = {"account_id": account_id}
+    live, test, key = webhook_secret.strip(), test_webhook_secret.strip(), api_key.strip()
+    if not live and not test:
+        exc = CodeQRError(
+            "Paste the signing secret (whsec_…) of the endpoint you created in Stripe: "
+            "live mode, test mode, or both."
+        )
+        return _refused(session, services, page, "webhook_secret", exc, **values)
+    if key and not key.startswith(("rk_", "sk_")):
+        exc = CodeQRError("A Stripe API key starts with rk_ (restricted, recommended) or sk_.")
+        return _refused(session, services, page, "api_key", exc, **values)
+    modes = set()
+    if live:
+        modes.add(stripe_connection.StripeMode.live)
+    if test:
+        modes.add(stripe_connection.StripeMode.test)
+    try:
+        stripe_connection.connect(
+            session,
+            page.workspace,
+            account_id=account_id,
+            webhook_secret=live or None,
+            test_webhook_secret=test or None,
+            api_key=key or None,
+            modes=modes,
+            via="dashboard",
+        )
+    except CodeQRError as exc:
+        head = exc.message.partition(": ")[0]
+        field = {"webhookSecret": "webhook_secret", "testWebhookSecret": "test_webhook_secret"}
+        return _refused(session, services, page, field.get(head, "account_id"), exc, **values)
+    return _done(page, "stripe")
+
+
+@router.post("/stripe/disconnect", response_model=None)
+def disconnect_stripe(page: WriteDep, session: SessionDep) -> Response:
+    """Unbind the workspace's Stripe account."""
+    stripe_connection.disconnect(session, page.workspace)
+    return _done(page, "stripe-off")

@@ -1,0 +1,270 @@
+/* The analytics page: reads its data from the dashboard's JSON route and draws it with
+   Chart.js (served by the app from /static/vendor). */
+(function () {
+  "use strict";
+  var root = document.getElementById("analytics");
+  if (!root || !window.Chart) { return; }
+
+  var COLORS = { clicks: "#4f46e5", leads: "#0ea5e9", sales: "#10b981", revenue: "#f59e0b" };
+  var params = new URLSearchParams(window.location.search);
+  var browserZone = (Intl.DateTimeFormat().resolvedOptions().timeZone) || "UTC";
+  var zone = params.get("timezone") || browserZone;
+  var numbers = new Intl.NumberFormat();
+  var percent = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 1 });
+  var regions = window.Intl && Intl.DisplayNames ? new Intl.DisplayNames(undefined, { type: "region" }) : null;
+
+  // -- the filter form --------------------------------------------------------------------
+  var form = document.getElementById("analytics-form");
+  var zoneSelect = document.getElementById("timezone");
+  function fillZones() {
+    var zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+    var all = [zone, browserZone, "UTC"].concat(zones);
+    var seen = {};
+    zoneSelect.textContent = "";
+    all.forEach(function (name) {
+      if (seen[name]) { return; }
+      seen[name] = true;
+      var option = document.createElement("option");
+      option.value = name;
+      option.textContent = name === browserZone ? name + " (yours)" : name;
+      option.selected = name === zone;
+      zoneSelect.appendChild(option);
+    });
+  }
+  fillZones();
+  form.querySelectorAll("select").forEach(function (select) {
+    select.addEventListener("change", function () { form.requestSubmit(); });
+  });
+  document.querySelectorAll("[data-remove-filter]").forEach(function (link) {
+    var without = new URLSearchParams(params);
+    without.delete(link.getAttribute("data-remove-filter"));
+    link.setAttribute("href", "?" + without.toString());
+  });
+
+  // -- formatting -------------------------------------------------------------------------
+  var money = function (minor) { return String(minor); };
+  function setCurrency(code, units) {
+    var fmt;
+    try {
+      fmt = new Intl.NumberFormat(undefined, { style: "currency", currency: code, minimumFractionDigits: units, maximumFractionDigits: units });
+    } catch (e) {
+      fmt = new Intl.NumberFormat(undefined, { minimumFractionDigits: units, maximumFractionDigits: units });
+    }
+    money = function (minor) { return fmt.format((minor || 0) / Math.pow(10, units)); };
+  }
+  function rate(value) { return value === null || value === undefined ? "—" : percent.format(value); }
+
+  function granularity(series) {
+    if (series.some(function (row) { return row.start.slice(11, 16) !== "00:00"; })) { return "hour"; }
+    if (series.length > 1 && series.every(function (row) { return row.start.slice(8, 10) === "01"; }) &&
+        series[0].start.slice(0, 7) !== series[1].start.slice(0, 7)) { return "month"; }
+    return "day";
+  }
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function bucketLabel(start, unit) {
+    // Labels carry the local wall time of the chosen zone: read it as written.
+    var month = MONTHS[parseInt(start.slice(5, 7), 10) - 1];
+    var day = parseInt(start.slice(8, 10), 10);
+    if (unit === "hour") { return start.slice(11, 16); }
+    if (unit === "month") { return month + " " + start.slice(0, 4); }
+    return month + " " + day;
+  }
+
+  // -- drawing ----------------------------------------------------------------------------
+  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+  Chart.defaults.color = "#64748b";
+  Chart.defaults.animation = false;
+  var base = {
+    responsive: true,
+    maintainAspectRatio: false,
+    interaction: { mode: "index", intersect: false },
+    plugins: { legend: { position: "bottom", labels: { usePointStyle: true, boxWidth: 8, boxHeight: 8 } } }
+  };
+  function line(label, data, color, axis) {
+    return { label: label, data: data, borderColor: color, backgroundColor: color + "22", borderWidth: 2,
+      pointRadius: data.length > 40 ? 0 : 2, tension: 0.3, fill: axis === "y", yAxisID: axis };
+  }
+  function drawn(canvas, chart, values) {
+    var sum = values.reduce(function (a, b) { return a + b; }, 0);
+    canvas.setAttribute("data-points", String(values.length));
+    canvas.setAttribute("data-total", String(sum));
+    return chart;
+  }
+
+  function drawSeries(series) {
+    var unit = granularity(series);
+    document.getElementById("granularity").textContent = "by " + unit + " · " + zone;
+    var labels = series.map(function (row) { return bucketLabel(row.start, unit); });
+    var pick = function (key) { return series.map(function (row) { return row[key]; }); };
+    var canvas = document.getElementById("timeseries-chart");
+    var clicks = pick("clicks");
+    drawn(canvas, new Chart(canvas, {
+      type: "line",
+      data: { labels: labels, datasets: [
+        line("Clicks", clicks, COLORS.clicks, "y"),
+        line("Leads", pick("leads"), COLORS.leads, "y1"),
+        line("Sales", pick("sales"), COLORS.sales, "y1")
+      ] },
+      options: Object.assign({}, base, { scales: {
+        x: { grid: { display: false }, ticks: { maxTicksLimit: 8, maxRotation: 0, autoSkip: true } },
+        y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "Clicks" } },
+        y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, ticks: { precision: 0 }, title: { display: true, text: "Leads & sales" } }
+      } })
+    }), clicks);
+    var revenueCanvas = document.getElementById("revenue-chart");
+    var revenue = pick("saleAmount");
+    drawn(revenueCanvas, new Chart(revenueCanvas, {
+      type: "bar",
+      data: { labels: labels, datasets: [{ label: "Revenue", data: revenue, backgroundColor: COLORS.revenue, borderRadius: 3, maxBarThickness: 28 }] },
+      options: Object.assign({}, base, {
+        plugins: { legend: { display: false }, tooltip: { callbacks: { label: function (ctx) { return "Revenue " + money(ctx.raw); } } } },
+        scales: { x: { grid: { display: false }, ticks: { maxTicksLimit: 8, maxRotation: 0 } },
+          y: { beginAtZero: true, ticks: { maxTicksLimit: 4, callback: function (v) { return money(v); } } } }
+      })
+    }), revenue);
+  }
+
+  function drawFunnel(funnel) {
+    var canvas = document.getElementById("funnel-chart");
+    var counts = funnel.steps.map(function (step) { return step.count; });
+    drawn(canvas, new Chart(canvas, {
+      type: "bar",
+      data: { labels: ["Clicks", "Leads", "Sales"], datasets: [{ label: "Count", data: counts,
+        backgroundColor: [COLORS.clicks, COLORS.leads, COLORS.sales], borderRadius: 4, barPercentage: 0.8 }] },
+      options: Object.assign({}, base, { indexAxis: "y", plugins: { legend: { display: false } },
+        scales: { x: { beginAtZero: true, ticks: { precision: 0, maxTicksLimit: 5 } }, y: { grid: { display: false } } } })
+    }), counts);
+    var body = document.querySelector("#funnel-table tbody");
+    body.textContent = "";
+    funnel.steps.forEach(function (step) {
+      var row = document.createElement("tr");
+      var count = numbers.format(step.count) + (step.saleAmount !== null && step.saleAmount !== undefined ? " · " + money(step.saleAmount) : "");
+      var cells = [step.step, count, rate(step.shareOfClicks), rate(step.conversionRate),
+        step.dropOff === null ? "—" : numbers.format(step.dropOff) + " (" + rate(step.dropOffRate) + ")"];
+      cells.forEach(function (text, i) {
+        var cell = document.createElement("td");
+        cell.textContent = text;
+        if (i > 0) { cell.className = "num"; }
+        row.appendChild(cell);
+      });
+      body.appendChild(row);
+    });
+  }
+
+  function rowLabel(name, value, label) {
+    if (name === "countries" && regions && /^[A-Z]{2}$/.test(value || "")) {
+      try { return regions.of(value) + " (" + value + ")"; } catch (e) { return label; }
+    }
+    return label;
+  }
+
+  function drawBreakdowns(breakdowns) {
+    Object.keys(breakdowns).forEach(function (name) {
+      var section = document.querySelector('[data-breakdown="' + name + '"] .bars');
+      if (!section) { return; }
+      var found = breakdowns[name];
+      section.textContent = "";
+      if (!found.rows.length) {
+        var none = document.createElement("li");
+        none.className = "none";
+        none.textContent = "No data for this period.";
+        section.appendChild(none);
+        return;
+      }
+      var top = Math.max.apply(null, found.rows.map(function (r) { return r.clicks; })) || 1;
+      found.rows.forEach(function (row) {
+        var item = document.createElement("li");
+        var bar = document.createElement(row.value ? "a" : "div");
+        bar.className = "bar";
+        if (row.value) {
+          var next = new URLSearchParams(params);
+          next.set(found.filter, row.value);
+          bar.setAttribute("href", "?" + next.toString());
+          bar.setAttribute("title", "Show only " + row.label);
+        }
+        var fill = document.createElement("span");
+        fill.className = "bar-fill";
+        fill.style.width = Math.max(2, Math.round(100 * row.clicks / top)) + "%";
+        var label = document.createElement("span");
+        label.className = "bar-label";
+        label.textContent = rowLabel(name, row.value, row.label);
+        var value = document.createElement("span");
+        value.className = "bar-value";
+        value.textContent = numbers.format(row.clicks);
+        if (row.sales || row.leads) {
+          var extra = document.createElement("span");
+          extra.className = "bar-extra";
+          extra.textContent = numbers.format(row.leads) + (row.leads === 1 ? " lead · " : " leads · ") + money(row.saleAmount);
+          value.appendChild(extra);
+        }
+        bar.appendChild(fill);
+        bar.appendChild(label);
+        bar.appendChild(value);
+        item.appendChild(bar);
+        section.appendChild(item);
+      });
+    });
+  }
+
+  function drawSummary(data) {
+    setCurrency(data.currency, data.minorUnits);
+    Object.keys(data.totals).forEach(function (key) {
+      var node = root.querySelector('[data-kpi="' + key + '"]');
+      if (node) { node.textContent = key === "saleAmount" ? money(data.totals[key]) : numbers.format(data.totals[key]); }
+    });
+    drawSeries(data.timeseries);
+    drawFunnel(data.funnel);
+  }
+
+  function finish(state) {
+    root.classList.remove("is-loading");
+    root.setAttribute("aria-busy", "false");
+    root.setAttribute("data-state", state);
+    window.performance && performance.mark && performance.mark("codeqr:analytics-drawn");
+  }
+
+  function fail(message) {
+    var box = document.getElementById("analytics-error");
+    box.textContent = message;
+    box.classList.remove("hidden");
+    root.querySelectorAll(".bars").forEach(function (list) { list.textContent = ""; });
+    finish("error");
+  }
+
+  var query = new URLSearchParams(params);
+  query.set("timezone", zone);
+  if (!query.get("interval") && !query.get("start")) { query.set("interval", "30d"); }
+  var FAILED = "The analytics could not be loaded. Check your connection and reload the page; if you were signed out, sign in again.";
+
+  // The summary and each breakdown are asked for side by side: the server answers them in
+  // parallel, and each part is drawn as soon as it arrives.
+  function load(part) {
+    var ask = new URLSearchParams(query);
+    ask.set("part", part);
+    return fetch(root.getAttribute("data-endpoint") + "?" + ask.toString(), {
+      credentials: "same-origin", headers: { Accept: "application/json" }
+    }).then(function (response) {
+      return response.json().then(function (body) {
+        if (!response.ok) {
+          var error = body && body.error;
+          throw new Error((error && error.message) || FAILED);
+        }
+        return body;
+      }, function () { throw new Error(FAILED); });
+    });
+  }
+  var summary = load("summary");
+  var parts = Array.prototype.map.call(document.querySelectorAll("[data-breakdown]"), function (node) {
+    var part = load(node.getAttribute("data-breakdown"));
+    part.catch(function () { return null; });  // reported once, by the chain below
+    return part;
+  });
+  summary.then(function (data) {
+    drawSummary(data);
+    return Promise.all(parts.map(function (part) { return part.then(function (body) { drawBreakdowns(body.breakdowns); }); }));
+  }).then(function () {
+    finish("ready");
+  }).catch(function (error) {
+    fail(error && error.message ? error.message : FAILED);
+  });
+})();

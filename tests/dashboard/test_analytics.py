@@ -1,0 +1,84 @@
+"""The analytics page and its JSON: counts, funnel, breakdowns, filters and plan limits."""
+
+from __future__ import annotations
+
+from tests.conftest import LiveServer
+
+from .helpers import dash, seed, viewer_of, wait_for_clicks
+
+
+def test_the_data_holds_the_series_funnel_and_breakdowns(server: LiveServer) -> None:
+    owner = dash(server)
+    seeded = seed(server, owner.account)
+    data = wait_for_clicks(owner, 3)
+    assert data["totals"] == {"clicks": 3, "leads": 1, "sales": 1, "saleAmount": 4900}
+    series = data["timeseries"]
+    assert isinstance(series, list)
+    assert sum(row["clicks"] for row in series) == 3
+    assert sum(row["saleAmount"] for row in series) == 4900
+    funnel = data["funnel"]
+    assert isinstance(funnel, dict)
+    assert [s["count"] for s in funnel["steps"]] == [3, 1, 1]
+    assert funnel["steps"][1]["conversionRate"] == round(1 / 3, 6)
+    assert funnel["steps"][1]["dropOff"] == 2
+    breakdowns = data["breakdowns"]
+    assert isinstance(breakdowns, dict)
+    devices = {row["value"]: row["clicks"] for row in breakdowns["devices"]["rows"]}
+    assert devices == {"Desktop": 2, "Mobile": 1}
+    assert breakdowns["devices"]["filter"] == "device"
+    top = breakdowns["top_links"]["rows"]
+    assert top[0]["value"] == seeded.link_id
+    assert top[0]["label"] == f"127.0.0.1:{server.port}/spring"
+    assert len(breakdowns["referers"]["rows"]) == 3
+
+
+def test_filters_narrow_every_figure(server: LiveServer) -> None:
+    owner = dash(server)
+    seeded = seed(server, owner.account)
+    wait_for_clicks(owner, 3)
+    mobile = owner.get("/analytics/data?interval=24h&device=Mobile").json()
+    assert mobile["totals"]["clicks"] == 1
+    not_mobile = owner.get("/analytics/data?interval=24h&device=-Mobile").json()
+    assert not_mobile["totals"]["clicks"] == 2
+    by_link = owner.get(f"/analytics/data?interval=7d&linkId={seeded.link_id}").json()
+    assert by_link["totals"]["clicks"] == 3
+    page = owner.get(f"/analytics?interval=7d&device=Mobile&linkId={seeded.link_id}")
+    assert 'data-remove-filter="device"' in page.text
+    assert f'<option value="{seeded.link_id}" selected>' in page.text
+
+
+def test_a_range_beyond_the_plan_is_refused_with_the_plan_needed(server: LiveServer) -> None:
+    owner = dash(server, plan="free")
+    page = owner.get("/analytics")
+    assert "shows the last 30 days" in page.text
+    refused = owner.get("/analytics/data?interval=1y")
+    assert refused.status_code == 403
+    message = refused.json()["error"]["message"]
+    assert "requires a Pro plan" in message
+    assert owner.get("/analytics/data?interval=30d").status_code == 200
+
+
+def test_bad_parameters_get_a_message(server: LiveServer) -> None:
+    owner = dash(server)
+    answer = owner.get("/analytics/data?interval=forever")
+    assert answer.status_code == 422
+    assert answer.json()["error"]["message"]
+    zone = owner.get("/analytics/data?timezone=Mars/Olympus")
+    assert zone.status_code == 422
+
+
+def test_another_workspaces_link_cannot_be_used_as_a_filter(server: LiveServer) -> None:
+    mine, theirs = dash(server), dash(server)
+    seeded = seed(server, theirs.account)
+    answer = mine.get(f"/analytics/data?interval=24h&linkId={seeded.link_id}")
+    assert answer.status_code == 404
+    assert mine.get("/analytics/data?interval=24h").json()["totals"]["clicks"] == 0
+
+
+def test_a_viewer_reads_analytics(server: LiveServer) -> None:
+    owner = dash(server)
+    seed(server, owner.account)
+    wait_for_clicks(owner, 3)
+    viewer = viewer_of(server, owner.account)
+    assert viewer.get("/analytics").status_code == 200
+    assert viewer.get("/analytics/data?interval=24h").json()["totals"]["clicks"] == 3

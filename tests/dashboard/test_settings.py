@@ -1,0 +1,167 @@
+"""Settings: keys shown once and revocable, hostnames, currency, Stripe, roles and CSRF."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from codeqr.stripe.models import StripeIntegration
+from codeqr.workspace.models import ApiKey, Workspace
+from tests.conftest import LiveServer
+
+from .helpers import dash, field_error, seed, viewer_of
+
+
+def _token(html: str) -> str:
+    found = re.search(r'<code class="token" id="new-token">([^<]+)</code>', html)
+    assert found, html
+    return found.group(1)
+
+
+def test_a_new_key_is_shown_once_and_works(server: LiveServer) -> None:
+    owner = dash(server)
+    created = owner.post(
+        "/settings/keys", {"name": "Server", "kind": "secret"}, owner.csrf("/settings")
+    )
+    assert created.status_code == 200
+    token = _token(created.text)
+    assert token.startswith("cq_")
+    assert not token.startswith("cq_pk_")
+    assert "shown this once" in created.text
+    assert server.client(token).get("/api/links").status_code == 200
+    again = owner.get("/settings")
+    assert token not in again.text
+    assert "Server" in again.text
+    assert "Never" in again.text  # last used: the list is read before the use is recorded
+
+
+def test_publishable_keys_and_revoking(server: LiveServer) -> None:
+    owner = dash(server)
+    made = owner.post(
+        "/settings/keys", {"name": "Site", "kind": "publishable"}, owner.csrf("/settings")
+    )
+    assert _token(made.text).startswith("cq_pk_")
+    with server.services.db.transaction() as session:
+        key = session.scalars(select(ApiKey).where(ApiKey.name == "Site")).one()
+        key_id = key.id
+    revoked = owner.post(f"/settings/keys/{key_id}/revoke", {}, owner.csrf("/settings"))
+    assert revoked.status_code == 303
+    page = owner.client.get(revoked.headers["location"])
+    assert "Key revoked" in page.text
+    assert f'data-key-id="{key_id}"' not in page.text
+
+
+def test_a_key_needs_a_name(server: LiveServer) -> None:
+    owner = dash(server)
+    refused = owner.post("/settings/keys", {"name": " ", "kind": "secret"}, owner.csrf("/settings"))
+    assert refused.status_code == 400
+    assert "Give the key a name" in field_error(refused.text, "key_name")
+
+
+def test_hostnames_and_currency(server: LiveServer) -> None:
+    owner = dash(server)
+    token = owner.csrf("/settings")
+    saved = owner.post("/settings/hostnames", {"hostnames": "Example.com\n*.shop.test\n"}, token)
+    assert saved.status_code == 303
+    bad = owner.post("/settings/hostnames", {"hostnames": "https://example.com/x"}, token)
+    assert bad.status_code == 400
+    assert "is not a hostname" in field_error(bad.text, "hostnames")
+    assert "https://example.com/x" in bad.text  # what was typed stays in the box
+    seed(server, owner.account)
+    currency = owner.post("/settings/currency", {"currency": "eur"}, token)
+    assert currency.status_code == 303
+    wrong = owner.post("/settings/currency", {"currency": "dollars"}, token)
+    assert wrong.status_code == 400
+    assert field_error(wrong.text, "currency")
+    with server.services.db.transaction() as session:
+        workspace = session.get(Workspace, owner.account.workspace_id)
+        assert workspace is not None
+        assert workspace.allowed_hostnames == ["example.com", "*.shop.test"]
+        assert workspace.currency == "EUR"
+    assert "€" in owner.get("/customers").text  # the sale was converted into EUR
+
+
+def test_connecting_and_disconnecting_stripe(server: LiveServer) -> None:
+    owner = dash(server)
+    page = owner.get("/settings")
+    webhook = f"/api/stripe/webhook/{owner.account.workspace_id}"
+    assert webhook in page.text
+    token = owner.csrf("/settings")
+    missing = owner.post("/settings/stripe", {"account_id": "acct_123"}, token)
+    assert missing.status_code == 400
+    assert "signing secret" in field_error(missing.text, "webhook_secret")
+    wrong = owner.post(
+        "/settings/stripe", {"account_id": "acct_123", "webhook_secret": "sk_nope"}, token
+    )
+    assert "whsec_" in field_error(wrong.text, "webhook_secret")
+    bad_account = owner.post(
+        "/settings/stripe", {"account_id": "123", "webhook_secret": "whsec_a"}, token
+    )
+    assert "acct_" in field_error(bad_account.text, "account_id")
+    connected = owner.post(
+        "/settings/stripe",
+        {"account_id": "acct_123", "webhook_secret": "whsec_live", "api_key": "rk_live_x"},
+        token,
+    )
+    assert connected.status_code == 303
+    shown = owner.client.get(connected.headers["location"]).text
+    assert "acct_123" in shown
+    assert "Connected" in shown
+    assert "whsec_live" not in shown
+    assert "rk_live_x" not in shown
+    other = dash(server)
+    clash = other.post(
+        "/settings/stripe",
+        {"account_id": "acct_123", "test_webhook_secret": "whsec_t"},
+        other.csrf("/settings"),
+    )
+    assert clash.status_code == 400
+    assert "already connected to another workspace" in field_error(clash.text, "account_id")
+    off = owner.post("/settings/stripe/disconnect", {}, token)
+    assert off.status_code == 303
+    with server.services.db.transaction() as session:
+        assert session.get(StripeIntegration, owner.account.workspace_id) is None
+
+
+def test_stripe_needs_the_business_plan(server: LiveServer) -> None:
+    owner = dash(server, plan="pro")
+    assert "The Stripe integration needs the Business plan" in owner.get("/settings").text
+
+
+def test_a_viewer_sees_settings_but_changes_nothing(server: LiveServer) -> None:
+    owner = dash(server)
+    viewer = viewer_of(server, owner.account)
+    page = viewer.get("/settings")
+    assert page.status_code == 200
+    assert "Create key" not in page.text
+    assert "Connect Stripe" not in page.text
+    token = viewer.csrf("/settings")
+    for path, data in [
+        ("/settings/keys", {"name": "Mine", "kind": "secret"}),
+        ("/settings/hostnames", {"hostnames": "evil.example"}),
+        ("/settings/currency", {"currency": "JPY"}),
+        ("/settings/stripe", {"account_id": "acct_9", "webhook_secret": "whsec_x"}),
+        ("/settings/stripe/disconnect", {}),
+    ]:
+        assert viewer.post(path, data, token).status_code == 403, path
+
+
+def test_settings_forms_need_the_sessions_token(server: LiveServer) -> None:
+    owner = dash(server)
+    for path in ("/settings/keys", "/settings/hostnames", "/settings/currency"):
+        answer = owner.post(path, {"name": "x", "hostnames": "a.example", "currency": "EUR"}, "x")
+        assert answer.status_code == 403, path
+
+
+def test_another_workspaces_key_cannot_be_revoked(server: LiveServer) -> None:
+    mine, theirs = dash(server), dash(server)
+    theirs.post("/settings/keys", {"name": "Theirs", "kind": "secret"}, theirs.csrf("/settings"))
+    with server.services.db.transaction() as session:
+        key_id = session.scalars(select(ApiKey.id).where(ApiKey.name == "Theirs")).one()
+    answer = mine.post(f"/settings/keys/{key_id}/revoke", {}, mine.csrf("/settings"))
+    assert answer.status_code == 404
+    with server.services.db.transaction() as session:
+        key = session.get(ApiKey, key_id)
+        assert key is not None
+        assert key.revoked_at is None
