@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from codeqr import migrate
 from codeqr.app import CodeQR, create_app
 from codeqr.settings import Settings
+from codeqr.stream.serving import Server
 
 POSTGRES_URL = os.environ.get("CODEQR_TEST_DATABASE_URL")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -105,7 +106,8 @@ class LiveServer:
             # As ``codeqr serve``: the app alone decides whom to believe (trusted_proxies).
             proxy_headers=False,
         )
-        self.server = uvicorn.Server(config)
+        # As `codeqr serve`: open event streams end as shutdown begins, so stop() is prompt.
+        self.server = Server(config, before_shutdown=app.services.feed.close)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self._clients: list[httpx.Client] = []
 
