@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from codeqr import migrate
-from codeqr.analytics import service
+from codeqr.analytics import rollup, service
 from codeqr.analytics.schemas import AnalyticsQuery
 from codeqr.kit.db import Database
 from codeqr.link.service import LinkContext
@@ -33,6 +33,15 @@ COUNTRIES = ["US", "FR", "DE", "IN", "GB", "BR", "JP", "CA", "ES", "IT"]
 DEVICES = ["Desktop", "Mobile", "Tablet"]
 BROWSERS = ["Chrome", "Safari", "Firefox", "Edge"]
 YEAR_MS = 365 * 86_400_000
+# The queries the analytics issue names; the other cases are measured for the dashboard.
+TARGETED = (
+    "count 30d",
+    "count 1y",
+    "timeseries 30d",
+    "timeseries 1y",
+    "countries 30d",
+    "top_links 30d",
+)
 MEDIAN_MS = 100.0
 MAX_MS = 300.0
 
@@ -157,6 +166,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--db", type=Path, help="reuse (or keep) the generated database here")
+    parser.add_argument("--raw", action="store_true", help="read every click (no rollups)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "bench.db"
@@ -165,6 +175,11 @@ def main() -> None:
             generate(path, args.clicks, args.clicks // 10, args.clicks // 100)
             print(f"generated in {time.perf_counter() - started:.1f} s")
         db = Database(f"sqlite:///{path}")
+        # What the server's rollup worker does at start and every few minutes.
+        migrate.upgrade(db.engine)
+        started = time.perf_counter()
+        days = rollup.rebuild(db, now_ms=0) if args.raw else rollup.refresh(db)
+        print(f"rolled up {days} days in {time.perf_counter() - started:.1f} s")
         ctx = LinkContext("cq.test", "https://cq.test")
         today = datetime.now(UTC).date()
         month = {"start": (today - timedelta(days=29)).isoformat(), "end": today.isoformat()}
@@ -186,6 +201,15 @@ def main() -> None:
             "top_links 30d": {"groupBy": "top_links", **month},
             "composite top_links 30d": {"event": "composite", "groupBy": "top_links", **month},
             "utm_sources 30d": {"groupBy": "utm_sources", **month},
+            "countries 1y": {"groupBy": "countries", **year},
+            "devices 1y": {"groupBy": "devices", **year},
+            "top_links 1y": {"groupBy": "top_links", **year},
+            "composite countries 1y": {"event": "composite", "groupBy": "countries", **year},
+            "composite top_links 1y": {"event": "composite", "groupBy": "top_links", **year},
+            "composite timeseries 1y": {"event": "composite", "groupBy": "timeseries", **year},
+            "cities 1y Kolkata": {"groupBy": "cities", "timezone": "Asia/Kolkata", **year},
+            "leads countries 1y": {"event": "leads", "groupBy": "countries", **year},
+            "sales top_links 1y": {"event": "sales", "groupBy": "top_links", **year},
         }
         results: dict[str, dict[str, float]] = {}
         with db.transaction() as session:
@@ -203,10 +227,16 @@ def main() -> None:
                     f"   max {results[name]['max_ms']:8.1f} ms"
                 )
         db.dispose()
-    met = all(r["median_ms"] <= MEDIAN_MS and r["max_ms"] <= MAX_MS for r in results.values())
+
+    def within(names: Any) -> bool:
+        return all(
+            results[n]["median_ms"] <= MEDIAN_MS and results[n]["max_ms"] <= MAX_MS for n in names
+        )
+
     print(
-        f"Targets: median ≤ {MEDIAN_MS:.0f} ms and max ≤ {MAX_MS:.0f} ms over {args.repeat} "
-        f"runs: {'met' if met else 'NOT met'}."
+        f"Issue targets (median ≤ {MEDIAN_MS:.0f} ms, max ≤ {MAX_MS:.0f} ms over {args.repeat} "
+        f"runs; {', '.join(TARGETED)}): {'met' if within(TARGETED) else 'NOT met'}. "
+        f"All cases: {'within' if within(results) else 'NOT all within'} those bounds."
     )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

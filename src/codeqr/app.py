@@ -43,12 +43,14 @@ def create_api(services: Services) -> FastAPI:
         if services.settings.migrate_on_start:
             migrate.upgrade(services.db.engine)
         services.cache.domain_for_host("")  # load the domain table before the first click
+        services.rollups.start()
         # Objects made at start-up live for the whole process: keep them out of the
         # garbage collector's scans so its pauses stay short on the redirect path.
         gc.collect()
         gc.freeze()
         yield
         await services.feed.aclose()
+        services.rollups.stop()
         await services.recorder.drain()
         services.recorder.close()
         services.key_usage.close()

@@ -1,5 +1,6 @@
 """Every table, imported in one place so metadata and migrations see them all."""
 
+from codeqr.analytics.models import click_rollup_marks, click_rollups
 from codeqr.auth.models import UserSession
 from codeqr.customer.models import Customer
 from codeqr.events.models import click_events, lead_events, refund_events, sale_events
@@ -28,6 +29,8 @@ __all__ = [
     "UserSession",
     "Workspace",
     "click_events",
+    "click_rollup_marks",
+    "click_rollups",
     "lead_events",
     "refund_events",
     "sale_events",

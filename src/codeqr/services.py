@@ -7,6 +7,7 @@ from typing import Any
 
 from itsdangerous import TimestampSigner
 
+from codeqr.analytics.rollup import RollupWorker
 from codeqr.events.dedupe import RecentVisitors
 from codeqr.events.enrich import GeoLocator, IdentityHasher
 from codeqr.events.recorder import ClickRecorder
@@ -40,6 +41,8 @@ class Services:
     stripe: StripeClients
     feed: Feed
     """New events of every process, fanned out to this process's open event streams."""
+    rollups: RollupWorker
+    """Keeps the daily click rollups that long analytics ranges read (SQLite)."""
     limiters: dict[str, Any] = field(default_factory=dict)
     """The API's admission and commit thread limits (see ``api.deps``), made per app."""
 
@@ -89,4 +92,5 @@ class Services:
             key_usage=KeyUsage(db),
             stripe=StripeClients(settings.stripe_api_base),
             feed=feed,
+            rollups=RollupWorker(db, settings.analytics_rollup_seconds),
         )

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     """Oldest accepted ``Stripe-Signature`` timestamp, in seconds."""
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
     """How often an idle ``/api/events/stream`` gets a ``: ping`` comment (keeps proxies open)."""
+    analytics_rollup_seconds: float = Field(default=300.0, ge=0)
+    """How often the daily click rollups catch up (SQLite only; 0 turns them off)."""
 
     def instance_urls(self, fallback_domain: str) -> tuple[str, str]:
         """``(default short domain, public base URL)``: configured values, else the fallback."""

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from codeqr.analytics import repository as repo
+from codeqr.analytics import rollup_query as rolled
 from codeqr.analytics.filters import Filter, parse
 from codeqr.analytics.repository import Kind
 from codeqr.analytics.schemas import (
@@ -175,17 +176,18 @@ def retrieve(
     if query.group_by is GroupBy.timeseries:
         return _timeseries(session, scoped, kinds)
     merged: dict[tuple[Any, ...], dict[str, int]] = {}
+    if query.group_by in _UTM or query.group_by is GroupBy.top_links:
+        columns: tuple[str, ...] = ("link_id",)
+    else:
+        columns = _BREAKDOWNS[query.group_by][0]
     for kind in kinds:
-        src = repo.source(kind)
-        where = scoped.conditions(src)
-        if query.group_by in _UTM:
-            found = repo.grouped_by_link(session, src, where, _UTM[query.group_by])
-        elif query.group_by is GroupBy.top_links:
-            found = repo.grouped(session, src, where, ("link_id",))
-        else:
-            found = repo.grouped(session, src, where, _BREAKDOWNS[query.group_by][0])
-        for key, values in found:
-            merged.setdefault(key, zeros()).update(values)
+        for src, where in _parts(session, scoped, kind, columns):
+            if query.group_by in _UTM:
+                found = repo.grouped_by_link(session, src, where, _UTM[query.group_by])
+            else:
+                found = repo.grouped(session, src, where, columns)
+            for key, values in found:
+                _add(merged.setdefault(key, zeros()), values)
     ranked = rank(merged, _RANKING[query.event])
     if query.group_by is GroupBy.top_links:
         return _top_links(session, ctx, workspace.id, ranked)
@@ -200,9 +202,25 @@ def totals(session: Session, scoped: Scoped, kinds: Sequence[Kind]) -> dict[str,
     """Every measure over the whole range (0 for kinds not counted)."""
     out = zeros()
     for kind in kinds:
-        src = repo.source(kind)
-        out.update(repo.total(session, src, scoped.conditions(src)))
+        for src, where in _parts(session, scoped, kind, ()):
+            _add(out, repo.total(session, src, where))
     return out
+
+
+def _parts(
+    session: Session, scoped: Scoped, kind: Kind, columns: Sequence[str]
+) -> list[rolled.Part]:
+    """The rows a query of ``kind`` sums: clicks through the daily rollups where they
+    answer exactly, everything else raw."""
+    if kind is Kind.clicks:
+        return rolled.parts(session, scoped, columns)
+    src = repo.source(kind)
+    return [(src, scoped.conditions(src))]
+
+
+def _add(into: dict[str, Any], values: dict[str, int]) -> None:
+    for name, value in values.items():
+        into[name] = into.get(name, 0) + value
 
 
 def rank(
@@ -224,6 +242,11 @@ def _timeseries(session: Session, scoped: Scoped, kinds: Sequence[Kind]) -> list
     bounds = [max(to_ms(s), start) for s in starts] + [tf.end_ms]
     rows = [{"start": label(s), **zeros()} for s in starts]
     for kind in kinds:
+        if kind is Kind.clicks:
+            for src, where, ranges in rolled.ranged_parts(session, scoped, bounds):
+                for n, values in repo.in_ranges(session, src, where, ranges).items():
+                    _add(rows[n], values)
+            continue
         src = repo.source(kind)
         for row, values in zip(
             rows,

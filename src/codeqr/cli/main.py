@@ -37,6 +37,8 @@ fx = typer.Typer(help="Exchange rates (ECB reference rates).", no_args_is_help=T
 app.add_typer(fx, name="fx")
 app.add_typer(oauth_apps, name="oauth-apps")
 app.add_typer(stripe_app, name="stripe")
+analytics = typer.Typer(help="Analytics upkeep.", no_args_is_help=True)
+app.add_typer(analytics, name="analytics")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
@@ -257,6 +259,20 @@ def workspaces_set_hostnames(
             "allowedHostnames": workspace.allowed_hostnames,
         }
     _emit(data, as_json)
+
+
+@analytics.command("rollup")
+def analytics_rollup(
+    rebuild_all: Annotated[
+        bool, typer.Option("--all", help="Drop every daily rollup and count them again.")
+    ] = False,
+) -> None:
+    """Bring the daily click rollups up to date (a running server does it on its own)."""
+    from codeqr.analytics import rollup
+
+    with _transaction() as (_, db, _session):
+        days = rollup.rebuild(db) if rebuild_all else rollup.refresh(db)
+    typer.echo(f"rolled up {days} workspace-days")
 
 
 @fx.command("update")
