@@ -17,6 +17,7 @@ from codeqr.auth.endpoints import router as auth_router
 from codeqr.conversion.client_endpoints import ClientCors
 from codeqr.conversion.client_endpoints import router as client_tracking_router
 from codeqr.conversion.endpoints import router as track_router
+from codeqr.conversion.receiver import TrackReceiver
 from codeqr.customer.endpoints import router as customers_router
 from codeqr.dashboard.endpoints import install as install_dashboard
 from codeqr.kit import logs
@@ -97,6 +98,7 @@ class CodeQR:
         self._api = ClientCors(BodyLimit(self.api, services.settings.max_body_bytes))
         self._redirect = services.redirector
         self._webhooks = WebhookReceiver(services)
+        self._track = TrackReceiver(services, self._api, self.api.exception_handlers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -108,6 +110,9 @@ class CodeQR:
                 return
             if path.startswith("/api/stripe/") and (handle := self._webhooks.route(scope)):
                 await self._webhooks(scope, receive, send, handle)
+                return
+            if path.startswith("/api/track/") and (schema := self._track.route(scope)):
+                await self._track(scope, receive, send, schema)
                 return
         await self._api(scope, receive, send)
 

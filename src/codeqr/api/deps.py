@@ -75,10 +75,12 @@ async def in_transaction(services: Services, work: Callable[[Session], T]) -> T:
     does it once, and on SQLite holds the write gate only while the work runs.
     """
     async with _limiter(services, "sessions", services.db.max_connections):
-        return await anyio.to_thread.run_sync(_transaction, services, work)
+        return await anyio.to_thread.run_sync(transaction, services, work)
 
 
-def _transaction(services: Services, work: Callable[[Session], T]) -> T:
+def transaction(services: Services, work: Callable[[Session], T]) -> T:
+    """``work`` in one transaction on this thread: begin, work, commit (then the session's
+    after-commit callbacks), close; rolled back on any error."""
     session = services.db.session()
     try:
         result = work(session)
@@ -108,7 +110,11 @@ class Caller:
 
 
 def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+    return bearer_token(request.headers.get("authorization", ""))
+
+
+def bearer_token(header: str) -> str:
+    """The token of an ``Authorization: Bearer …`` header; 401 when there is none."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Unauthorized: Missing or malformed Authorization header.")

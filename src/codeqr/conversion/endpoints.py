@@ -1,4 +1,8 @@
-"""``POST /api/track/lead`` and ``POST /api/track/sale`` for server-side tracking."""
+"""``POST /api/track/lead`` and ``POST /api/track/sale`` for server-side tracking.
+
+Calls with a well-formed body are answered by ``conversion.receiver`` before they reach
+FastAPI; these routes answer the rest (their errors are the API's) and describe the API.
+"""
 
 from __future__ import annotations
 

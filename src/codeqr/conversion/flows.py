@@ -24,6 +24,7 @@ from codeqr.conversion.schemas import (
 )
 from codeqr.customer import service as customers
 from codeqr.customer.models import Customer
+from codeqr.events.sql import SqlEventsStore
 from codeqr.events.store import Click
 from codeqr.kit.clock import now_ms
 from codeqr.kit.errors import BadRequest, NotFound
@@ -52,11 +53,39 @@ def find_click(session: Session, services: Services, workspace_id: str, click_id
     return click
 
 
+def click_and_link(
+    session: Session, services: Services, workspace_id: str, click_id: str
+) -> tuple[Click, repository.LinkRef | None]:
+    """``find_click`` and the click's link as it is now, in one read when both are here."""
+    if not isinstance(services.events, SqlEventsStore):
+        click = find_click(session, services, workspace_id, click_id)
+        link = session.get(Link, click.link_id)
+        if link is None:
+            return click, None
+        ref = (link.id, link.domain, link.key, link.url, link.tenant_id, link.external_id)
+        return click, repository.LinkRef(*ref)
+    found = None
+    if is_base62(click_id) and len(click_id) <= 32:
+        found = repository.click_and_link(session, click_id)
+    if found is None or found[0].workspace_id != workspace_id:
+        raise NotFound(f"Click not found: clickId {click_id!r} is not a click of this workspace.")
+    return found
+
+
 def track_lead(
-    session: Session, services: Services, workspace: Workspace, body: TrackLeadIn
+    session: Session,
+    services: Services,
+    workspace: Workspace,
+    body: TrackLeadIn,
+    *,
+    plan_checked: bool = False,
 ) -> TrackLeadOut:
-    """Tie the customer to the click and record the lead once per (customer, event name)."""
-    require_plan(session, workspace, CONVERSIONS)
+    """Tie the customer to the click and record the lead once per (customer, event name).
+
+    ``plan_checked``: the caller already knows the plan includes conversion tracking.
+    """
+    if not plan_checked:
+        require_plan(session, workspace, CONVERSIONS)
     external_id = body.customer_external_id
     click_id = (body.click_id or "").strip()
     if not click_id:
@@ -67,10 +96,15 @@ def track_lead(
                 "(send the cq_id of their visit)."
             )
         click_id = known.click_id
-    click = find_click(session, services, workspace.id, click_id)
-    link = session.get(Link, click.link_id)  # reads first: writes hold the write lock
+    click, link = click_and_link(session, services, workspace.id, click_id)  # reads first
     profile = customers.Profile(body.customer_name, body.customer_email, body.customer_avatar)
-    customer = customers.claim_customer(session, workspace.id, external_id, profile, click)
+    # Writes hold the write lock from here. A new customer (the usual case) is one insert;
+    # a known one goes through the whole claim.
+    row = customers.new_customer_row(workspace.id, external_id, profile, click)
+    customer: Customer | repository.CustomerRef | None
+    customer = repository.insert_customer(session, row)
+    if customer is None:
+        customer = customers.claim_customer(session, workspace.id, external_id, profile, click)
     if body.mode is not LeadMode.deferred:
         repository.record_lead(
             session,
@@ -94,10 +128,16 @@ def track_lead(
 
 
 def track_sale(
-    session: Session, services: Services, workspace: Workspace, body: TrackSaleIn
+    session: Session,
+    services: Services,
+    workspace: Workspace,
+    body: TrackSaleIn,
+    *,
+    plan_checked: bool = False,
 ) -> TrackSaleOut:
     """Record a sale for the customer's link, once per (workspace, invoice id)."""
-    require_plan(session, workspace, CONVERSIONS)
+    if not plan_checked:
+        require_plan(session, workspace, CONVERSIONS)
     currency = normalize_currency(body.currency)
     event_name = body.event_name or DEFAULT_SALE_EVENT
     processor = body.payment_processor or PaymentProcessor.custom
@@ -109,7 +149,8 @@ def track_sale(
             return _answer_earlier(session, earlier)
 
     profile = customers.Profile(body.customer_name, body.customer_email, body.customer_avatar)
-    customer = customers.find_by_external_id(session, workspace.id, body.customer_external_id)
+    customer: Customer | repository.CustomerRef | None
+    customer = repository.customer_by_external_id(session, workspace.id, body.customer_external_id)
     click: Click | None = None
     if customer is None:
         if not body.click_id:
@@ -135,7 +176,10 @@ def track_sale(
                 session, workspace.id, body.customer_external_id, profile, None
             )
         if customer.click_id is not None:
-            click = services.events.get_click(customer.click_id, session)
+            if isinstance(services.events, SqlEventsStore):
+                click = repository.click(session, customer.click_id)
+            else:
+                click = services.events.get_click(customer.click_id, session)
 
     day = datetime.fromtimestamp(at_ms / 1000, tz=UTC).date()
     conversion = services.rates.convert(body.amount, currency, workspace.currency, day)
@@ -236,7 +280,7 @@ def _answer_earlier(session: Session, earlier: repository.SaleRow) -> TrackSaleO
     )
 
 
-def _sale_customer(customer: Customer) -> SaleCustomerOut:
+def _sale_customer(customer: Customer | repository.CustomerRef) -> SaleCustomerOut:
     return SaleCustomerOut(
         id=customer.id,
         name=customer.name,
@@ -246,7 +290,7 @@ def _sale_customer(customer: Customer) -> SaleCustomerOut:
     )
 
 
-def _lead_link(services: Services, link: Link | None) -> LeadLinkOut | None:
+def _lead_link(services: Services, link: repository.LinkRef | None) -> LeadLinkOut | None:
     if link is None:
         return None
     return LeadLinkOut(

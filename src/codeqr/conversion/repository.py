@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from codeqr.conversion.prepared import insert_unless_exists, prepared
 from codeqr.customer.models import Customer
-from codeqr.events.models import lead_events, refund_events, sale_events
+from codeqr.events.models import click_events, lead_events, refund_events, sale_events
 from codeqr.events.store import Click
 from codeqr.kit.clock import from_ms
-from codeqr.kit.db import insert_unless_exists
+from codeqr.kit.db import insert_unless_exists as kit_insert_unless_exists
 from codeqr.kit.ids import click_id as event_id
 from codeqr.link.models import Link
 
@@ -45,7 +46,7 @@ def snapshot(click: Click | None) -> dict[str, str]:
 def record_lead(
     session: Session,
     *,
-    customer: Customer,
+    customer: Customer | CustomerRef,
     click: Click,
     event_name: str,
     quantity: int,
@@ -75,10 +76,12 @@ def record_lead(
             "test": test,
             **snapshot(click),
         },
-        ["customer_id", "event_name"],
+        ("customer_id", "event_name"),
     )
     if inserted and counted:
-        session.execute(_COUNT_LEADS, {"link_id": click.link_id, "quantity": quantity})
+        prepared(_COUNT_LEADS, session).run(
+            session, {"link_id": click.link_id, "quantity": quantity}
+        )
     return inserted
 
 
@@ -123,7 +126,7 @@ class SaleRow:
 
 def record_sale(session: Session, row: dict[str, Any]) -> bool:
     """Insert a sale row unless its invoice id is already claimed in the workspace."""
-    return insert_unless_exists(session, sale_events, row, ["workspace_id", "invoice_id"])
+    return insert_unless_exists(session, sale_events, row, ("workspace_id", "invoice_id"))
 
 
 def count_sale(
@@ -137,28 +140,127 @@ def count_sale(
     """Add one sale (and its converted amount, when known) to its link and customer."""
     amount = reporting_amount or 0
     if link_id is not None:
-        session.execute(_COUNT_LINK_SALE, {"row_id": link_id, "amount": amount})
+        prepared(_COUNT_LINK_SALE, session).run(session, {"row_id": link_id, "amount": amount})
     if customer_id is not None:
         at: datetime = from_ms(at_ms)
-        session.execute(_COUNT_CUSTOMER_SALE, {"row_id": customer_id, "amount": amount, "at": at})
+        prepared(_COUNT_CUSTOMER_SALE, session).run(
+            session, {"row_id": customer_id, "amount": amount, "at": at}
+        )
 
 
 def sale_by_invoice(session: Session, workspace_id: str, invoice_id: str) -> SaleRow | None:
     """The sale that claimed this invoice id in the workspace, if any."""
-    c = sale_events.c
-    row = session.execute(
-        select(
-            c.id,
-            c.customer_id,
-            c.event_name,
-            c.amount,
-            c.currency,
-            c.payment_processor,
-            c.invoice_id,
-            c.metadata,
-        ).where(c.workspace_id == workspace_id, c.invoice_id == invoice_id)
-    ).first()
+    row = prepared(_SALE_BY_INVOICE, session).first(
+        session, {"workspace_id": workspace_id, "invoice_id": invoice_id}
+    )
     return SaleRow(*row) if row else None
+
+
+_SALE_BY_INVOICE = select(
+    sale_events.c.id,
+    sale_events.c.customer_id,
+    sale_events.c.event_name,
+    sale_events.c.amount,
+    sale_events.c.currency,
+    sale_events.c.payment_processor,
+    sale_events.c.invoice_id,
+    sale_events.c.metadata,
+).where(
+    sale_events.c.workspace_id == bindparam("workspace_id"),
+    sale_events.c.invoice_id == bindparam("invoice_id"),
+)
+
+
+class LinkRef(NamedTuple):
+    """What a lead's answer says of the click's link."""
+
+    id: str
+    domain: str
+    key: str
+    url: str
+    tenant_id: str | None
+    external_id: str | None
+
+
+class CustomerRef(NamedTuple):
+    """What leads and sales need of a customer (the ``Customer`` attributes of the same
+    names), without building a mapped object."""
+
+    id: str
+    workspace_id: str
+    external_id: str
+    name: str | None
+    email: str | None
+    avatar: str | None
+    click_id: str | None
+    link_id: str | None
+
+
+def click(session: Session, click_id: str) -> Click | None:
+    """A click by id, read in the caller's transaction."""
+    row = prepared(_CLICK, session).first(session, {"click_id": click_id})
+    return Click(*row) if row else None
+
+
+def click_and_link(session: Session, click_id: str) -> tuple[Click, LinkRef | None] | None:
+    """A click by id and its link as it is now (``None`` once deleted), in one read."""
+    row = prepared(_CLICK_AND_LINK, session).first(session, {"click_id": click_id})
+    if row is None:
+        return None
+    width = len(click_events.c)
+    link = LinkRef(*row[width:]) if row[width] is not None else None
+    return Click(*row[:width]), link
+
+
+def customer_by_external_id(
+    session: Session, workspace_id: str, external_id: str
+) -> CustomerRef | None:
+    """The workspace's customer with this external id, if any."""
+    row = prepared(_CUSTOMER, session).first(
+        session, {"workspace_id": workspace_id, "external_id": external_id}
+    )
+    return CustomerRef(*row) if row else None
+
+
+def insert_customer(session: Session, row: dict[str, Any]) -> CustomerRef | None:
+    """Insert a new customer unless the external id is taken in the workspace (the claim);
+    the new customer, or ``None`` when the external id was taken."""
+    if not insert_unless_exists(session, _customers, row, ("workspace_id", "external_id")):
+        return None
+    name, email, avatar = row["name"], row["email"], row["avatar"]
+    click_id, link_id = row.get("click_id"), row.get("link_id")
+    return CustomerRef(
+        row["id"], row["workspace_id"], row["external_id"], name, email, avatar, click_id, link_id
+    )
+
+
+_CLICK = select(click_events).where(click_events.c.id == bindparam("click_id"))
+_CLICK_AND_LINK = (
+    select(
+        click_events,
+        _links.c.id,
+        _links.c.domain,
+        _links.c.key,
+        _links.c.url,
+        _links.c.tenant_id,
+        _links.c.external_id,
+    )
+    .select_from(click_events.outerjoin(_links, _links.c.id == click_events.c.link_id))
+    .where(click_events.c.id == bindparam("click_id"))
+)
+_CUSTOMER = select(
+    _customers.c.id,
+    _customers.c.workspace_id,
+    _customers.c.external_id,
+    _customers.c.name,
+    _customers.c.email,
+    _customers.c.avatar,
+    _customers.c.click_id,
+    _customers.c.link_id,
+).where(
+    _customers.c.workspace_id == bindparam("workspace_id"),
+    _customers.c.external_id == bindparam("external_id"),
+)
 
 
 def sales_to_convert(session: Session, workspace_id: str) -> list[tuple[str, int, int, str]]:
@@ -299,7 +401,7 @@ def refunded_total(session: Session, workspace_id: str, charge_id: str) -> int:
 
 def record_refund(session: Session, row: dict[str, Any]) -> bool:
     """Insert a refund step unless the same cumulative step is already stored."""
-    return insert_unless_exists(
+    return kit_insert_unless_exists(
         session, refund_events, row, ["workspace_id", "charge_id", "refunded_total"]
     )
 

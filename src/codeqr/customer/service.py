@@ -168,15 +168,7 @@ def claim(
     session: Session, workspace_id: str, external_id: str, profile: Profile, click: Click | None
 ) -> tuple[Customer, bool]:
     """``claim_customer``, also saying whether this call created the customer."""
-    row = _new_row(
-        workspace_id,
-        external_id,
-        name=profile.name,
-        email=profile.email,
-        avatar=profile.avatar,
-    )
-    if click is not None:
-        row.update(_click_fields(click))
+    row = new_customer_row(workspace_id, external_id, profile, click)
     inserted = insert_unless_exists(
         session,
         Customer.__table__,  # type: ignore[arg-type]
@@ -206,6 +198,22 @@ def claim(
         customer.updated_at = utcnow()
         session.flush()
     return customer, False
+
+
+def new_customer_row(
+    workspace_id: str, external_id: str, profile: Profile, click: Click | None
+) -> dict[str, Any]:
+    """The row a claim inserts for a new customer (tied to ``click`` when given)."""
+    row = _new_row(
+        workspace_id,
+        external_id,
+        name=profile.name,
+        email=profile.email,
+        avatar=profile.avatar,
+    )
+    if click is not None:
+        row.update(_click_fields(click))
+    return row
 
 
 _DEFAULTS: dict[str, Any] = {

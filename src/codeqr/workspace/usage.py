@@ -37,14 +37,18 @@ class KeyUsage:
 
     def mark(self, key: ApiKey) -> None:
         """Note that ``key`` was used now, unless its stored time is recent enough."""
+        self.mark_id(key.id, key.last_used_at)
+
+    def mark_id(self, key_id: str, last_used_at: datetime | None) -> None:
+        """``mark`` for a key known by its id and stored last-used time."""
         now = utcnow()
-        last = key.last_used_at
+        last = last_used_at
         if last is not None and last.tzinfo is None:
             last = last.replace(tzinfo=now.tzinfo)
         if last is not None and (now - last).total_seconds() <= RESOLUTION_S:
             return
         with self._lock:
-            self._pending[key.id] = now
+            self._pending[key_id] = now
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="key-usage", daemon=True)
                 self._thread.start()
