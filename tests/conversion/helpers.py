@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +14,14 @@ from codeqr.events.models import lead_events, sale_events
 from codeqr.link.models import Link
 from tests.conftest import LiveServer
 from tests.factories import Tenant
+
+_VISITORS = itertools.count(1)
+
+
+def visitor_agent() -> str:
+    """A browser user agent of a new visitor. Only digits vary: a random id in a user agent
+    can spell "bot" or "spider" now and then, and the redirect rightly counts no click."""
+    return f"Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 visitor/{next(_VISITORS)}"
 
 
 @dataclass(frozen=True)
@@ -31,9 +40,7 @@ def tracked_click(
     created = api.post("/api/links", json={"url": url, "trackConversion": True})
     assert created.status_code == 200, created.text
     link = created.json()
-    visit = server.client().get(
-        "/" + link["key"], headers={"user-agent": f"Mozilla/5.0 visitor-{link['id']}"}
-    )
+    visit = server.client().get("/" + link["key"], headers={"user-agent": visitor_agent()})
     assert visit.status_code == 302, visit.text
     click_id = parse_qs(urlsplit(visit.headers["location"]).query)["cq_id"][0]
     return TrackedClick(link["id"], click_id, link["shortLink"])

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from codeqr.kit.ids import base62
 from tests.conftest import LiveServer
+from tests.conversion.helpers import visitor_agent
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def visit(server: LiveServer, link: dict[str, Any]) -> str:
     """One visit by a new visitor (a browser, so the click counts); the click id."""
     answer = server.client().get(
         urlsplit(link["shortLink"]).path,
-        headers={"user-agent": f"Mozilla/5.0 (X11; Linux x86_64) visitor-{base62(10)}"},
+        headers={"user-agent": visitor_agent()},
     )
     assert answer.status_code == 302, answer.text
     return parse_qs(urlsplit(answer.headers["location"]).query)["cq_id"][0]
