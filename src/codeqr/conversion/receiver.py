@@ -31,10 +31,10 @@ from starlette.requests import Request
 from codeqr.api.deps import bearer_token, transaction
 from codeqr.conversion import flows
 from codeqr.conversion.batch import Batcher
-from codeqr.conversion.prepared import prepared
 from codeqr.conversion.schemas import TrackLeadIn, TrackSaleIn
 from codeqr.kit.errors import CodeQRError, Forbidden, Unauthorized, error_envelope
 from codeqr.kit.passwords import hash_token
+from codeqr.kit.prepared import prepared
 from codeqr.redirect.handler import Receive, Scope, Send
 from codeqr.services import Services
 from codeqr.workspace.models import ApiKey, KeyKind, Plan, Workspace

@@ -10,13 +10,13 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from codeqr.conversion.prepared import insert_unless_exists, prepared
 from codeqr.customer.models import Customer
 from codeqr.events.models import click_events, lead_events, refund_events, sale_events
 from codeqr.events.store import Click
 from codeqr.kit.clock import from_ms
 from codeqr.kit.db import insert_unless_exists as kit_insert_unless_exists
 from codeqr.kit.ids import click_id as event_id
+from codeqr.kit.prepared import insert_unless_exists, prepared
 from codeqr.link.models import Link
 
 _SNAPSHOT = (

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from codeqr.kit.clock import utcnow
 from codeqr.kit.db import insert_unless_exists
 from codeqr.kit.ids import new_id
+from codeqr.kit.prepared import insert_unless_exists as prepared_insert
+from codeqr.kit.prepared import prepared
 from codeqr.stripe.models import StripeEvent
 
 
@@ -28,7 +30,7 @@ def claim(session: Session, workspace_id: str, event: dict[str, Any], payload: b
     row the first wrote and finds it handled once the first commits.
     """
     inbox_id = new_id("sev")
-    inserted = insert_unless_exists(
+    inserted = prepared_insert(
         session,
         StripeEvent.__table__,  # type: ignore[arg-type]
         {
@@ -37,7 +39,7 @@ def claim(session: Session, workspace_id: str, event: dict[str, Any], payload: b
             "handled_at": utcnow(),
             "attempts": 1,
         },
-        ["workspace_id", "event_id"],
+        ("workspace_id", "event_id"),
     )
     if inserted:
         return inbox_id
@@ -84,7 +86,7 @@ def keep(
 
 def set_outcome(session: Session, inbox_id: str, outcome: str) -> None:
     """Say what handling did, in the transaction that did it."""
-    session.connection().execute(_SET_OUTCOME, {"inbox_id": inbox_id, "said": outcome})
+    prepared(_SET_OUTCOME, session).run(session, {"inbox_id": inbox_id, "said": outcome})
 
 
 _events = cast(Table, StripeEvent.__table__)
@@ -109,7 +111,9 @@ def waiting(
 ) -> list[tuple[str, dict[str, Any]]]:
     """Unhandled events of one type created since ``since`` (Unix seconds), oldest first."""
     params = {"workspace_id": workspace_id, "kind": kind, "since": since}
-    rows = session.connection().execute(_WAITING, params).all()
+    cursor = prepared(_WAITING, session).execute(session, params)
+    rows = cursor.fetchall()
+    cursor.close()
     return [(row[0], json.loads(row[1])) for row in rows]
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from codeqr.kit.errors import BadRequest, NotFound
+from codeqr.kit.prepared import prepared
 from codeqr.services import Services
 from codeqr.stripe import handlers, inbox, signature
 from codeqr.stripe import service as connection
@@ -74,7 +75,7 @@ def receive_for_workspace(
     signed with the live or the test secret the workspace was connected with."""
 
     def receive(session: Session) -> Receipt:
-        found = _connection(session, StripeIntegration.workspace_id == workspace_id)
+        found = _connection(session, BY_WORKSPACE, workspace_id)
         if found is None:
             raise NotFound(f"No Stripe account is connected to workspace {workspace_id!r}.")
         integration = found[0]
@@ -101,7 +102,7 @@ def receive_from_app(
         return _ignored("The event names no connected account.")
 
     def receive(session: Session) -> Receipt:
-        found = _connection(session, StripeIntegration.account_id == account)
+        found = _connection(session, BY_ACCOUNT, account)
         if found is None:
             return _ignored(f"No workspace is connected to Stripe account {account}.")
         return _accept(session, services, found, event, payload)
@@ -113,16 +114,28 @@ Found = tuple[StripeIntegration, Workspace, bool]
 """A connection, its workspace, and whether the workspace's plan includes the integration."""
 
 
-def _connection(session: Session, where: Any) -> Found | None:
-    row = session.execute(_CONNECTION.where(where)).first()
-    return (row[0], row[1], bool(row[2])) if row else None
+def _connection(session: Session, statement: Select[Any], key: str) -> Found | None:
+    """The connection (by workspace id or account id), its workspace and plan, in one
+    prepared read; plain (unattached) objects, as the handlers only read them."""
+    row = prepared(statement, session).first(session, {"key": key})
+    if row is None:
+        return None
+    integration = StripeIntegration(**dict(zip(_INTEGRATION_COLUMNS, row, strict=False)))
+    rest = row[len(_INTEGRATION_COLUMNS) :]
+    workspace = Workspace(**dict(zip(_WORKSPACE_COLUMNS, rest, strict=False)))
+    return integration, workspace, bool(rest[-1])
 
 
+_si, _ws = cast(Table, StripeIntegration.__table__), cast(Table, Workspace.__table__)
+_INTEGRATION_COLUMNS = tuple(c.key for c in _si.c)
+_WORKSPACE_COLUMNS = tuple(c.key for c in _ws.c)
 _CONNECTION = (
-    select(StripeIntegration, Workspace, Plan.conversions)
-    .join(Workspace, Workspace.id == StripeIntegration.workspace_id)
-    .join(Plan, Plan.name == Workspace.plan)
+    select(*_si.c, *_ws.c, Plan.conversions)
+    .join_from(_si, _ws, _ws.c.id == _si.c.workspace_id)
+    .join(Plan, Plan.name == _ws.c.plan)
 )
+BY_WORKSPACE = _CONNECTION.where(_si.c.workspace_id == bindparam("key"))
+BY_ACCOUNT = _CONNECTION.where(_si.c.account_id == bindparam("key"))
 
 
 def _accept(
@@ -231,7 +244,7 @@ def process(services: Services, inbox_id: str) -> Receipt:
         row, event = loaded
         if row.handled_at is not None:
             return _duplicate(row.event_id)
-        found = _connection(session, StripeIntegration.workspace_id == row.workspace_id)
+        found = _connection(session, BY_WORKSPACE, row.workspace_id)
         if found is None:
             return _ignored("The workspace has no Stripe account connected any more.")
         return _handle(session, services, found, event, row.payload.encode("utf-8"))

@@ -1,7 +1,8 @@
 """Core statements compiled once per dialect and run on the driver's own cursor.
 
-Conversion tracking runs five to seven statements a call. Through SQLAlchemy's execute path
-each costs three to four times what SQLite takes to run it (parameter coercion, cache keys,
+The hottest write paths (conversion tracking, Stripe webhooks) run five to ten statements a
+call. Through SQLAlchemy's execute path each costs three to four times what SQLite takes to
+run it (parameter coercion, cache keys,
 result objects); here a statement is compiled once, its bind and result processors looked up
 once, and each call is one ``cursor.execute``. The statements run on the connection of the
 caller's session, inside its transaction, so the session still owns the commit.
