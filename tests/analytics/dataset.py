@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from codeqr.customer.models import Customer
-from codeqr.events.models import click_events, lead_events, sale_events
+from codeqr.events.models import WHERE_FROM, click_events, lead_events, sale_events
 from codeqr.kit.clock import from_ms
 from codeqr.link.models import Link, LinkTag, Tag
 from tests.conftest import LiveServer
@@ -30,21 +30,6 @@ REFERERS = [
     ("google.com", "https://google.com/search"),
     ("news.ycombinator.com", "https://news.ycombinator.com/item?id=1"),
 ]
-SNAPSHOT = (
-    "domain",
-    "key",
-    "url",
-    "trigger",
-    "country",
-    "region",
-    "city",
-    "continent",
-    "device",
-    "browser",
-    "os",
-    "referer",
-    "referer_url",
-)
 WINDOW = (datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 11, 20, tzinfo=UTC))
 # Hours packed with clicks: the US DST changes (07:00 and 06:00 UTC) and an IST midnight.
 CLUSTERS = [
@@ -195,7 +180,7 @@ def build(
                 "event_name": "Trial" if again else "Sign up",
                 "event_quantity": 2 if n % 11 == 5 else 1,
                 "metadata": {"n": n},
-                **{name: click[name] for name in SNAPSHOT},
+                **{name: click[name] for name in WHERE_FROM},
             }
         )
     for n in range(sales):
@@ -223,7 +208,7 @@ def build(
                 "payment_processor": "stripe" if n % 2 else "custom",
                 "invoice_id": f"{prefix}-inv-{n}" if n % 5 else None,
                 "metadata": None,
-                **{name: ("" if unattributed else lead[name]) for name in SNAPSHOT},
+                **{name: ("" if unattributed else lead[name]) for name in WHERE_FROM},
             }
         )
     return data

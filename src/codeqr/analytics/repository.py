@@ -28,26 +28,17 @@ from sqlalchemy.orm import Session
 
 from codeqr.analytics.filters import Filter, Scope
 from codeqr.customer.models import Customer
-from codeqr.events.models import click_events, lead_events, refund_events, sale_events
+from codeqr.events.models import (
+    WHERE_FROM,
+    click_events,
+    lead_events,
+    refund_events,
+    sale_events,
+)
 from codeqr.link.models import Link, LinkTag, Tag
 
 _NULLABLE = {"link_id", "customer_id", "click_id"}
 """Columns some events leave empty (a sale without a link); negations keep those rows."""
-_WHERE_FROM = (
-    "domain",
-    "key",
-    "url",
-    "trigger",
-    "country",
-    "region",
-    "city",
-    "continent",
-    "device",
-    "browser",
-    "os",
-    "referer",
-    "referer_url",
-)
 
 
 class Kind(StrEnum):
@@ -74,7 +65,7 @@ def sale_facts() -> FromClause:
         c.click_id,
         c.customer_id,
         c.event_name,
-        *(c[name] for name in _WHERE_FROM),
+        *(c[name] for name in WHERE_FROM),
         literal(1, BigInteger).label("sale_count"),
         c.reporting_amount.label("amount"),
         c.test,
@@ -87,7 +78,7 @@ def sale_facts() -> FromClause:
         r.click_id,
         r.customer_id,
         literal(REFUND_EVENT, String).label("event_name"),
-        *(r[name] for name in _WHERE_FROM),
+        *(r[name] for name in WHERE_FROM),
         literal(0, BigInteger).label("sale_count"),
         (-r.reporting_amount).label("amount"),
         r.test,

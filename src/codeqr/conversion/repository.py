@@ -11,7 +11,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from codeqr.customer.models import Customer
-from codeqr.events.models import click_events, lead_events, refund_events, sale_events
+from codeqr.events.models import WHERE_FROM, click_events, lead_events, refund_events, sale_events
 from codeqr.events.store import Click
 from codeqr.kit.clock import from_ms
 from codeqr.kit.db import insert_unless_exists as kit_insert_unless_exists
@@ -19,28 +19,12 @@ from codeqr.kit.ids import click_id as event_id
 from codeqr.kit.prepared import insert_unless_exists, prepared
 from codeqr.link.models import Link
 
-_SNAPSHOT = (
-    "domain",
-    "key",
-    "url",
-    "trigger",
-    "country",
-    "region",
-    "city",
-    "continent",
-    "device",
-    "browser",
-    "os",
-    "referer",
-    "referer_url",
-)
-
 
 def snapshot(click: Click | None) -> dict[str, str]:
     """The where-from columns an event copies from its click (empty without one)."""
     if click is None:
-        return dict.fromkeys(_SNAPSHOT, "")
-    return {name: getattr(click, name) for name in _SNAPSHOT}
+        return dict.fromkeys(WHERE_FROM, "")
+    return {name: getattr(click, name) for name in WHERE_FROM}
 
 
 def record_lead(
@@ -346,7 +330,7 @@ def _paid_sale(where: Any) -> Any:
         c.reporting_amount,
         c.reporting_currency,
         c.test,
-        *(c[name] for name in _SNAPSHOT),
+        *(c[name] for name in WHERE_FROM),
     ).where(where)
 
 
@@ -361,7 +345,7 @@ def _as_paid_sale(row: Any) -> PaidSale:
         reporting_amount=row[6],
         reporting_currency=row[7],
         test=bool(row[8]),
-        where_from=dict(zip(_SNAPSHOT, row[9:], strict=True)),
+        where_from=dict(zip(WHERE_FROM, row[9:], strict=True)),
     )
 
 

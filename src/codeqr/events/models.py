@@ -58,22 +58,26 @@ click_events = Table(
 
 def _click_snapshot() -> list[Column[object]]:
     """Columns a lead or sale copies from its click (empty strings when it has none)."""
-    names: dict[str, type[String] | type[Text] | String] = {
-        "domain": String(190),
-        "key": String(190),
-        "url": Text,
-        "trigger": String(8),
-        "country": String(2),
-        "region": String(64),
-        "city": String(128),
-        "continent": String(2),
-        "device": String(32),
-        "browser": String(64),
-        "os": String(64),
-        "referer": String(255),
-        "referer_url": Text,
-    }
-    return [Column(name, kind, nullable=False, default="") for name, kind in names.items()]
+    return [Column(name, kind, nullable=False, default="") for name, kind in _WHERE_FROM.items()]
+
+
+_WHERE_FROM: dict[str, type[String] | type[Text] | String] = {
+    "domain": String(190),
+    "key": String(190),
+    "url": Text,
+    "trigger": String(8),
+    "country": String(2),
+    "region": String(64),
+    "city": String(128),
+    "continent": String(2),
+    "device": String(32),
+    "browser": String(64),
+    "os": String(64),
+    "referer": String(255),
+    "referer_url": Text,
+}
+WHERE_FROM = tuple(_WHERE_FROM)
+"""The where-from columns of a click that its leads, sales and refunds carry too."""
 
 
 lead_events = Table(

@@ -115,11 +115,8 @@ def on_checkout(session: Session, ctx: Context) -> str:
         codeqr_id = (obj.get("metadata") or {}).get("codeqrCustomerId")
         if codeqr_id:
             customer = attribution.by_codeqr_id(session, ctx.workspace.id, str(codeqr_id))
-    if customer is None and ctx.prefetched.get("customer"):
-        fetched = ctx.prefetched["customer"]
-        customer = attribution.from_metadata(
-            session, ctx, fetched.get("metadata") or {}, fetched["id"], profile
-        )
+    if customer is None:
+        customer = _named_by_stripe_customer(session, ctx, profile)
     if customer is None:
         customer = attribution.by_stripe_id_or_email(
             session, ctx.workspace.id, stripe_customer, email
@@ -163,11 +160,8 @@ def on_invoice_paid(session: Session, ctx: Context) -> str:
         codeqr_id = _subscription_metadata(obj).get("codeqrCustomerId")
         if codeqr_id:
             customer = attribution.by_codeqr_id(session, ctx.workspace.id, str(codeqr_id))
-    if customer is None and ctx.prefetched.get("customer"):
-        fetched = ctx.prefetched["customer"]
-        customer = attribution.from_metadata(
-            session, ctx, fetched.get("metadata") or {}, fetched["id"], profile
-        )
+    if customer is None:
+        customer = _named_by_stripe_customer(session, ctx, profile)
     if customer is not None and stripe_customer:
         attribution.bind_stripe_customer(session, ctx, customer, stripe_customer, profile)
     first = obj.get("billing_reason") == "subscription_create"
@@ -251,6 +245,17 @@ def on_deauthorized(session: Session, ctx: Context) -> str:
     if connection.disconnect(session, ctx.workspace):
         return "Stripe account unbound from the workspace."
     return "The workspace had no Stripe account bound."
+
+
+def _named_by_stripe_customer(
+    session: Session, ctx: Context, profile: customers.Profile
+) -> Customer | None:
+    """Rule 3: the customer the Stripe customer's own metadata names (read in prefetch)."""
+    fetched = ctx.prefetched.get("customer")
+    if not fetched:
+        return None
+    metadata = fetched.get("metadata") or {}
+    return attribution.from_metadata(session, ctx, metadata, fetched["id"], profile)
 
 
 def _settle_refunds(session: Session, ctx: Context, payment_intent: str) -> None:
