@@ -20,7 +20,7 @@ serve: install  ## Run the server on the embedded default (SQLite in ./.codeqr)
 	$(VENV)/bin/codeqr serve $(ARGS)
 
 test: install  ## Run every suite: SQLite always, PostgreSQL when CODEQR_TEST_POSTGRES_URL is set
-	$(PYTEST) -q -p no:cacheprovider
+	$(PYTEST) -q -p no:cacheprovider -m "not postgres"
 	@if [ -n "$$CODEQR_TEST_POSTGRES_URL" ]; then \
 		echo "== PostgreSQL suite on $$CODEQR_TEST_POSTGRES_URL =="; \
 		CODEQR_TEST_DATABASE_URL="$$CODEQR_TEST_POSTGRES_URL" $(PYTEST) -q -p no:cacheprovider -m "not sqlite_only"; \

@@ -23,11 +23,8 @@ from tests.analytics.conftest import Loaded
 from tests.analytics.dataset import ms
 from tests.analytics.helpers import FULL, analytics
 from tests.cli.test_commands import run
-from tests.conftest import POSTGRES_URL
 
-ON_SQLITE = pytest.mark.skipif(
-    bool(POSTGRES_URL), reason="rollups need SQLite's rowid order; PostgreSQL reads raw"
-)
+ON_SQLITE = pytest.mark.sqlite_only  # rollups need SQLite's rowid order; PostgreSQL reads raw
 
 RANGES: dict[str, dict[str, str]] = {
     "utc": FULL,
@@ -222,7 +219,7 @@ def test_renumbered_rowids_are_noticed_and_rolled_up_again(loaded: Loaded) -> No
     assert_same(answers(loaded, some=True), expected)
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="PostgreSQL only")
+@pytest.mark.postgres  # the SQLite run deselects it (make test)
 def test_postgresql_reads_raw(loaded: Loaded) -> None:
     """No rowid order on PostgreSQL: no rollups, the answers unchanged."""
     expected = answers(loaded)
