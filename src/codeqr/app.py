@@ -21,6 +21,7 @@ from codeqr.conversion.receiver import TrackReceiver
 from codeqr.customer.endpoints import router as customers_router
 from codeqr.dashboard.endpoints import install as install_dashboard
 from codeqr.kit import logs
+from codeqr.kit.clock import now_ms
 from codeqr.link.endpoints import router as links_router
 from codeqr.link.service import RESERVED_KEYS
 from codeqr.oauth.endpoints import api_router as oauth_api_router
@@ -44,6 +45,8 @@ def create_api(services: Services) -> FastAPI:
         if services.settings.migrate_on_start:
             migrate.upgrade(services.db.engine)
         services.cache.domain_for_host("")  # load the domain table before the first click
+        # The dedupe's memory starts empty: until when may a click repeat an earlier one?
+        services.redirector.visitors.start(services.events.load_recent_visitors(now_ms()))
         services.rollups.start()
         # Objects made at start-up live for the whole process: keep them out of the
         # garbage collector's scans so its pauses stay short on the redirect path.

@@ -75,7 +75,7 @@ class Services:
                 settings.trusted_proxies, trust_geo_headers=settings.trust_geo_headers
             ),
             signer=signer,
-            visitors=RecentVisitors(),
+            visitors=RecentVisitors(keep=events.keep_visitor if events.keeps_visitors else None),
         )
         feed = Feed(db, shaper(links))
         recorder.on_stored = feed.nudge

@@ -14,15 +14,39 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from codeqr.events.dedupe import WINDOW_MS, Forgotten, visitor_key
 from codeqr.events.models import click_events
 from codeqr.events.store import Click
 from codeqr.kit.clock import from_ms
 from codeqr.kit.db import Database
+from codeqr.kit.ids import click_id as time_ordered_id
 
 _CLICK_COLUMNS = list(Click._fields)
 _WRITER_FINISHES_BELOW = 256
 """Frames left in the log below which the writer finishes a checkpoint itself."""
 _CHECKPOINT_NICE = 0
+_PRUNE_EVERY_MS = 60_000
+"""How often the table of recent visitors drops the ones older than the dedupe window."""
+
+# The one-hour dedupe's fallback on SQLite. An index on click_events.identity_hash would put
+# every click at a random place in a large B-tree, writing a log page per click; this table
+# lives in the writer connection's temporary database instead (no log, no fsync, gone with
+# the process). It holds what process memory cannot: the last hour's visitors as of start-up,
+# and the young visitors memory has since forgotten (``RecentVisitors.keep``).
+_EARLIER_CLICKS = (
+    "SELECT identity_hash, link_id, id, timestamp FROM click_events "
+    "WHERE identity_hash IN ({marks}) AND timestamp >= {mark} ORDER BY timestamp"
+)
+_EARLIER_VISITORS = (
+    "SELECT visitor, click_id, ts FROM temp.recent_visitors WHERE visitor IN ({marks}) "
+    "AND ts >= {mark}"
+)
+_RECENT_VISITORS = (
+    # Keyed by ``dedupe.visitor_key``, as process memory is: small rows, integer compares.
+    "CREATE TEMP TABLE recent_visitors ("
+    "visitor INTEGER PRIMARY KEY, click_id TEXT NOT NULL, ts INTEGER NOT NULL)",
+    "CREATE INDEX temp.recent_visitors_ts ON recent_visitors (ts)",
+)
 
 
 class _Flusher:
@@ -57,7 +81,8 @@ class SqlEventsStore:
 
     Writes go through the DB-API directly (one statement per batch, no ORM): this is the
     click path. On SQLite they use one dedicated connection, owned by the click writer; a
-    background thread keeps the write-ahead log short (see ``_checkpoint_loop``).
+    background thread keeps the write-ahead log short (see ``_checkpoint_loop``), and the
+    dedupe's fallback reads the writer's own table of recent visitors (``_RECENT_VISITORS``).
     """
 
     def __init__(self, db: Database, *, checkpoint_every: float = 0.25) -> None:
@@ -76,7 +101,9 @@ class SqlEventsStore:
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
         self._flusher: _Flusher | None = None
-        """``(busy, frames in the log, frames copied)`` of the latest checkpoint."""
+        self._forgotten: list[Forgotten] = []
+        """Young visitors memory let go of, for the table of recent visitors (SQLite)."""
+        self._pruned_at = 0
 
     @contextmanager
     def _write_cursor(self) -> Iterator[Any]:
@@ -117,8 +144,13 @@ class SqlEventsStore:
                 "busy_timeout=30000",
                 "cache_size=-16384",
                 "wal_autocheckpoint=0",
+                "temp_store=FILE",
+                "temp.journal_mode=MEMORY",
+                "temp.cache_size=-4096",
             ):
                 conn.execute(f"PRAGMA {pragma}")
+            for statement in _RECENT_VISITORS:
+                conn.execute(statement)
             self._sqlite = conn
         return self._sqlite
 
@@ -171,37 +203,101 @@ class SqlEventsStore:
         with self._write_cursor() as cursor:
             self._insert(cursor, clicks)
 
+    @property
+    def keeps_visitors(self) -> bool:
+        """Whether this store keeps a table of recent visitors (``keep_visitor``)."""
+        return self.db.is_sqlite
+
+    def keep_visitor(self, visitor: Forgotten) -> None:
+        """Remember a young visitor that process memory forgets (SQLite only); it is in the
+        table before the next write checks for repeats. Called on the event loop."""
+        self._forgotten.append(visitor)
+
+    def load_recent_visitors(self, now_ms: int) -> int:
+        """Until when (ms) a click may repeat one stored before this process started.
+
+        On SQLite the last hour's visitors are copied into the writer's table of recent
+        visitors (read by the primary key, whose ids start with their time); PostgreSQL's
+        ``click_events`` is asked directly, for an hour from start-up.
+        """
+        if not self.db.is_sqlite:
+            return now_ms + WINDOW_MS
+        since = now_ms - WINDOW_MS
+        with self._write_cursor() as cursor:
+            cursor.execute(
+                "SELECT identity_hash, link_id, id, timestamp FROM main.click_events "
+                "WHERE id >= ? AND timestamp >= ? ORDER BY timestamp",
+                (time_ordered_id(since)[:7], since),
+            )
+            newest: int | None = None
+            while rows := cursor.fetchmany(10_000):
+                cursor.connection.executemany(
+                    "INSERT OR IGNORE INTO temp.recent_visitors VALUES (?, ?, ?)",
+                    [(visitor_key(ident, link), id_, ts) for ident, link, id_, ts in rows],
+                )
+                newest = int(rows[-1][3])
+        return now_ms if newest is None else newest + WINDOW_MS
+
     def write_clicks_once(
         self, clicks: Sequence[Click], since_ms: int
     ) -> dict[str, tuple[str, int]]:
         """Insert the clicks that are not repeats of a click within the window."""
         if not clicks:
             return {}
-        repeats: dict[str, tuple[str, int]] = {}
-        with self._write_cursor() as cursor:
-            earlier: dict[tuple[str, str], tuple[str, int]] = {}
-            identities = list({c.identity_hash for c in clicks})
-            for start in range(0, len(identities), 500):
-                chunk = identities[start : start + 500]
-                marks = ", ".join(self._mark for _ in chunk)
-                cursor.execute(
-                    "SELECT identity_hash, link_id, id, timestamp FROM click_events "
-                    f"WHERE identity_hash IN ({marks}) AND timestamp >= {self._mark} "
-                    "ORDER BY timestamp",
-                    (*chunk, since_ms),
-                )
-                for ident, link_id, click_id, ts in cursor.fetchall():
-                    earlier.setdefault((ident, link_id), (click_id, ts))
-            fresh: list[Click] = []
-            for click in clicks:
-                pair = (click.identity_hash, click.link_id)
-                if pair in earlier:
-                    repeats[click.id] = earlier[pair]
-                else:
-                    earlier[pair] = (click.id, click.timestamp)
-                    fresh.append(click)
-            self._insert(cursor, fresh)
+        forgotten, self._forgotten = self._forgotten, []
+        try:
+            with self._write_cursor() as cursor:
+                if self.db.is_sqlite:
+                    self._remember_forgotten(cursor, forgotten, since_ms)
+                earlier = self._earlier(cursor, clicks, since_ms)
+                repeats: dict[str, tuple[str, int]] = {}
+                fresh: list[Click] = []
+                for click in clicks:
+                    pair = (click.identity_hash, click.link_id)
+                    if pair in earlier:
+                        repeats[click.id] = earlier[pair]
+                    else:
+                        earlier[pair] = (click.id, click.timestamp)
+                        fresh.append(click)
+                self._insert(cursor, fresh)
+        except BaseException:
+            self._forgotten[:0] = forgotten  # rolled back with the batch: next time
+            raise
         return repeats
+
+    def _remember_forgotten(self, cursor: Any, forgotten: list[Forgotten], since_ms: int) -> None:
+        """Put forgotten visitors in the table of recent visitors; drop the expired now and
+        then (SQLite)."""
+        if forgotten:
+            cursor.executemany(
+                "INSERT OR REPLACE INTO temp.recent_visitors VALUES (?, ?, ?)", forgotten
+            )
+        if since_ms - self._pruned_at >= _PRUNE_EVERY_MS:
+            cursor.execute("DELETE FROM temp.recent_visitors WHERE ts < ?", (since_ms,))
+            self._pruned_at = since_ms
+
+    def _earlier(
+        self, cursor: Any, clicks: Sequence[Click], since_ms: int
+    ) -> dict[tuple[str, str], tuple[str, int]]:
+        """The first click since ``since_ms`` of each of these visitors, per link."""
+        earlier: dict[tuple[str, str], tuple[str, int]] = {}
+        if self.db.is_sqlite:
+            pairs = {
+                visitor_key(c.identity_hash, c.link_id): (c.identity_hash, c.link_id)
+                for c in clicks
+            }
+            for chunk in _chunks(list(pairs)):
+                marks = ", ".join("?" for _ in chunk)
+                cursor.execute(_EARLIER_VISITORS.format(marks=marks, mark="?"), (*chunk, since_ms))
+                for key, click_id, ts in cursor.fetchall():
+                    earlier[pairs[key]] = (click_id, ts)
+            return earlier
+        for chunk in _chunks(list({c.identity_hash for c in clicks})):
+            marks = ", ".join(self._mark for _ in chunk)
+            cursor.execute(_EARLIER_CLICKS.format(marks=marks, mark=self._mark), (*chunk, since_ms))
+            for ident, link_id, click_id, ts in cursor.fetchall():
+                earlier.setdefault((ident, link_id), (click_id, ts))
+        return earlier
 
     def _insert(self, cursor: Any, clicks: Sequence[Click]) -> None:
         if not clicks:
@@ -241,6 +337,11 @@ class SqlEventsStore:
             with self.db.engine.connect() as conn:
                 row = conn.execute(_CLICK_BY_ID, params).first()
         return Click(*row) if row else None
+
+
+def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 # Built once: composing a statement costs more Python time than SQLite takes to run it.

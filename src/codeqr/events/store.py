@@ -61,6 +61,10 @@ class EventsStore(Protocol):
         """
         ...
 
+    def load_recent_visitors(self, now_ms: int) -> int:
+        """At start-up: until when (ms) a new click may repeat one stored before."""
+        ...
+
     def write_clicks_once(
         self, clicks: Sequence[Click], since_ms: int
     ) -> dict[str, tuple[str, int]]:
