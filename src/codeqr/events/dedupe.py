@@ -7,8 +7,8 @@ as the insert. A store that keeps its own table of recent visitors (SQLite) is h
 young entry memory forgets (``keep``), and says at start-up until when clicks stored before
 the restart can still be repeated (``start``).
 
-Entries are small on purpose (about 150 bytes: an int key, one string, a queue slot), so that
-a quarter of a million visitors an hour fit in a few tens of megabytes.
+Entries are small on purpose (about 175 bytes: an int key, one string, a queue slot): the
+default 196,608 visitors take about 34 MB.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class RecentVisitors:
 
     def __init__(
         self,
-        capacity: int = 262_144,
+        capacity: int = 196_608,
         keep: Callable[[Forgotten], None] | None = None,
     ) -> None:
         self.capacity = capacity

@@ -146,7 +146,7 @@ class SqlEventsStore:
                 "wal_autocheckpoint=0",
                 "temp_store=FILE",
                 "temp.journal_mode=MEMORY",
-                "temp.cache_size=-4096",
+                "temp.cache_size=-2048",
             ):
                 conn.execute(f"PRAGMA {pragma}")
             for statement in _RECENT_VISITORS:
