@@ -86,6 +86,8 @@ class Report:
     codeqr: CodeQRResult
     targets: list[Target] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    instances: list[CodeQRResult] = field(default_factory=list)
+    """Every CodeQR server measured (``--instances``); ``codeqr`` is the median one."""
 
 
 def judge(report: Report) -> None:
@@ -134,7 +136,8 @@ def judge(report: Report) -> None:
             growth is not None and growth <= MAX_RSS_GROWTH,
         )
     )
-    checks = [run.clicks for run in runs.values() if run.clicks is not None]
+    every = [run for one in report.instances or [report.codeqr] for run in one.runs.values()]
+    checks = [run.clicks for run in every if run.clicks is not None]
     stored = sum(c.stored for c in checks)
     sent = sum(c.sent or 0 for c in checks)
     bad = sum(c.bad_status for c in checks)
@@ -145,7 +148,7 @@ def judge(report: Report) -> None:
             all(c.ok for c in checks),
         )
     )
-    for run in (report.nginx, report.bare, *runs.values()):
+    for run in (report.nginx, report.bare, *every):
         if run.label.endswith("warm-up"):
             continue
         before, during = max(run.busy_before.values(), default=0.0), max(run.other_busy.values())
@@ -213,6 +216,22 @@ def markdown(report: Report) -> str:
             f"| {run.label.removeprefix('CodeQR').lstrip(', ')} | {c.completed:,} | {flight} "
             f"| {sent} | {c.stored:,} | {c.bad_status:,} | {'ok' if c.ok else 'MISMATCH'} |"
         )
+    if len(report.instances) > 1:
+        out += [
+            "",
+            f"{len(report.instances)} fresh CodeQR servers, in the order run; the tables above "
+            "show the median one by untracked rate (the memory figures come from the first):",
+            "",
+            "| Server | Untracked/s | × bare | p99 | Tracked/s | × bare | p99 |",
+            "|---|--:|--:|--:|--:|--:|--:|",
+        ]
+        for n, one in enumerate(report.instances, 1):
+            u, t = one.runs["untracked"].wrk, one.runs["tracked"].wrk
+            out.append(
+                f"| {n}{' (median)' if one.runs is runs else ''} | {u.rate:,.0f} "
+                f"| {u.rate / bare:.2f} | {_ms(u.p99_ms)} | {t.rate:,.0f} | {t.rate / bare:.2f} "
+                f"| {_ms(t.p99_ms)} |"
+            )
     mem = report.codeqr.memory
     low, high = opts.marks
     at = {
@@ -226,8 +245,9 @@ def markdown(report: Report) -> str:
         "|---|--:|--:|--:|--:|",
         f"| VmRSS | {_mib(mem.start_kib)} | {at[low]} | {at[high]} | {growth} |",
     ]
-    if "memory" in runs:
-        w = runs["memory"].wrk
+    first = report.instances[0].runs if report.instances else runs
+    if "memory" in first:
+        w = first["memory"].wrk
         out += [
             "",
             f"Memory run: {w.requests:,} redirects in {w.seconds:.0f} s, {w.rate:,.0f}/s, "
