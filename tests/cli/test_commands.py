@@ -18,13 +18,29 @@ from tests.conftest import free_port
 CODEQR = str(Path(sys.executable).with_name("codeqr"))
 
 
-def run(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run ``codeqr`` with the test's data directory and database."""
+def _env(settings: Settings) -> dict[str, str]:
+    """The environment of a ``codeqr`` process on the test's data directory and database."""
     env = {**os.environ, "CODEQR_DATA_DIR": str(settings.data_dir)}
     if settings.database_url:
         env["CODEQR_DATABASE_URL"] = settings.database_url
+    return env
+
+
+def run(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``codeqr`` with the test's data directory and database."""
     return subprocess.run(
-        [CODEQR, *args], env=env, capture_output=True, text=True, timeout=60, check=check
+        [CODEQR, *args], env=_env(settings), capture_output=True, text=True, timeout=60, check=check
+    )
+
+
+def serve(settings: Settings, port: int) -> subprocess.Popen[str]:
+    """``codeqr serve`` on 127.0.0.1:``port`` as a subprocess, its output on ``stdout``."""
+    return subprocess.Popen(
+        [CODEQR, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -107,16 +123,7 @@ def test_errors_are_reported_without_a_traceback(settings: Settings) -> None:
 def test_first_start_prints_credentials_that_work(settings: Settings) -> None:
     """``codeqr serve`` on an empty instance creates an owner, a business workspace and a key."""
     port = free_port()
-    env = {**os.environ, "CODEQR_DATA_DIR": str(settings.data_dir)}
-    if settings.database_url:
-        env["CODEQR_DATABASE_URL"] = settings.database_url
-    proc = subprocess.Popen(
-        [CODEQR, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = serve(settings, port)
     try:
         lines: list[str] = []
         assert proc.stdout is not None

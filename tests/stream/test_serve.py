@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import time
 
 import httpx
 import pytest
 
 from codeqr.settings import Settings
-from tests.cli.test_commands import CODEQR
+from tests.cli.test_commands import serve
 from tests.conftest import free_port
 
 
 @pytest.mark.slow
 def test_serve_ends_open_streams_and_exits_promptly(settings: Settings) -> None:
     port = free_port()
-    env = {**os.environ, "CODEQR_DATA_DIR": str(settings.data_dir)}
-    if settings.database_url:
-        env["CODEQR_DATABASE_URL"] = settings.database_url
-    proc = subprocess.Popen(
-        [CODEQR, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = serve(settings, port)
     assert proc.stdout is not None
     try:
         token = ""
