@@ -220,15 +220,17 @@ def insert_unless_exists(
     waits for the first and inserts nothing if it committed, or inserts if it rolled back.
     """
     dialect = session.get_bind().dialect.name
-    stmt = _insert_unless_exists(table, dialect, tuple(unique), tuple(values))
+    stmt = insert_unless_exists_statement(table, dialect, tuple(unique), tuple(values))
     # On the session's connection: a plain statement needs none of the ORM's execute path.
     return session.connection().execute(stmt, values).first() is not None
 
 
 @lru_cache(maxsize=256)
-def _insert_unless_exists(
+def insert_unless_exists_statement(
     table: Table, dialect: str, unique: tuple[str, ...], columns: tuple[str, ...]
 ) -> Any:
+    """``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING <key>`` of one shape, bound by
+    name (also what ``kit.prepared.insert_unless_exists`` prepares)."""
     # Built once per shape and executed with parameters: building an INSERT with its values
     # costs more Python time than SQLite takes to run it.
     make = pg_insert if dialect == "postgresql" else sqlite_insert

@@ -14,9 +14,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, bindparam
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Select, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -24,6 +22,8 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ClauseElement
+
+from codeqr.kit.db import insert_unless_exists_statement
 
 Processor = Callable[[Any], Any]
 
@@ -129,17 +129,5 @@ def insert_unless_exists(
     statement; ``values`` must name the same columns in the same order on every call.
     """
     dialect = session.get_bind().dialect
-    statement = _insert(table, dialect.name, unique, tuple(values))
+    statement = insert_unless_exists_statement(table, dialect.name, unique, tuple(values))
     return _prepare(statement, dialect).first(session, values) is not None
-
-
-@lru_cache(maxsize=64)
-def _insert(table: Table, dialect: str, unique: tuple[str, ...], columns: tuple[str, ...]) -> Any:
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
-    key = next(iter(table.primary_key.columns))
-    return (
-        make(table)
-        .values({name: bindparam(name) for name in columns})
-        .on_conflict_do_nothing(index_elements=list(unique))
-        .returning(key)
-    )
