@@ -6,35 +6,27 @@ import hashlib
 import hmac
 import ipaddress
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import crawleruseragents
 import iptocc
-import re2
 import ua_parser_rs
 from ua_parser.loaders import load_builtins
 
 # Crawlers, link-preview fetchers and HTTP libraries, from the maintained crawler-user-agents
-# list, compiled into one RE2 automaton: linear time whatever a visitor sends (~1.5 µs).
+# list, run by ua-parser's Rust engine: it looks for the patterns' literal parts in one pass
+# and tries only the patterns they point to, in linear time whatever a visitor sends
+# (~1.6 µs for a browser's user agent, where one RE2 alternation of them all took ~2.2 µs).
 _BOT_EXTRA = [r"(?i)^$", r"(?i)headless", r"(?i)preview", r"(?i)^mozilla/5\.0$"]
 
 
 def _compile_bots() -> Any:
     patterns = [entry["pattern"] for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA]
-    options = re2.Options()
-    options.max_mem = 256 << 20
-    options.log_errors = False
-    usable = []
-    for pattern in patterns + _BOT_EXTRA:
-        try:
-            re2.compile(pattern, options)
-        except re2.error:  # pragma: no cover - a pattern RE2 cannot run (backreferences)
-            continue
-        usable.append(f"(?:{pattern})")
-    return re2.compile("|".join(usable), options)
+    return ua_parser_rs.UserAgentExtractor(
+        [(pattern, "bot", None, None, None, None) for pattern in patterns + _BOT_EXTRA]
+    )
 
 
 _BOTS = _compile_bots()
@@ -42,7 +34,7 @@ _BOTS = _compile_bots()
 
 def is_bot(user_agent: str) -> bool:
     """Whether a user agent is a crawler, a link-preview fetcher or an HTTP library."""
-    return _BOTS.search(user_agent) is not None
+    return _BOTS.extract(user_agent) is not None
 
 
 def mobile_os(user_agent: str) -> str | None:
@@ -54,8 +46,7 @@ def mobile_os(user_agent: str) -> str | None:
     return None
 
 
-@dataclass(slots=True, frozen=True)
-class Agent:
+class Agent(NamedTuple):
     device: str
     browser: str
     browser_version: str
@@ -64,17 +55,49 @@ class Agent:
     engine: str
 
 
-_TABLET_HINTS = ("iPad", "Tablet", "Kindle", "Silk/", "PlayBook")
-_ENGINES = (
-    ("Gecko/", "Gecko"),
-    ("AppleWebKit/", "WebKit"),
-    ("Trident/", "Trident"),
-    ("Presto/", "Presto"),
+_DESKTOP_OS = frozenset(
+    {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "FreeBSD"}
 )
 
 
-def _version(*parts: str | None) -> str:
-    return ".".join(p for p in parts if p)
+def _version(major: str | None, minor: str | None) -> str:
+    if not major:
+        return minor or ""
+    return f"{major}.{minor}" if minor else major
+
+
+def _device(user_agent: str, os_name: str) -> str:
+    # Plain ``in`` tests in a row: the rules themselves cost ~4 µs a click, so the Python
+    # around them must stay small (a generator over a tuple of hints doubled the total).
+    if (
+        "iPad" in user_agent
+        or "Tablet" in user_agent
+        or "Kindle" in user_agent
+        or "Silk/" in user_agent
+        or "PlayBook" in user_agent
+        or ("Android" in user_agent and "Mobile" not in user_agent)
+    ):
+        return "Tablet"
+    if "Mobi" in user_agent or "iPhone" in user_agent or "iPod" in user_agent:
+        return "Mobile"
+    if os_name in _DESKTOP_OS or "Mozilla/" in user_agent:
+        return "Desktop"
+    return "Unknown"
+
+
+def _engine(user_agent: str) -> str:
+    webkit = "AppleWebKit/" in user_agent
+    if webkit and "Chrome/" in user_agent:
+        return "Blink"
+    if "Gecko/" in user_agent:
+        return "Gecko"
+    if webkit:
+        return "WebKit"
+    if "Trident/" in user_agent:
+        return "Trident"
+    if "Presto/" in user_agent:
+        return "Presto"
+    return "Unknown"
 
 
 def _extractors() -> tuple[Any, Any]:
@@ -96,32 +119,16 @@ def parse_agent(user_agent: str) -> Agent:
     """Device, browser and OS of a user agent (uap-core rules through ua-parser)."""
     ua = _UA_RULES.extract(user_agent)
     os_ = _OS_RULES.extract(user_agent)
-    browser = ua.family if ua else "Unknown"
-    os_name = os_.family if os_ else "Unknown"
-    if any(h in user_agent for h in _TABLET_HINTS) or (
-        "Android" in user_agent and "Mobile" not in user_agent
-    ):
-        device = "Tablet"
-    elif "Mobi" in user_agent or "iPhone" in user_agent or "iPod" in user_agent:
-        device = "Mobile"
-    elif os_name in {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "FreeBSD"}:
-        device = "Desktop"
-    else:
-        device = "Desktop" if "Mozilla/" in user_agent else "Unknown"
-    engine = (
-        "Blink"
-        if "Chrome/" in user_agent and "AppleWebKit/" in user_agent
-        else next((name for marker, name in _ENGINES if marker in user_agent), "Unknown")
-    )
+    os_name = os_.family[:64] if os_ else "Unknown"
     # Cut to the click_events column sizes: names and versions are copied out of the user
     # agent, and one over-long value would fail (on PostgreSQL) the whole batch it is in.
     return Agent(
-        device=device,
-        browser=browser[:64],
-        browser_version=_version(ua.major, ua.minor)[:32] if ua else "",
-        os=os_name[:64],
-        os_version=_version(os_.major, os_.minor)[:32] if os_ else "",
-        engine=engine,
+        _device(user_agent, os_name),
+        ua.family[:64] if ua else "Unknown",
+        _version(ua.major, ua.minor)[:32] if ua else "",
+        os_name,
+        _version(os_.major, os_.minor)[:32] if os_ else "",
+        _engine(user_agent),
     )
 
 
