@@ -9,6 +9,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -26,6 +27,10 @@ _WRITER_FINISHES_BELOW = 256
 """Frames left in the log below which the writer finishes a checkpoint itself."""
 _CHECKPOINT_NICE = 0
 _PRUNE_EVERY_MS = 60_000
+_ROWS_PER_INSERT = 64
+"""Clicks per multi-row INSERT on SQLite. One statement that binds a whole batch takes about
+a quarter less time a click than ``executemany`` (a statement step per row), and capping the
+rows keeps the distinct statements few enough for the connection's statement cache."""
 """How often the table of recent visitors drops the ones older than the dedupe window."""
 
 # The one-hour dedupe's fallback on SQLite. An index on click_events.identity_hash would put
@@ -91,6 +96,8 @@ class SqlEventsStore:
         cols = ", ".join(f'"{c}"' for c in _CLICK_COLUMNS)
         marks = ", ".join(placeholder for _ in _CLICK_COLUMNS)
         self._insert_clicks = f"INSERT INTO click_events ({cols}) VALUES ({marks})"
+        self._insert_rows: dict[int, str] = {}
+        """Multi-row INSERTs by row count (SQLite)."""
         self._bump_link = (
             f"UPDATE links SET clicks = clicks + {placeholder}, "
             f"last_clicked = {placeholder} WHERE id = {placeholder}"
@@ -135,7 +142,12 @@ class SqlEventsStore:
         if self._sqlite is None:
             path = self.db.engine.url.database
             conn = sqlite3.connect(
-                path or ":memory:", isolation_level=None, check_same_thread=False, timeout=30
+                path or ":memory:",
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=30,
+                # Room for every multi-row INSERT size beside the dedupe's look-ups.
+                cached_statements=256,
             )
             synchronous = "FULL" if self.db.fsync else "NORMAL"
             for pragma in (
@@ -310,8 +322,21 @@ class SqlEventsStore:
             # SQLite keeps datetimes as text: bind them the way SQLAlchemy writes them.
             bound = when.strftime("%Y-%m-%d %H:%M:%S.%f") if self.db.is_sqlite else when
             bumps.append((n, bound, link_id))
-        cursor.executemany(self._insert_clicks, clicks)
+        if self.db.is_sqlite:
+            for start in range(0, len(clicks), _ROWS_PER_INSERT):
+                chunk = clicks[start : start + _ROWS_PER_INSERT]
+                cursor.execute(self._insert_statement(len(chunk)), list(chain.from_iterable(chunk)))
+        else:
+            cursor.executemany(self._insert_clicks, clicks)
         cursor.executemany(self._bump_link, bumps)
+
+    def _insert_statement(self, rows: int) -> str:
+        statement = self._insert_rows.get(rows)
+        if statement is None:
+            values = self._insert_clicks.partition(" VALUES ")[2]
+            statement = self._insert_clicks + (", " + values) * (rows - 1)
+            self._insert_rows[rows] = statement
+        return statement
 
     def close(self) -> None:
         """Close the dedicated writer connection (after a final checkpoint)."""
