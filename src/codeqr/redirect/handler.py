@@ -36,6 +36,7 @@ log = structlog.get_logger(__name__)
 _NO_STORE = (b"cache-control", b"private, no-store")
 _NOINDEX = (b"x-robots-tag", b"noindex")
 _HTML = (b"content-type", b"text/html; charset=utf-8")
+_NO_BODY = (b"content-length", b"0")
 _MAX_KEY = 190
 _MAX_QUERY = 8192
 _MAX_FORM = 4096
@@ -63,7 +64,7 @@ class Redirector:
         self.proxies = proxies
         self.signer = signer
         self.visitors = visitors
-        self._inflight: dict[tuple[str, str], asyncio.Future[str | None]] = {}
+        self._inflight: dict[tuple[str, str], asyncio.Future[str | None] | None] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -116,7 +117,7 @@ class Redirector:
             return
         peer = scope.get("client")
         ip = self.proxies.client_ip(peer[0] if peer else None, forwarded)
-        if not self.proxies.believes_geo(peer[0] if peer else None):
+        if geo_header and not self.proxies.believes_geo(peer[0] if peer else None):
             geo_header = ""
         if route.password_hash is not None and not self._unlocked(route, cookie):
             await self._password(scope, receive, send, route)
@@ -162,13 +163,15 @@ class Redirector:
         if known is not None:
             return known
         pair = (identity, route.link_id)
-        inflight = self._inflight.get(pair)
-        if inflight is not None:
+        if pair in self._inflight:
             # The same visitor's previous click on this link is being written right now:
-            # share its outcome instead of recording a second click.
-            return await asyncio.shield(inflight)
-        outcome: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._inflight[pair] = outcome
+            # share its outcome instead of recording a second click. The future exists only
+            # once someone waits for it (rarely: a double click).
+            waiting = self._inflight[pair]
+            if waiting is None:
+                waiting = self._inflight[pair] = asyncio.get_running_loop().create_future()
+            return await asyncio.shield(waiting)
+        self._inflight[pair] = None
         raw = RawClick(
             id=new_click_id(now),
             timestamp=now,
@@ -184,27 +187,24 @@ class Redirector:
             referer_url=referer,
             identity_hash=identity,
         )
+        # Stored durably; the id to hand out is an earlier one for a repeat. One coroutine
+        # frame less than a helper for this part: it is resumed on every click.
         click_id: str | None = None
-        try:
-            click_id = await self._record(raw)
-        finally:
-            del self._inflight[pair]
-            outcome.set_result(click_id)
-        return click_id
-
-    async def _record(self, raw: RawClick) -> str | None:
-        """Store a click durably; the id to hand out (an earlier one for a repeat), or None."""
         visitors = self.visitors
-        now = raw.timestamp
         check = None if visitors.complete(now) else now - WINDOW_MS
         try:
-            click_id, first_seen = await self.recorder.record(raw, check_since=check)
+            stored, first_seen = await self.recorder.record(raw, check_since=check)
         except Exception as exc:
             # The visitor still gets where they are going; no click id is promised for a
             # click that is not stored.
-            log.error("redirect.click.lost", link_id=raw.link_id, error=repr(exc))
-            return None
-        visitors.remember(raw.identity_hash, raw.link_id, click_id, first_seen)
+            log.error("redirect.click.lost", link_id=route.link_id, error=repr(exc))
+        else:
+            visitors.remember(identity, route.link_id, stored, first_seen)
+            click_id = stored
+        finally:
+            waiting = self._inflight.pop(pair)
+            if waiting is not None:
+                waiting.set_result(click_id)
         return click_id
 
     def _unlocked(self, route: Route, cookie: str) -> bool:
@@ -300,11 +300,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
 async def _respond(
     send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
 ) -> None:
-    headers = [
-        *headers,
-        _NO_STORE,
-        _NOINDEX,
-        (b"content-length", str(len(body)).encode()),
-    ]
+    length = (b"content-length", str(len(body)).encode()) if body else _NO_BODY
+    headers = [*headers, _NO_STORE, _NOINDEX, length]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
