@@ -98,7 +98,11 @@ class ClickRecorder:
         if not self._writing:
             self._writing = True
             self._idle.clear()
-            loop.call_soon(self._start_batch, loop)
+            # Not in the next turn of the loop but the one after: the requests read in
+            # between join this batch. A commit costs about the same for 25 clicks as for
+            # 50 (it rewrites the same few pages), and under load batches double this way;
+            # alone, a click waits one empty turn of the loop (microseconds).
+            loop.call_soon(loop.call_soon, self._start_batch, loop)
         return future
 
     def _start_batch(self, loop: asyncio.AbstractEventLoop) -> None:
