@@ -27,11 +27,11 @@ _WRITER_FINISHES_BELOW = 256
 """Frames left in the log below which the writer finishes a checkpoint itself."""
 _CHECKPOINT_NICE = 0
 _PRUNE_EVERY_MS = 60_000
+"""How often the table of recent visitors drops the ones older than the dedupe window."""
 _ROWS_PER_INSERT = 64
 """Clicks per multi-row INSERT on SQLite. One statement that binds a whole batch takes about
 a quarter less time a click than ``executemany`` (a statement step per row), and capping the
 rows keeps the distinct statements few enough for the connection's statement cache."""
-"""How often the table of recent visitors drops the ones older than the dedupe window."""
 
 # The one-hour dedupe's fallback on SQLite. An index on click_events.identity_hash would put
 # every click at a random place in a large B-tree, writing a log page per click; this table
