@@ -75,7 +75,10 @@ class Services:
                 settings.trusted_proxies, trust_geo_headers=settings.trust_geo_headers
             ),
             signer=signer,
-            visitors=RecentVisitors(keep=events.keep_visitor if events.keeps_visitors else None),
+            visitors=RecentVisitors(
+                settings.dedupe_memory,
+                keep=events.keep_visitor if events.keeps_visitors else None,
+            ),
         )
         feed = Feed(db, shaper(links))
         recorder.on_stored = feed.nudge
