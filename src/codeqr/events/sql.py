@@ -23,8 +23,8 @@ from codeqr.kit.db import Database
 from codeqr.kit.ids import click_id as time_ordered_id
 
 _CLICK_COLUMNS = list(Click._fields)
-_WRITER_FINISHES_BELOW = 256
-"""Frames left in the log below which the writer finishes a checkpoint itself."""
+_FINISH_BELOW = 256
+"""Frames left in the log below which a checkpoint pass holds writers off to copy them all."""
 _CHECKPOINT_NICE = 0
 _PRUNE_EVERY_MS = 60_000
 """How often the table of recent visitors drops the ones older than the dedupe window."""
@@ -104,7 +104,6 @@ class SqlEventsStore:
         )
         self._sqlite: sqlite3.Connection | None = None
         self._checkpoint_every = checkpoint_every
-        self._finish_checkpoint = False
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
         self._flusher: _Flusher | None = None
@@ -125,7 +124,7 @@ class SqlEventsStore:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
-            self._maybe_checkpoint(conn)
+            self._start_checkpointer()
             return
         raw = self.db.engine.raw_connection()
         try:
@@ -166,15 +165,7 @@ class SqlEventsStore:
             self._sqlite = conn
         return self._sqlite
 
-    def _maybe_checkpoint(self, conn: sqlite3.Connection) -> None:
-        # The log can start over only after a checkpoint that copied every frame, which a
-        # checkpoint racing a stream of commits never does. The background thread copies the
-        # bulk (and pays the fsyncs) beside the writer; the writer then copies the last few
-        # frames between two of its own commits (3-5 ms here, mostly the fsyncs; this is
-        # what keeps p99 above 10 ms at 64 connections, see docs/benchmarks.md).
-        if self._finish_checkpoint:
-            self._finish_checkpoint = False
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    def _start_checkpointer(self) -> None:
         if self._checkpointer is None:
             self._checkpointer = threading.Thread(
                 target=self._checkpoint_loop, name="sqlite-checkpoint", daemon=True
@@ -195,15 +186,20 @@ class SqlEventsStore:
         try:
             while not self._stop.wait(self._checkpoint_every):
                 # Each pass copies what the previous one left; passes shrink until only a
-                # sliver is left for the writer to finish.
+                # sliver is left. The log can start over only after a pass that copied every
+                # frame, which a pass racing a stream of commits never does: the last one
+                # holds writers off (the write gate) for the few frames left and the fsyncs.
+                # Here, not on the event loop: while the gate is busy the click writer hands
+                # its batch to its thread, and the loop goes on reading requests.
                 for _ in range(5):
                     _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    if frames - copied <= _WRITER_FINISHES_BELOW:
+                    if frames - copied <= _FINISH_BELOW:
                         # Passes that leave frames behind do not sync the database file;
-                        # the writer's finishing pass would, with every page copied so far.
-                        # Flush them here so its fsync finds almost nothing to write.
+                        # the finishing pass does, with every page copied so far. Flush
+                        # them first, with writers still going, so that it finds little.
                         flusher.fsync()
-                        self._finish_checkpoint = True
+                        with self.db.gate.held():
+                            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                         break
         finally:
             conn.close()
