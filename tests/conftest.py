@@ -22,6 +22,10 @@ from codeqr.settings import Settings
 from codeqr.stream.serving import Server
 
 POSTGRES_URL = os.environ.get("CODEQR_TEST_DATABASE_URL")
+# Every app reserves the click dedupe's memory when it is built (37 MB by default, sized for
+# a real process). A test run builds hundreds, and the app's start freezes the garbage
+# collector's view, so the reference cycles of earlier apps stay: keep each reservation small.
+os.environ.setdefault("CODEQR_DEDUPE_MEMORY", "4096")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 if not SHARED.exists():  # a clone beside shared/ (CI) or inside the work tree
     SHARED = Path(os.environ.get("CODEQR_SHARED_DIR", "../shared")).resolve()
