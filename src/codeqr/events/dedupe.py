@@ -85,17 +85,8 @@ class RecentVisitors:
 
     def get(self, identity: str, link_id: str, now_ms: int) -> str | None:
         """The click id to reuse, or ``None``."""
-        key = hash((identity, link_id)) or 1  # visitor_key, inline: once per redirect
-        keys, mask = self._keys, self._mask
-        slot = key & mask
-        while True:
-            found = keys[slot]
-            if found == key:
-                break
-            if found == _EMPTY:
-                return None
-            slot = (slot + 1) & mask
-        if now_ms - self._times[slot] >= WINDOW_MS:
+        slot = self._slot(visitor_key(identity, link_id))
+        if self._keys[slot] == _EMPTY or now_ms - self._times[slot] >= WINDOW_MS:
             return None
         return self._click_id(slot)
 
@@ -105,7 +96,7 @@ class RecentVisitors:
 
     def remember(self, identity: str, link_id: str, click_id: str, ts: int) -> None:
         """Note a visitor's click; forget the oldest past capacity."""
-        key = hash((identity, link_id)) or 1
+        key = visitor_key(identity, link_id)
         if len(click_id) != _ID_BYTES:
             if len(click_id) > _ID_BYTES or "\0" in click_id or not click_id.isascii():
                 # Not ours to hold (every id the redirect makes fits): forgotten at once.
@@ -115,24 +106,17 @@ class RecentVisitors:
         elif not click_id.isascii():
             self._forget(key, click_id, ts, ts)
             return
-        keys, mask = self._keys, self._mask
-        slot = key & mask
-        while True:
-            found = keys[slot]
-            if found == key:
-                break
-            if found == _EMPTY:
-                queue = self._queue
-                if self._size >= min(self.capacity, len(queue)):
-                    if not self._make_room(ts):
-                        self._forget(key, click_id.rstrip("\0"), ts, ts)
-                        return
-                    slot = self._slot(key)  # forgetting may have moved entries
-                keys[slot] = key
-                queue[(self._head + self._size) % len(queue)] = key
-                self._size += 1
-                break
-            slot = (slot + 1) & mask
+        slot = self._slot(key)
+        if self._keys[slot] == _EMPTY:
+            queue = self._queue
+            if self._size >= min(self.capacity, len(queue)):
+                if not self._make_room(ts):
+                    self._forget(key, click_id.rstrip("\0"), ts, ts)
+                    return
+                slot = self._slot(key)  # forgetting may have moved entries
+            self._keys[slot] = key
+            queue[(self._head + self._size) % len(queue)] = key
+            self._size += 1
         # A visitor back after the window keeps their old place in the queue: forgotten
         # early, but handed to ``keep`` like any young entry, so never lost.
         self._times[slot] = ts
