@@ -22,7 +22,7 @@ from codeqr.settings import Settings
 from codeqr.stream.serving import Server
 
 POSTGRES_URL = os.environ.get("CODEQR_TEST_DATABASE_URL")
-# Every app reserves the click dedupe's memory when it is built (37 MB by default, sized for
+# Every app reserves the click dedupe's memory when it is built (37 MiB by default, sized for
 # a real process). A test run builds hundreds, and the app's start freezes the garbage
 # collector's view, so the reference cycles of earlier apps stay: keep each reservation small.
 os.environ.setdefault("CODEQR_DEDUPE_MEMORY", "4096")

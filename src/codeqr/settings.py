@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     """Keep the truncated client IP (IPv4 /24, IPv6 /48) with each click."""
     link_cache_size: int = Field(default=100_000, ge=0)
     dedupe_memory: int = Field(default=DEFAULT_CAPACITY, ge=0)
-    """Visitors the one-hour click dedupe holds in process memory (57 bytes each, reserved at
+    """Visitors the one-hour click dedupe holds in process memory (59 bytes each, reserved at
     start); past that, misses are checked in the events store."""
     stripe_api_base: str = "https://api.stripe.com"
     """Where the ``stripe`` library sends API calls (tests point it at a local stand-in)."""

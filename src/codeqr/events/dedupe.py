@@ -7,9 +7,9 @@ as the insert. A store that keeps its own table of recent visitors (SQLite) is h
 young entry memory forgets (``keep``), and says at start-up until when clicks stored before
 the restart can still be repeated (``start``).
 
-The memory is an open-addressing hash table in flat arrays, allocated whole at start: 57
+The memory is an open-addressing hash table in flat arrays, allocated whole at start: 59
 bytes a visitor (a slot of 32 bytes at most 5/8 full, and a place in the queue), so the
-default 655,360 visitors take 37 MB from the first request on, and the process does not grow
+default 655,360 visitors take 37 MiB from the first request on, and the process does not grow
 as visitors come. A dict of Python objects took three times as much per visitor, and once
 full, every further visitor went through the store's table at several times the cost of a
 redirect.
