@@ -97,15 +97,11 @@ class RecentVisitors:
     def remember(self, identity: str, link_id: str, click_id: str, ts: int) -> None:
         """Note a visitor's click; forget the oldest past capacity."""
         key = visitor_key(identity, link_id)
-        if len(click_id) != _ID_BYTES:
-            if len(click_id) > _ID_BYTES or "\0" in click_id or not click_id.isascii():
-                # Not ours to hold (every id the redirect makes fits): forgotten at once.
-                self._forget(key, click_id, ts, ts)
-                return
-            click_id = click_id.ljust(_ID_BYTES, "\0")
-        elif not click_id.isascii():
+        if len(click_id) > _ID_BYTES or "\0" in click_id or not click_id.isascii():
+            # Not ours to hold (every id the redirect makes fits): forgotten at once.
             self._forget(key, click_id, ts, ts)
             return
+        click_id = click_id.ljust(_ID_BYTES, "\0")
         slot = self._slot(key)
         if self._keys[slot] == _EMPTY:
             queue = self._queue
