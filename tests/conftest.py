@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import threading
@@ -23,8 +24,8 @@ from codeqr.stream.serving import Server
 
 POSTGRES_URL = os.environ.get("CODEQR_TEST_DATABASE_URL")
 # Every app reserves the click dedupe's memory when it is built (37 MiB by default, sized for
-# a real process). A test run builds hundreds, and the app's start freezes the garbage
-# collector's view, so the reference cycles of earlier apps stay: keep each reservation small.
+# a real process); a test run builds hundreds of apps, a few of them alive at once: keep each
+# reservation small.
 os.environ.setdefault("CODEQR_DEDUPE_MEMORY", "4096")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 if not SHARED.exists():  # a clone beside shared/ (CI) or inside the work tree
@@ -132,6 +133,9 @@ class LiveServer:
             client.close()
         self.server.should_exit = True
         self.thread.join(timeout=20)
+        # The app's start froze every object then alive (gc.freeze, for short pauses in a
+        # real process): hand them back to the collector, or each test's app stays.
+        gc.unfreeze()
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
