@@ -21,6 +21,8 @@ from codeqr.kit.db import WriteGate
 
 log = structlog.get_logger(__name__)
 
+_new_click = tuple.__new__
+
 _GATHER_TURNS = 4
 """Most turns of the event loop a batch waits for more clicks before it is written."""
 
@@ -179,31 +181,35 @@ class ClickRecorder:
         """The stored form of a click: user agent, place and referer worked out."""
         agent = parse_agent(raw.user_agent)
         place = self.geo.locate(raw.ip, raw.header_country)
-        # Positional, in column order: this runs once per click on the hot path.
-        return Click(
-            raw.id,
-            raw.timestamp,
-            raw.workspace_id,
-            raw.link_id,
-            raw.domain,
-            raw.key,
-            raw.url,
-            raw.trigger,
-            place.country,
-            place.region,
-            place.city,
-            place.continent,
-            agent.device,
-            agent.browser,
-            agent.browser_version,
-            agent.os,
-            agent.os_version,
-            agent.engine,
-            raw.user_agent[:1024],
-            referer_host(raw.referer_url),
-            raw.referer_url[:2048],
-            raw.identity_hash,
-            truncate_ip(raw.ip) if self.keep_ip else None,
+        # Positional, in column order, and without the NamedTuple's own __new__ (a Python
+        # frame, ~0.5 µs): this runs once per click on the hot path.
+        return _new_click(
+            Click,
+            (
+                raw.id,
+                raw.timestamp,
+                raw.workspace_id,
+                raw.link_id,
+                raw.domain,
+                raw.key,
+                raw.url,
+                raw.trigger,
+                place.country,
+                place.region,
+                place.city,
+                place.continent,
+                agent.device,
+                agent.browser,
+                agent.browser_version,
+                agent.os,
+                agent.os_version,
+                agent.engine,
+                raw.user_agent[:1024],
+                referer_host(raw.referer_url),
+                raw.referer_url[:2048],
+                raw.identity_hash,
+                truncate_ip(raw.ip) if self.keep_ip else None,
+            ),
         )
 
     def _write(self, raws: list[RawClick]) -> tuple[list[Click], dict[str, tuple[str, int]]]:
