@@ -82,3 +82,10 @@ def test_browsers_are_not_bots(user_agent: str) -> None:
 )
 def test_empty_headless_and_preview_agents_are_bots(user_agent: str) -> None:
     assert is_bot(user_agent)
+
+
+def test_a_bot_still_gets_its_own_name_when_parsed() -> None:
+    # One pass of the rules tells bots from browsers; a bot's agent is worked out apart.
+    googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    assert is_bot(googlebot)
+    assert parse_agent(googlebot) == Agent("Desktop", "Googlebot", "2.1", "Unknown", "", "Unknown")
