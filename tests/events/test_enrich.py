@@ -5,7 +5,7 @@ from __future__ import annotations
 import crawleruseragents
 import pytest
 
-from codeqr.events.enrich import Agent, is_bot, parse_agent
+from codeqr.events.enrich import Agent, IdentityHasher, is_bot, parse_agent
 
 CHROME_WINDOWS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -89,3 +89,17 @@ def test_a_bot_still_gets_its_own_name_when_parsed() -> None:
     googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
     assert is_bot(googlebot)
     assert parse_agent(googlebot) == Agent("Desktop", "Googlebot", "2.1", "Unknown", "", "Unknown")
+
+
+def test_a_visitors_identity_holds_for_a_utc_day_and_changes_with_it() -> None:
+    hasher = IdentityHasher("secret")
+    day = 20_000 * 86_400_000  # a UTC midnight, in ms
+    morning = hasher("203.0.113.9", CHROME_WINDOWS, day + 1)
+    assert hasher("203.0.113.9", CHROME_WINDOWS, day + 86_399_999) == morning
+    assert hasher("203.0.113.9", CHROME_WINDOWS, day + 86_400_000) != morning
+    assert hasher("203.0.113.9", CHROME_WINDOWS, day - 1) != morning
+    assert hasher("203.0.113.9", CHROME_WINDOWS, day + 1) == morning  # back again: same key
+    assert hasher("203.0.113.10", CHROME_WINDOWS, day + 1) != morning
+    assert hasher("203.0.113.9", FIREFOX_LINUX, day + 1) != morning
+    assert IdentityHasher("other")("203.0.113.9", CHROME_WINDOWS, day + 1) != morning
+    assert hasher("203.0.113.9", CHROME_WINDOWS) == hasher("203.0.113.9", CHROME_WINDOWS)

@@ -248,19 +248,19 @@ class IdentityHasher:
     def __init__(self, secret: str) -> None:
         self._secret = secret.encode()
         self._day = -1
-        self._key = b""
+        self._keyed = hashlib.blake2b(digest_size=16)
 
-    def _key_for_today(self) -> bytes:
-        day = int(time.time()) // 86_400
+    def _keyed_for(self, day: int) -> Any:
         if day != self._day:
-            self._key = hmac.new(self._secret, f"identity:{day}".encode(), "sha256").digest()[:32]
+            key = hmac.new(self._secret, f"identity:{day}".encode(), "sha256").digest()[:32]
+            self._keyed = hashlib.blake2b(key=key, digest_size=16)
             self._day = day
-        return self._key
+        return self._keyed
 
-    def __call__(self, ip: str, user_agent: str) -> str:
-        """A 32-hex-digit hash that identifies a visitor for one day."""
-        return hashlib.blake2b(
-            f"{ip}\x00{user_agent}".encode(errors="replace"),
-            key=self._key_for_today(),
-            digest_size=16,
-        ).hexdigest()
+    def __call__(self, ip: str, user_agent: str, now_ms: int | None = None) -> str:
+        """A 32-hex-digit hash that identifies a visitor for one day (of ``now_ms``)."""
+        day = (int(time.time()) if now_ms is None else now_ms // 1000) // 86_400
+        # A copy of the hash already keyed for the day: cheaper than keying one per click.
+        digest = self._keyed_for(day).copy()
+        digest.update(f"{ip}\x00{user_agent}".encode(errors="replace"))
+        return str(digest.hexdigest())

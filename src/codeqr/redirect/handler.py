@@ -158,7 +158,7 @@ class Redirector:
 
         Also the way in for client-side click tracking, so both share enrichment and dedupe.
         """
-        identity = self.identity(ip or "", ua)
+        identity = self.identity(ip or "", ua, now)
         known = self.visitors.get(identity, route.link_id, now)
         if known is not None:
             return known
