@@ -184,6 +184,9 @@ class Place(NamedTuple):
     continent: str = ""
 
 
+_new_place = tuple.__new__
+
+
 class GeoLocator:
     """Country, region and city of an address: trusted headers, then MaxMind, then iptocc."""
 
@@ -227,7 +230,8 @@ class GeoLocator:
                 if header_country != country:
                     region = city = ""
                 country = header_country
-        return Place(country, region, city, CONTINENT_OF.get(country, ""))
+        # Without the NamedTuple's own __new__ (a Python frame): this runs on every click.
+        return _new_place(Place, (country, region, city, CONTINENT_OF.get(country, "")))
 
 
 def truncate_ip(ip: str | None) -> str | None:
