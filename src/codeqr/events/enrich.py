@@ -17,15 +17,24 @@ from ua_parser.loaders import load_builtins
 
 # Crawlers, link-preview fetchers and HTTP libraries, from the maintained crawler-user-agents
 # list, run by ua-parser's Rust engine: it looks for the patterns' literal parts in one pass
-# and tries only the patterns they point to, in linear time whatever a visitor sends.
+# and tries only the patterns they point to, in linear time whatever a visitor sends
+# (~1.6 µs for a browser's user agent, where one RE2 alternation of them all took ~2.2 µs).
 _BOT_EXTRA = [r"(?i)^$", r"(?i)headless", r"(?i)preview", r"(?i)^mozilla/5\.0$"]
-_BOT = "\x00bot"
-"""The family the bot patterns report: no uap-core rule names a browser so."""
+
+
+def _compile_bots() -> Any:
+    patterns = [entry["pattern"] for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA]
+    return ua_parser_rs.UserAgentExtractor(
+        [(pattern, "bot", None, None, None, None) for pattern in patterns + _BOT_EXTRA]
+    )
+
+
+_BOTS = _compile_bots()
 
 
 def is_bot(user_agent: str) -> bool:
     """Whether a user agent is a crawler, a link-preview fetcher or an HTTP library."""
-    return read_agent(user_agent) is None
+    return _BOTS.extract(user_agent) is not None
 
 
 def mobile_os(user_agent: str) -> str | None:
@@ -91,29 +100,24 @@ def _engine(user_agent: str) -> str:
     return "Unknown"
 
 
-def _extractors() -> tuple[Any, Any, Any]:
-    # uap-core's rules (ua-parser's builtins) run by ua-parser's Rust engine; calling the
-    # extractors we need directly skips the device rules and the wrapper's own cache. The
-    # first one has the bot patterns in front of uap-core's browser rules: the engine reports
-    # the first rule in order that matches, so one pass tells a bot (``_BOT``) from a browser
-    # and names the browser (~0.6 µs more than the browser rules alone, ~1.9 µs less than a
-    # pass of the bot patterns of its own).
+def _extractors() -> tuple[Any, Any]:
+    # uap-core's rules (ua-parser's builtins) run by ua-parser's Rust engine; calling the two
+    # extractors we need directly skips the device rules and the wrapper's own cache.
     ua_rules, os_rules, _ = load_builtins()
     fields = ("regex", "family", "major", "minor", "patch", "patch_minor")
-    browsers = [tuple(getattr(r, f) for f in fields) for r in ua_rules]
-    crawlers = [entry["pattern"] for entry in crawleruseragents.CRAWLER_USER_AGENTS_DATA]
-    bots = [(pattern, _BOT, None, None, None, None) for pattern in crawlers + _BOT_EXTRA]
     return (
-        ua_parser_rs.UserAgentExtractor(bots + browsers),
-        ua_parser_rs.UserAgentExtractor(browsers),
+        ua_parser_rs.UserAgentExtractor([tuple(getattr(r, f) for f in fields) for r in ua_rules]),
         ua_parser_rs.OSExtractor([tuple(getattr(r, f) for f in fields) for r in os_rules]),
     )
 
 
-_AGENT_RULES, _UA_RULES, _OS_RULES = _extractors()
+_UA_RULES, _OS_RULES = _extractors()
 
 
-def _agent(user_agent: str, ua: Any) -> Agent:
+@lru_cache(maxsize=4096)
+def parse_agent(user_agent: str) -> Agent:
+    """Device, browser and OS of a user agent (uap-core rules through ua-parser)."""
+    ua = _UA_RULES.extract(user_agent)
     os_ = _OS_RULES.extract(user_agent)
     os_name = os_.family[:64] if os_ else "Unknown"
     # Cut to the click_events column sizes: names and versions are copied out of the user
@@ -126,28 +130,6 @@ def _agent(user_agent: str, ua: Any) -> Agent:
         _version(os_.major, os_.minor)[:32] if os_ else "",
         _engine(user_agent),
     )
-
-
-@lru_cache(maxsize=4096)
-def read_agent(user_agent: str) -> Agent | None:
-    """Device, browser and OS of a visitor's user agent (uap-core rules through ua-parser);
-    ``None`` for a bot.
-
-    The redirect asks first (is it a bot?) and the click writer next (what to store), so
-    the second ask of a user agent is a cache hit.
-    """
-    ua = _AGENT_RULES.extract(user_agent)
-    if ua is not None and ua.family == _BOT:
-        return None
-    return _agent(user_agent, ua)
-
-
-def parse_agent(user_agent: str) -> Agent:
-    """Device, browser and OS of any user agent, a bot's included."""
-    agent = read_agent(user_agent)
-    if agent is None:
-        return _agent(user_agent, _UA_RULES.extract(user_agent))
-    return agent
 
 
 CONTINENT_OF: dict[str, str] = {}
