@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from codeqr.events.enrich import is_bot
 from codeqr.kit.clock import now_ms
 
 from .conftest import MakeServer
@@ -63,6 +64,30 @@ def test_same_visitor_within_the_hour_is_one_click(shortener: Shortener) -> None
     first = cq_id_of(shortener.visit(link).headers["location"])
     second = cq_id_of(shortener.visit(link, params="again=1").headers["location"])
     assert second == first
+    shortener.assert_counted(link, 1)
+
+
+def test_a_repeat_within_the_hour_skips_the_bot_rules(
+    shortener: Shortener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A repeat is answered from memory: its user agent was no bot's when its first click was
+    # stored, so the bot rules (the dearest step of a redirect that stores nothing) stay idle.
+    from codeqr.redirect import handler
+
+    asked: list[str] = []
+
+    def counting_is_bot(user_agent: str) -> bool:
+        asked.append(user_agent)
+        return is_bot(user_agent)
+
+    monkeypatch.setattr(handler, "is_bot", counting_is_bot)
+    link = shortener.link(trackConversion=True)
+    first = cq_id_of(shortener.visit(link).headers["location"])
+    again = [cq_id_of(shortener.visit(link).headers["location"]) for _ in range(3)]
+    assert again == [first] * 3
+    assert asked == [CHROME_WINDOWS]
+    shortener.visit(link, user_agent=BOTS["googlebot"])
+    assert asked == [CHROME_WINDOWS, BOTS["googlebot"]]
     shortener.assert_counted(link, 1)
 
 

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from codeqr.api.deps import ServicesDep, get_services, in_transaction
 from codeqr.conversion.endpoints import record_lead, record_sale
 from codeqr.conversion.schemas import TrackLeadIn, TrackLeadOut, TrackSaleIn, TrackSaleOut
-from codeqr.events.enrich import is_bot
 from codeqr.kit.clock import now_ms
 from codeqr.kit.errors import Forbidden, NotFound, Unauthorized
 from codeqr.kit.schemas import Nullable
@@ -207,7 +206,7 @@ async def _capture(
 ) -> str | None:
     """Record the click as the redirect would: same enrichment, bots and dedupe rules."""
     ua = request.headers.get("user-agent", "")
-    if "codeqr-no-track" in request.headers or is_bot(ua):
+    if "codeqr-no-track" in request.headers:
         return None
     redirector = services.redirector
     peer = request.client.host if request.client else None

@@ -55,6 +55,8 @@ class Agent(NamedTuple):
     engine: str
 
 
+_new_agent = tuple.__new__
+
 _DESKTOP_OS = frozenset(
     {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "FreeBSD"}
 )
@@ -122,13 +124,17 @@ def parse_agent(user_agent: str) -> Agent:
     os_name = os_.family[:64] if os_ else "Unknown"
     # Cut to the click_events column sizes: names and versions are copied out of the user
     # agent, and one over-long value would fail (on PostgreSQL) the whole batch it is in.
-    return Agent(
-        _device(user_agent, os_name),
-        ua.family[:64] if ua else "Unknown",
-        _version(ua.major, ua.minor)[:32] if ua else "",
-        os_name,
-        _version(os_.major, os_.minor)[:32] if os_ else "",
-        _engine(user_agent),
+    # Built without the NamedTuple's own __new__ (a Python frame): once per new visitor.
+    return _new_agent(
+        Agent,
+        (
+            _device(user_agent, os_name),
+            ua.family[:64] if ua else "Unknown",
+            _version(ua.major, ua.minor)[:32] if ua else "",
+            os_name,
+            _version(os_.major, os_.minor)[:32] if os_ else "",
+            _engine(user_agent),
+        ),
     )
 
 

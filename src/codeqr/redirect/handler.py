@@ -136,7 +136,7 @@ class Redirector:
             country = self.geo.locate(ip, geo_header).country
         target = target_url(route, device_os, country)
         click: str | None = None
-        if not (method == "HEAD" or no_track or is_bot(ua)):
+        if not (method == "HEAD" or no_track):
             click = await self.capture(route, target, ua, ip, geo_header, referer, trigger, now)
         location = build_location(
             route, target, visitor_query, click if route.track_conversion else None
@@ -154,14 +154,19 @@ class Redirector:
         trigger: str,
         now: int,
     ) -> str | None:
-        """Record the click (or find the visitor's click of the last hour) and return its id.
+        """Record the click (or find the visitor's click of the last hour) and return its id;
+        ``None`` for a bot, whose clicks are not recorded.
 
         Also the way in for client-side click tracking, so both share enrichment and dedupe.
         """
         identity = self.identity(ip or "", ua, now)
         known = self.visitors.get(identity, route.link_id, now)
         if known is not None:
+            # A repeat within the hour: its user agent (part of the identity) was no bot's
+            # when the first click was stored, so the bot rules need not run again.
             return known
+        if is_bot(ua):
+            return None
         pair = (identity, route.link_id)
         if pair in self._inflight:
             # The same visitor's previous click on this link is being written right now:
