@@ -85,7 +85,11 @@ class RecentVisitors:
 
     def get(self, identity: str, link_id: str, now_ms: int) -> str | None:
         """The click id to reuse, or ``None``."""
-        slot = self._slot(visitor_key(identity, link_id))
+        return self.get_key(visitor_key(identity, link_id), now_ms)
+
+    def get_key(self, key: int, now_ms: int) -> str | None:
+        """``get`` by ``visitor_key``, for a caller that needs the key again."""
+        slot = self._slot(key)
         if self._keys[slot] == _EMPTY or now_ms - self._times[slot] >= WINDOW_MS:
             return None
         return self._click_id(slot)
@@ -96,7 +100,10 @@ class RecentVisitors:
 
     def remember(self, identity: str, link_id: str, click_id: str, ts: int) -> None:
         """Note a visitor's click; forget the oldest past capacity."""
-        key = visitor_key(identity, link_id)
+        self.remember_key(visitor_key(identity, link_id), click_id, ts)
+
+    def remember_key(self, key: int, click_id: str, ts: int) -> None:
+        """``remember`` by ``visitor_key``."""
         if len(click_id) > _ID_BYTES or "\0" in click_id or not click_id.isascii():
             # Not ours to hold (every id the redirect makes fits): forgotten at once.
             self._forget(key, click_id, ts, ts)

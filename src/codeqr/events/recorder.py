@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import structlog
 
@@ -27,9 +27,11 @@ _GATHER_TURNS = 4
 """Most turns of the event loop a batch waits for more clicks before it is written."""
 
 
-@dataclass(slots=True)
-class RawClick:
-    """What the redirect knows at request time; enrichment happens at write time."""
+class RawClick(NamedTuple):
+    """What the redirect knows at request time; enrichment happens at write time.
+
+    Built positionally with ``new_raw_click`` on the hot path (no Python ``__new__`` frame).
+    """
 
     id: str
     timestamp: int
@@ -44,7 +46,9 @@ class RawClick:
     header_country: str | None
     referer_url: str
     identity_hash: str
-    check_since: int | None = None
+
+
+new_raw_click = tuple.__new__
 
 
 def referer_host(referer_url: str) -> str:
@@ -75,7 +79,7 @@ class ClickRecorder:
         self.batch_max = batch_max
         self.inline = inline
         """Write on the event loop when this gate is free (SQLite without fsync)."""
-        self._pending: list[tuple[RawClick, asyncio.Future[tuple[str, int]]]] = []
+        self._pending: list[tuple[RawClick, int | None, asyncio.Future[tuple[str, int]]]] = []
         self._writing = False
         self._arrived = False
         """Whether a click came since the last turn of ``_gather``."""
@@ -99,10 +103,9 @@ class ClickRecorder:
         A plain method handing out the future, not a coroutine: awaiting the future directly
         saves a coroutine frame on every click.
         """
-        raw.check_since = check_since
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[str, int]] = loop.create_future()
-        self._pending.append((raw, future))
+        self._pending.append((raw, check_since, future))
         self._arrived = True
         if not self._writing:
             self._writing = True
@@ -132,7 +135,7 @@ class ClickRecorder:
     def _start_batch(self, loop: asyncio.AbstractEventLoop) -> None:
         batch = self._pending[: self.batch_max]
         del self._pending[: self.batch_max]
-        raws = [raw for raw, _ in batch]
+        raws = [(raw, check_since) for raw, check_since, _ in batch]
         if self.inline is not None:
             # SQLite in WAL mode commits in well under a millisecond without fsync: doing it
             # on the event loop avoids two thread hand-offs and GIL contention per batch.
@@ -155,12 +158,12 @@ class ClickRecorder:
     def _finish(
         self,
         loop: asyncio.AbstractEventLoop,
-        batch: list[tuple[RawClick, asyncio.Future[tuple[str, int]]]],
+        batch: list[tuple[RawClick, int | None, asyncio.Future[tuple[str, int]]]],
         done: asyncio.Future[tuple[list[Click], dict[str, tuple[str, int]]]],
     ) -> None:
         error = done.exception()
         repeats = {} if error is not None else done.result()[1]
-        for raw, future in batch:
+        for raw, _, future in batch:
             if future.done():
                 continue
             if error is None:
@@ -212,14 +215,15 @@ class ClickRecorder:
             ),
         )
 
-    def _write(self, raws: list[RawClick]) -> tuple[list[Click], dict[str, tuple[str, int]]]:
-        clicks = [self.enrich(raw) for raw in raws]
-        checked = [c for c, raw in zip(clicks, raws, strict=True) if raw.check_since is not None]
-        if not checked:
+    def _write(
+        self, raws: list[tuple[RawClick, int | None]]
+    ) -> tuple[list[Click], dict[str, tuple[str, int]]]:
+        clicks = [self.enrich(raw) for raw, _ in raws]
+        checks = [since for _, since in raws if since is not None]
+        if not checks:
             self.store.write_clicks(clicks)
             return clicks, {}
-        since = min(raw.check_since for raw in raws if raw.check_since is not None)
-        repeats = self.store.write_clicks_once(clicks, since)
+        repeats = self.store.write_clicks_once(clicks, min(checks))
         return [c for c in clicks if c.id not in repeats], repeats
 
     async def drain(self) -> None:

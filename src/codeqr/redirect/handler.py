@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl, quote
 import structlog
 from itsdangerous import BadSignature, TimestampSigner
 
-from codeqr.events.dedupe import WINDOW_MS, RecentVisitors
+from codeqr.events.dedupe import WINDOW_MS, RecentVisitors, visitor_key
 from codeqr.events.enrich import GeoLocator, IdentityHasher, is_bot, mobile_os
-from codeqr.events.recorder import ClickRecorder, RawClick
+from codeqr.events.recorder import ClickRecorder, RawClick, new_raw_click
 from codeqr.kit.clock import now_ms
 from codeqr.kit.ids import click_id as new_click_id
 from codeqr.kit.passwords import verify_password
@@ -64,7 +64,8 @@ class Redirector:
         self.proxies = proxies
         self.signer = signer
         self.visitors = visitors
-        self._inflight: dict[tuple[str, str], asyncio.Future[str | None] | None] = {}
+        self._inflight: dict[int, asyncio.Future[str | None] | None] = {}
+        """Visitor keys (``dedupe.visitor_key``) whose click is being written."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -141,7 +142,10 @@ class Redirector:
         location = build_location(
             route, target, visitor_query, click if route.track_conversion else None
         )
-        await _respond(send, 302, b"", [(b"location", _header_url(location))])
+        # As ``_respond`` would, without its coroutine: this is every redirect's answer.
+        headers = [(b"location", _header_url(location)), _NO_STORE, _NOINDEX, _NO_BODY]
+        await send({"type": "http.response.start", "status": 302, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
 
     async def capture(
         self,
@@ -160,42 +164,47 @@ class Redirector:
         Also the way in for client-side click tracking, so both share enrichment and dedupe.
         """
         identity = self.identity(ip or "", ua, now)
-        known = self.visitors.get(identity, route.link_id, now)
+        visitors = self.visitors
+        visitor = visitor_key(identity, route.link_id)
+        known = visitors.get_key(visitor, now)
         if known is not None:
             # A repeat within the hour: its user agent (part of the identity) was no bot's
             # when the first click was stored, so the bot rules need not run again.
             return known
         if is_bot(ua):
             return None
-        pair = (identity, route.link_id)
-        if pair in self._inflight:
+        inflight = self._inflight
+        if visitor in inflight:
             # The same visitor's previous click on this link is being written right now:
             # share its outcome instead of recording a second click. The future exists only
             # once someone waits for it (rarely: a double click).
-            waiting = self._inflight[pair]
+            waiting = inflight[visitor]
             if waiting is None:
-                waiting = self._inflight[pair] = asyncio.get_running_loop().create_future()
+                waiting = inflight[visitor] = asyncio.get_running_loop().create_future()
             return await asyncio.shield(waiting)
-        self._inflight[pair] = None
-        raw = RawClick(
-            id=new_click_id(now),
-            timestamp=now,
-            workspace_id=route.workspace_id,
-            link_id=route.link_id,
-            domain=route.domain,
-            key=route.key,
-            url=target or route.url,
-            trigger=trigger,
-            user_agent=ua,
-            ip=ip,
-            header_country=geo_header or None,
-            referer_url=referer,
-            identity_hash=identity,
+        inflight[visitor] = None
+        # Positional, in field order: this runs once per stored click.
+        raw = new_raw_click(
+            RawClick,
+            (
+                new_click_id(now),
+                now,
+                route.workspace_id,
+                route.link_id,
+                route.domain,
+                route.key,
+                target or route.url,
+                trigger,
+                ua,
+                ip,
+                geo_header or None,
+                referer,
+                identity,
+            ),
         )
         # Stored durably; the id to hand out is an earlier one for a repeat. One coroutine
         # frame less than a helper for this part: it is resumed on every click.
         click_id: str | None = None
-        visitors = self.visitors
         check = None if visitors.complete(now) else now - WINDOW_MS
         try:
             stored, first_seen = await self.recorder.record(raw, check_since=check)
@@ -204,10 +213,10 @@ class Redirector:
             # click that is not stored.
             log.error("redirect.click.lost", link_id=route.link_id, error=repr(exc))
         else:
-            visitors.remember(identity, route.link_id, stored, first_seen)
+            visitors.remember_key(visitor, stored, first_seen)
             click_id = stored
         finally:
-            waiting = self._inflight.pop(pair)
+            waiting = inflight.pop(visitor)
             if waiting is not None:
                 waiting.set_result(click_id)
         return click_id
