@@ -57,6 +57,7 @@ def main() -> None:
         loop="uvloop",
         http="httptools",
         lifespan="on",
+        interface="asgi3",
         proxy_headers=False,
         timeout_graceful_shutdown=5,
     )

@@ -101,7 +101,9 @@ class LiveServer:
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
         config = uvicorn.Config(
-            app,
+            # As ``codeqr serve``: the plain dispatch function, declared ASGI 3.
+            app.dispatch,
+            interface="asgi3",
             host="127.0.0.1",
             port=port,
             log_level="warning",

@@ -97,7 +97,7 @@ def serve(
         typer.echo(f"    API key:   {first.api_key}   (shown once; keep it)")
     sys.stdout.flush()
     config = uvicorn.Config(
-        application,
+        application.dispatch,
         host=host,
         port=port,
         log_level="warning",
@@ -105,6 +105,7 @@ def serve(
         loop="uvloop",
         http="httptools",
         lifespan="on",
+        interface="asgi3",
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 and overwrite the peer address,
         # bypassing CODEQR_TRUSTED_PROXIES; the redirect applies that setting itself.
         proxy_headers=False,
