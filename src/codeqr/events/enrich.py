@@ -15,6 +15,8 @@ import iptocc
 import ua_parser_rs
 from ua_parser.loaders import load_builtins
 
+from codeqr.kit.records import new_record
+
 # Crawlers, link-preview fetchers and HTTP libraries, from the maintained crawler-user-agents
 # list, run by ua-parser's Rust engine: it looks for the patterns' literal parts in one pass
 # and tries only the patterns they point to, in linear time whatever a visitor sends
@@ -54,8 +56,6 @@ class Agent(NamedTuple):
     os_version: str
     engine: str
 
-
-_new_agent = tuple.__new__
 
 _DESKTOP_OS = frozenset(
     {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "FreeBSD"}
@@ -124,8 +124,7 @@ def parse_agent(user_agent: str) -> Agent:
     os_name = os_.family[:64] if os_ else "Unknown"
     # Cut to the click_events column sizes: names and versions are copied out of the user
     # agent, and one over-long value would fail (on PostgreSQL) the whole batch it is in.
-    # Built without the NamedTuple's own __new__ (a Python frame): once per new visitor.
-    return _new_agent(
+    return new_record(
         Agent,
         (
             _device(user_agent, os_name),
@@ -172,9 +171,6 @@ class Place(NamedTuple):
     continent: str = ""
 
 
-_new_place = tuple.__new__
-
-
 class GeoLocator:
     """Country, region and city of an address: trusted headers, then MaxMind, then iptocc."""
 
@@ -218,8 +214,7 @@ class GeoLocator:
                 if header_country != country:
                     region = city = ""
                 country = header_country
-        # Without the NamedTuple's own __new__ (a Python frame): this runs on every click.
-        return _new_place(Place, (country, region, city, CONTINENT_OF.get(country, "")))
+        return new_record(Place, (country, region, city, CONTINENT_OF.get(country, "")))
 
 
 def truncate_ip(ip: str | None) -> str | None:

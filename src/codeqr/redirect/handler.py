@@ -18,10 +18,11 @@ from itsdangerous import BadSignature, TimestampSigner
 
 from codeqr.events.dedupe import WINDOW_MS, RecentVisitors, visitor_key
 from codeqr.events.enrich import GeoLocator, IdentityHasher, is_bot, mobile_os
-from codeqr.events.recorder import ClickRecorder, RawClick, new_raw_click
+from codeqr.events.recorder import ClickRecorder, RawClick
 from codeqr.kit.clock import now_ms
 from codeqr.kit.ids import click_id as new_click_id
 from codeqr.kit.passwords import verify_password
+from codeqr.kit.records import new_record
 from codeqr.redirect import pages
 from codeqr.redirect.cache import MISSING, LinkCache, Route
 from codeqr.redirect.destination import build_location, target_url
@@ -184,7 +185,7 @@ class Redirector:
             return await asyncio.shield(waiting)
         inflight[visitor] = None
         # Positional, in field order: this runs once per stored click.
-        raw = new_raw_click(
+        raw = new_record(
             RawClick,
             (
                 new_click_id(now),
