@@ -2,7 +2,7 @@
 attributable sale, verified, stored in the inbox and processed before the answer.
 
 One CodeQR server pinned to one core (SQLite, the embedded default), wrk on the other at 16
-connections. Every event is the shared Payment Link session (``shared/stripe/events``) with
+connections. Every event is the shared Payment Link session (``tests/fixtures/stripe/events``) with
 its own event id, session, payment intent and buyer, and a ``client_reference_id`` naming a
 click of the workspace: each one finds the click, creates the customer, records the lead
 "Sign up" and the sale, moves the counters and stamps the event handled, in one transaction.
@@ -48,9 +48,10 @@ from track import Phase, count, phase
 
 BENCH = Path(__file__).resolve().parent
 STRIPE_LUA = BENCH / "stripe_webhooks.lua"
-SHARED = BENCH.parent.parent / "shared"
 EVENT = (
-    SHARED
+    BENCH.parent
+    / "tests"
+    / "fixtures"
     / "stripe"
     / "events"
     / "checkout.session.completed.payment_link_client_reference_id.json"

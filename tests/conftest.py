@@ -27,9 +27,9 @@ POSTGRES_URL = os.environ.get("CODEQR_TEST_DATABASE_URL")
 # a real process); a test run builds hundreds of apps, a few of them alive at once: keep each
 # reservation small.
 os.environ.setdefault("CODEQR_DEDUPE_MEMORY", "4096")
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-if not SHARED.exists():  # a clone beside shared/ (CI) or inside the work tree
-    SHARED = Path(os.environ.get("CODEQR_SHARED_DIR", "../shared")).resolve()
+# Stripe's published fixture objects and signed test events, and MaxMind's test databases,
+# kept byte for byte in the repository (the signed events are signed as stored).
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SHARED, LiveServer
+from tests.conftest import FIXTURES, LiveServer
 
 from .conftest import MakeServer
 from .helpers import CHROME_WINDOWS, IPHONE_SAFARI, Shortener, raw_http
 
-CITY_DB = SHARED / "geoip" / "GeoIP2-City-Test.mmdb"
+CITY_DB = FIXTURES / "geoip" / "GeoIP2-City-Test.mmdb"
 PROXY = ["127.0.0.1/32"]
 GEO = {
     "DE": "https://example.de/",

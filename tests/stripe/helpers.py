@@ -16,10 +16,10 @@ from codeqr.events.models import click_events, refund_events
 from codeqr.stripe import service as connection
 from codeqr.stripe.models import StripeEvent
 from codeqr.workspace import service as ws
-from tests.conftest import SHARED, LiveServer
+from tests.conftest import FIXTURES, LiveServer
 from tests.factories import Tenant
 
-EVENTS = SHARED / "stripe" / "events"
+EVENTS = FIXTURES / "stripe" / "events"
 MANIFEST = json.loads((EVENTS / "MANIFEST.json").read_text("utf-8"))
 SECRET = "whsec_test_secret"
 OLD_SECRET = "whsec_old_rotated_secret"

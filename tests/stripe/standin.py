@@ -1,6 +1,6 @@
 """A local stand-in for Stripe's HTTP API (Stripe itself is unreachable here).
 
-It serves Stripe's own published fixture objects from ``shared/stripe/objects`` with only
+It serves Stripe's own published fixture objects from ``tests/fixtures/stripe/objects`` with only
 the ids and fields a test names changed, so the official ``stripe`` library parses real
 shapes. Tests register what exists: customers (with their metadata) and invoice payments.
 """
@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.conftest import SHARED, free_port
+from tests.conftest import FIXTURES, free_port
 
-OBJECTS = SHARED / "stripe" / "objects"
+OBJECTS = FIXTURES / "stripe" / "objects"
 
 
 def fixture_object(name: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Every event of ``shared/stripe/events/MANIFEST.json``, delivered signed as stored, gives
+"""Every event of ``tests/fixtures/stripe/events/MANIFEST.json``, delivered signed as stored, gives
 its expected attribution (SPEC §5.2)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The seed's three ways to attribute Stripe revenue, end to end through the real redirect
-(``shared/seed``): (1) a Payment Link shortened with ``codeqr_client_reference_id=1``,
+(SPEC §5, from the seed): (1) a Payment Link shortened with ``codeqr_client_reference_id=1``,
 (2) a Checkout Session carrying ``metadata.codeqrCustomerId`` after ``track.lead``,
 (3) a Stripe customer whose own metadata names the CodeQR customer. Then a renewal adds a
 sale and a partial refund lowers the link's net revenue."""
