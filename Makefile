@@ -7,7 +7,7 @@ export UV_PYTHON := $(PYTHON)
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: install serve test test-sqlite test-postgres check lint types format bench bench-track vendor clean
+.PHONY: install system-deps serve test test-sqlite test-postgres check lint types format bench bench-track vendor clean
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -16,10 +16,13 @@ $(VENV)/.installed: pyproject.toml uv.lock
 
 install: $(VENV)/.installed  ## Create .venv with CodeQR and its tools
 
+system-deps:  ## Chromium and libcairo2 for the suites (apt-get as root; else names them and stops)
+	@scripts/system-deps
+
 serve: install  ## Run the server on the embedded default (SQLite in ./.codeqr)
 	$(VENV)/bin/codeqr serve $(ARGS)
 
-test: install  ## Run every suite: SQLite always, PostgreSQL when CODEQR_TEST_POSTGRES_URL is set
+test: install system-deps  ## Run every suite: SQLite always, PostgreSQL when CODEQR_TEST_POSTGRES_URL is set
 	$(PYTEST) -q -p no:cacheprovider -m "not postgres"
 	@if [ -n "$$CODEQR_TEST_POSTGRES_URL" ]; then \
 		echo "== PostgreSQL suite on $$CODEQR_TEST_POSTGRES_URL =="; \
@@ -48,16 +51,16 @@ bench-track: install  ## track.lead / track.sale beside the redirect (needs wrk)
 	$(VENV)/bin/python bench/track.py
 
 # The dashboard's charting library, served by the app itself (no CDN at run time): the
-# npm registry's tarball of a pinned version, checked against its known SHA-256.
+# published tarball of a pinned version, fetched by npm and checked against its SHA-256.
 CHARTJS_VERSION := 4.5.1
 CHARTJS_SHA256 := f540d98468457ac7a0aabb32006dfb066297e096c5ea063a5d80aa973d1c337a
 VENDOR_DIR := src/codeqr/dashboard/static/vendor
 
-vendor:  ## Re-download the dashboard's vendored Chart.js from the npm registry
+vendor:  ## Re-fetch the dashboard's vendored Chart.js with npm pack
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	curl -fsSL -o "$$tmp/chart.tgz" https://registry.npmjs.org/chart.js/-/chart.js-$(CHARTJS_VERSION).tgz && \
-	echo "$(CHARTJS_SHA256)  $$tmp/chart.tgz" | sha256sum --check --quiet && \
-	tar -xzf "$$tmp/chart.tgz" -C "$$tmp" package/dist/chart.umd.min.js package/LICENSE.md && \
+	(cd "$$tmp" && npm pack --silent chart.js@$(CHARTJS_VERSION) >/dev/null) && \
+	echo "$(CHARTJS_SHA256)  $$tmp/chart.js-$(CHARTJS_VERSION).tgz" | sha256sum --check --quiet && \
+	tar -xzf "$$tmp/chart.js-$(CHARTJS_VERSION).tgz" -C "$$tmp" package/dist/chart.umd.min.js package/LICENSE.md && \
 	mkdir -p $(VENDOR_DIR) && \
 	cp "$$tmp/package/dist/chart.umd.min.js" $(VENDOR_DIR)/chart.umd.min.js && \
 	cp "$$tmp/package/LICENSE.md" $(VENDOR_DIR)/chart.js.LICENSE.md && \
