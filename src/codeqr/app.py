@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from codeqr import migrate
 from codeqr.analytics.endpoints import router as analytics_router
 from codeqr.api import errors
-from codeqr.api.limits import BodyLimit
+from codeqr.api.limits import BodyLimit, RateLimitHeaders
 from codeqr.auth import deps as auth_deps
 from codeqr.auth.endpoints import router as auth_router
 from codeqr.conversion.client_endpoints import ClientCors
@@ -98,7 +98,9 @@ class CodeQR:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.api = create_api(services)
-        self._api = ClientCors(BodyLimit(self.api, services.settings.max_body_bytes))
+        self._api = ClientCors(
+            RateLimitHeaders(BodyLimit(self.api, services.settings.max_body_bytes))
+        )
         self._redirect = services.redirector
         self._webhooks = WebhookReceiver(services)
         self._track = TrackReceiver(services, self._api, self.api.exception_handlers)

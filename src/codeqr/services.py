@@ -8,12 +8,14 @@ from typing import Any
 from itsdangerous import TimestampSigner
 
 from codeqr.analytics.rollup import RollupWorker
+from codeqr.api.ratelimits import RateLimits
 from codeqr.events.dedupe import RecentVisitors
 from codeqr.events.enrich import GeoLocator, IdentityHasher
 from codeqr.events.recorder import ClickRecorder
 from codeqr.events.sql import SqlEventsStore
 from codeqr.events.store import EventsStore
 from codeqr.kit.db import Database
+from codeqr.kit.ratelimit import MemoryRateLimits
 from codeqr.link.service import LinkContext, LinkService
 from codeqr.money.rates import Rates
 from codeqr.redirect.cache import LinkCache
@@ -43,6 +45,8 @@ class Services:
     """New events of every process, fanned out to this process's open event streams."""
     rollups: RollupWorker
     """Keeps the daily click rollups that long analytics ranges read (SQLite)."""
+    rate_limits: RateLimits
+    """Who may do how much (SPEC §9); counted in this process in the embedded mode."""
     limiters: dict[str, Any] = field(default_factory=dict)
     """The API's admission and commit thread limits (see ``api.deps``), made per app."""
 
@@ -66,6 +70,7 @@ class Services:
         links = LinkService(LinkContext(default_domain, public_url), cache.invalidate)
         secret = settings.secret()
         signer = TimestampSigner(secret, salt="codeqr.link-password")
+        rate_limits = RateLimits(MemoryRateLimits(settings.rate_limit_keys))
         redirector = Redirector(
             cache=cache,
             recorder=recorder,
@@ -79,6 +84,7 @@ class Services:
                 settings.dedupe_memory,
                 keep=events.keep_visitor if events.keeps_visitors else None,
             ),
+            rate_limits=rate_limits,
         )
         feed = Feed(db, shaper(links))
         recorder.on_stored = feed.nudge
@@ -96,4 +102,5 @@ class Services:
             stripe=StripeClients(settings.stripe_api_base),
             feed=feed,
             rollups=RollupWorker(db, settings.analytics_rollup_seconds),
+            rate_limits=rate_limits,
         )

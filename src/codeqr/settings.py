@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     """Oldest accepted ``Stripe-Signature`` timestamp, in seconds."""
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
     """How often an idle ``/api/events/stream`` gets a ``: ping`` comment (keeps proxies open)."""
+    rate_limit_keys: int = Field(default=100_000, ge=1_000)
+    """Rate-limit counters held in process memory (least recently used dropped past it)."""
     analytics_rollup_seconds: float = Field(default=300.0, ge=0)
     """How often the daily click rollups catch up (SQLite only; 0 turns them off)."""
 

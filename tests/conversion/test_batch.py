@@ -14,12 +14,15 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from codeqr import migrate
-from codeqr.conversion.batch import Batcher, Body
+from codeqr.conversion.batch import Batcher, Body, Headers
 from codeqr.conversion.schemas import TrackLeadIn
 from codeqr.services import Services
 from codeqr.settings import Settings
 
 pytestmark = pytest.mark.sqlite_only  # the batcher only runs on SQLite (one writer)
+
+
+Answer = tuple[BaseModel, Headers]
 
 
 class Done(BaseModel):
@@ -54,9 +57,10 @@ def stored(services: Services) -> list[str]:
 def run_batch(batcher: Batcher, names: list[str]) -> list[bytes | BaseException]:
     async def main() -> list[bytes | BaseException]:
         # Submitted in one loop turn: they queue before the writer runs, so one batch.
-        return await asyncio.gather(
+        outcomes = await asyncio.gather(
             *(batcher.submit("Bearer x", body(n)) for n in names), return_exceptions=True
         )
+        return [o if isinstance(o, BaseException) else o[0] for o in outcomes]
 
     return asyncio.run(main())
 
@@ -64,11 +68,11 @@ def run_batch(batcher: Batcher, names: list[str]) -> list[bytes | BaseException]
 def test_calls_that_queue_together_share_one_commit(services: Services) -> None:
     runs: list[str] = []
 
-    def work(session: Session, _s: Services, _a: str, call: Body) -> BaseModel:
+    def work(session: Session, _s: Services, _a: str, call: Body) -> Answer:
         name = call.customer_external_id
         runs.append(name)
         session.execute(text("INSERT INTO probe VALUES (:n)"), {"n": name})
-        return Done(name=name)
+        return Done(name=name), []
 
     batcher = Batcher(services, work)
     answers = run_batch(batcher, ["a", "b", "c"])
@@ -79,12 +83,12 @@ def test_calls_that_queue_together_share_one_commit(services: Services) -> None:
 
 
 def test_a_call_failing_before_it_writes_leaves_the_others(services: Services) -> None:
-    def work(session: Session, _s: Services, _a: str, call: Body) -> BaseModel:
+    def work(session: Session, _s: Services, _a: str, call: Body) -> Answer:
         name = call.customer_external_id
         if name == "b":
             raise LookupError("unknown click")  # as an unknown clickId does: nothing written
         session.execute(text("INSERT INTO probe VALUES (:n)"), {"n": name})
-        return Done(name=name)
+        return Done(name=name), []
 
     answers = run_batch(Batcher(services, work), ["a", "b", "c"])
     assert isinstance(answers[1], LookupError)
@@ -96,13 +100,13 @@ def test_a_call_failing_before_it_writes_leaves_the_others(services: Services) -
 def test_a_call_failing_after_it_wrote_takes_nothing_with_it(services: Services) -> None:
     runs: list[str] = []
 
-    def work(session: Session, _s: Services, _a: str, call: Body) -> BaseModel:
+    def work(session: Session, _s: Services, _a: str, call: Body) -> Answer:
         name = call.customer_external_id
         runs.append(name)
         session.execute(text("INSERT INTO probe VALUES (:n)"), {"n": name})
         if name == "b":
             raise RuntimeError("failed half-way, after its insert")
-        return Done(name=name)
+        return Done(name=name), []
 
     answers = run_batch(Batcher(services, work), ["a", "b", "c"])
     assert isinstance(answers[1], RuntimeError)

@@ -11,11 +11,12 @@ import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from codeqr.api.ratelimits import STATE_KEY
 from codeqr.kit.errors import Forbidden, Unauthorized
 from codeqr.link.service import AFTER_COMMIT
 from codeqr.services import Services
 from codeqr.workspace.models import ApiKey, KeyKind, Workspace
-from codeqr.workspace.service import authenticate_key
+from codeqr.workspace.service import authenticate_key, get_plan
 
 T = TypeVar("T")
 
@@ -131,8 +132,32 @@ def authorize(session: Session, request: Request, services: Services) -> Caller:
     key, workspace = authenticate_key(session, _bearer(request))
     if key.kind == KeyKind.publishable:
         raise Forbidden("Publishable keys can only be used for client-side tracking.")
+    limit_key(session, request, services, key, workspace)
     services.key_usage.mark(key)
     return Caller(key=key, workspace=workspace)
+
+
+def client_ip(services: Services, request: Request) -> str | None:
+    """The client's address: the peer, or the hop behind the configured trusted proxies."""
+    peer = request.client.host if request.client else None
+    return services.redirector.proxies.client_ip(peer, request.headers.get("x-forwarded-for", ""))
+
+
+async def limit_qr(request: Request, services: ServicesDep) -> None:
+    """Count a QR render against the client's quota (``/api/qr`` is public, as Dub's)."""
+    decision = await services.rate_limits.qr(client_ip(services, request))
+    request.scope.setdefault("state", {})[STATE_KEY] = decision
+    decision.raise_if_refused("Too many QR codes requested from this client")
+
+
+def limit_key(
+    session: Session, request: Request, services: Services, key: ApiKey, workspace: Workspace
+) -> None:
+    """Count the call against the key's plan rate (429 past it); the answer carries the
+    ``X-RateLimit-*`` headers either way."""
+    per_minute = get_plan(session, workspace.plan).api_rate_per_minute
+    state = request.scope.setdefault("state", {})
+    services.rate_limits.api_key(key.id, per_minute, state)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -1,4 +1,5 @@
-"""Oversize request bodies are refused before anything reads them."""
+"""What wraps the API: oversize request bodies refused before anything reads them, and
+every answer's rate-limit headers."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 
 import orjson
 
+from codeqr.api.ratelimits import STATE_KEY
 from codeqr.kit.errors import error_envelope
+from codeqr.kit.ratelimit import Decision
 from codeqr.redirect.handler import Receive, Scope, Send
 
 Message = MutableMapping[str, Any]
@@ -80,3 +83,30 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class RateLimitHeaders:
+    """Puts the ``X-RateLimit-*`` headers of the request's API-key decision (see
+    ``api.ratelimits``) on its answer, whatever the route answered."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+
+        async def send_with_headers(message: Message) -> None:
+            decision: Decision | None = state.get(STATE_KEY)
+            if message["type"] == "http.response.start" and decision is not None:
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"x-ratelimit-limit" for name, _ in headers):
+                    headers += [
+                        (k.lower().encode(), v.encode()) for k, v in decision.headers().items()
+                    ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

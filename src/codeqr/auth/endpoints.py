@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from codeqr.api.deps import ServicesDep, SessionDep
+from codeqr.api.deps import ServicesDep, SessionDep, client_ip
 from codeqr.auth import service
 from codeqr.auth.csrf import csrf_keys, new_nonce
 from codeqr.auth.deps import (
@@ -18,6 +18,7 @@ from codeqr.auth.deps import (
     secure_cookies,
 )
 from codeqr.auth.pages import render, templates
+from codeqr.kit.errors import RateLimited
 from codeqr.services import Services
 
 router = APIRouter(tags=["auth"], include_in_schema=False)
@@ -93,6 +94,15 @@ def login(
         return _login_form(
             request, services, next_path=target, email=email, error=FORM_EXPIRED, status=403
         )
+    try:
+        services.rate_limits.login(client_ip(services, request), email)
+    except RateLimited as refused:
+        # Refused before the password is hashed: guessing costs the guesser, not the server.
+        page = _login_form(
+            request, services, next_path=target, email=email, error=refused.message, status=429
+        )
+        page.headers.update(refused.headers)
+        return page
     user = service.authenticate(session, email, password)
     if user is None:
         return _login_form(

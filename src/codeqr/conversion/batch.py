@@ -35,9 +35,12 @@ CHECKPOINT_EVERY = 8
 """Batches between two checkpoints: the log stays near a thousand pages, as SQLite keeps it."""
 
 Body = TrackLeadIn | TrackSaleIn
-Work = Callable[[Session, Services, str, Body], BaseModel]
-Call = tuple[str, Body, "asyncio.Future[bytes]"]
-Outcome = bytes | BaseException | None
+Headers = list[tuple[bytes, bytes]]
+Work = Callable[[Session, Services, str, Body], tuple[BaseModel, Headers]]
+"""A call: its answer, and headers to send with it."""
+Answer = tuple[bytes, Headers]
+Call = tuple[str, Body, "asyncio.Future[Answer]"]
+Outcome = Answer | BaseException | None
 """The answer, the error, or ``None``: not done, to run again in the next batch."""
 
 
@@ -53,9 +56,9 @@ class Batcher:
         self._batches = 0
         self._checkpointing: asyncio.Task[None] | None = None
 
-    async def submit(self, authorization: str, body: Body) -> bytes:
-        """The call's answer once committed; its error if it failed."""
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+    async def submit(self, authorization: str, body: Body) -> Answer:
+        """The call's answer (and headers) once committed; its error if it failed."""
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._pending.append((authorization, body, future))
         if self._writer is None:
             self._writer = asyncio.create_task(self._write())
@@ -108,7 +111,7 @@ class Batcher:
         self, connection: Connection, calls: list[tuple[str, Body]]
     ) -> list[Outcome]:
         outcomes: list[Outcome] = [None] * len(calls)
-        answers: list[tuple[int, BaseModel]] = []
+        answers: list[tuple[int, tuple[BaseModel, Headers]]] = []
         callbacks: list[Callable[[], None]] = []
         transaction = connection.begin()
         driver: Any = connection.connection.driver_connection
@@ -147,8 +150,8 @@ class Batcher:
             return outcomes
         for callback in callbacks:
             callback()
-        for index, answer in answers:
-            outcomes[index] = answer.model_dump_json(by_alias=True).encode()
+        for index, (model, headers) in answers:
+            outcomes[index] = model.model_dump_json(by_alias=True).encode(), headers
         return outcomes
 
     async def _checkpoint(self) -> None:

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
-from codeqr.api.deps import ServicesDep, get_services, in_transaction
+from codeqr.api.deps import ServicesDep, client_ip, get_services, in_transaction, limit_key
 from codeqr.conversion.endpoints import record_lead, record_sale
 from codeqr.conversion.schemas import TrackLeadIn, TrackLeadOut, TrackSaleIn, TrackSaleOut
 from codeqr.kit.clock import now_ms
@@ -104,13 +104,17 @@ def _authorize(session: Session, request: Request) -> ClientCaller:
             f"The hostname {hostname} is not allowed for client-side tracking: "
             "add the hostname in the workspace settings."
         )
-    get_services(request).key_usage.mark(key)
+    services = get_services(request)
+    limit_key(session, request, services, key, workspace)
+    services.key_usage.mark(key)
     return ClientCaller(key=key, workspace=workspace, hostname=hostname)
 
 
 async def get_client_caller(request: Request, services: ServicesDep) -> ClientCaller:
     """The publishable key's workspace, checked in a short read of its own before the body
-    is looked at (the routes write through the click writer or ``in_transaction``)."""
+    is looked at (the routes write through the click writer or ``in_transaction``). The
+    visitor's calls are counted first, then the key's (against its plan's rate)."""
+    await services.rate_limits.client_tracking(client_ip(services, request))
     return await in_transaction(services, lambda session: _authorize(session, request))
 
 
@@ -210,7 +214,7 @@ async def _capture(
         return None
     redirector = services.redirector
     peer = request.client.host if request.client else None
-    ip = redirector.proxies.client_ip(peer, request.headers.get("x-forwarded-for", ""))
+    ip = client_ip(services, request)
     geo_header = ""
     if redirector.proxies.believes_geo(peer):
         headers = request.headers

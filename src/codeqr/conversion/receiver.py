@@ -29,12 +29,14 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from codeqr.api.deps import bearer_token, transaction
+from codeqr.api.ratelimits import STATE_KEY
 from codeqr.conversion import flows
-from codeqr.conversion.batch import Batcher
+from codeqr.conversion.batch import Answer, Batcher, Headers
 from codeqr.conversion.schemas import TrackLeadIn, TrackSaleIn
 from codeqr.kit.errors import CodeQRError, Forbidden, Unauthorized, error_envelope
 from codeqr.kit.passwords import hash_token
 from codeqr.kit.prepared import prepared
+from codeqr.kit.ratelimit import Decision
 from codeqr.redirect.handler import Receive, Scope, Send
 from codeqr.services import Services
 from codeqr.workspace.models import ApiKey, KeyKind, Plan, Workspace
@@ -60,6 +62,7 @@ _GRANT = (
         _workspaces.c.currency,
         _workspaces.c.plan,
         _plans.c.conversions,
+        _plans.c.api_rate_per_minute,
     )
     .select_from(
         _keys.join(_workspaces, _workspaces.c.id == _keys.c.workspace_id).outerjoin(
@@ -79,11 +82,15 @@ class Grant(NamedTuple):
     plan: str
     conversions: bool | None
     """``None`` when the workspace's plan has no row (``require_plan`` says so)."""
+    api_rate_per_minute: int | None
 
 
-def authorize(session: Session, services: Services, authorization: str) -> Workspace:
+def authorize(
+    session: Session, services: Services, authorization: str, state: dict[str, Any]
+) -> Workspace:
     """The secret key's workspace, checked as ``api.deps.authorize`` and ``require_plan``
-    do (same errors, same order), in one prepared read; the workspace is not loaded."""
+    do (same errors, same order), in one prepared read; the workspace is not loaded. The
+    call is counted against the key's rate; its decision is left in ``state``."""
     token = bearer_token(authorization)
     row = prepared(_GRANT, session).first(session, {"token_hash": hash_token(token)})
     if row is None:
@@ -91,8 +98,12 @@ def authorize(session: Session, services: Services, authorization: str) -> Works
     grant = Grant(*row)
     if grant.kind == KeyKind.publishable:
         raise Forbidden("Publishable keys can only be used for client-side tracking.")
-    services.key_usage.mark_id(grant.key_id, grant.last_used_at)
     workspace = _workspace(grant.workspace_id, grant.currency, grant.plan)
+    if grant.api_rate_per_minute is None:
+        require_plan(session, workspace, flows.CONVERSIONS)  # no such plan: its 422
+    else:
+        services.rate_limits.api_key(grant.key_id, grant.api_rate_per_minute, state)
+    services.key_usage.mark_id(grant.key_id, grant.last_used_at)
     if not grant.conversions:
         require_plan(session, workspace, flows.CONVERSIONS)  # raises its 403 (or 422)
     return workspace
@@ -105,22 +116,31 @@ def _workspace(workspace_id: str, currency: str, plan: str) -> Workspace:
     return Workspace(id=workspace_id, currency=currency, plan=plan)
 
 
-def work(session: Session, services: Services, authorization: str, body: Body) -> BaseModel:
-    """One call's key check and use case, in the caller's transaction."""
-    workspace = authorize(session, services, authorization)
+def work(
+    session: Session, services: Services, authorization: str, body: Body
+) -> tuple[BaseModel, Headers]:
+    """One call's key check and use case, in the caller's transaction; the answer and its
+    rate-limit headers."""
+    state: dict[str, Any] = {}
+    workspace = authorize(session, services, authorization, state)
     if isinstance(body, TrackLeadIn):
-        return flows.track_lead(session, services, workspace, body, plan_checked=True)
-    return flows.track_sale(session, services, workspace, body, plan_checked=True)
+        answer: BaseModel = flows.track_lead(session, services, workspace, body, plan_checked=True)
+    else:
+        answer = flows.track_sale(session, services, workspace, body, plan_checked=True)
+    decision: Decision | None = state.get(STATE_KEY)
+    return answer, _raw(decision.headers()) if decision else []
 
 
-def track(services: Services, authorization: str, body: Body) -> bytes:
+def track(services: Services, authorization: str, body: Body) -> Answer:
     """One call, start to finish on this thread: its transaction, then its answer."""
-    answer = transaction(services, lambda session: work(session, services, authorization, body))
-    return _json(answer)
+    answer, headers = transaction(
+        services, lambda session: work(session, services, authorization, body)
+    )
+    return answer.model_dump_json(by_alias=True).encode(), headers
 
 
-def _json(answer: BaseModel) -> bytes:
-    return answer.model_dump_json(by_alias=True).encode()
+def _raw(headers: Mapping[str, str]) -> Headers:
+    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
 
 class TrackReceiver:
@@ -165,10 +185,9 @@ class TrackReceiver:
             await self.api(scope, _replay(first, receive), send)
             return
         try:
-            content = await self._track(authorization or "", body)
+            content, headers = await self._track(authorization or "", body)
         except CodeQRError as exc:
-            headers = [(k.lower().encode(), v.encode()) for k, v in exc.headers.items()]
-            await _answer(send, exc.status_code, orjson.dumps(exc.envelope()), headers)
+            await _answer(send, exc.status_code, orjson.dumps(exc.envelope()), _raw(exc.headers))
             return
         except Exception as exc:  # rendered as the API renders it (IntegrityError: 409, …)
             handlers = self.handlers
@@ -181,9 +200,9 @@ class TrackReceiver:
             response = await handler(Request(scope), exc)
             await response(scope, receive, send)
             return
-        await _answer(send, 200, content)
+        await _answer(send, 200, content, headers)
 
-    async def _track(self, authorization: str, body: Body) -> bytes:
+    async def _track(self, authorization: str, body: Body) -> Answer:
         if self.batcher is not None:
             return await self.batcher.submit(authorization, body)
         if self._limiter is None:  # made on the event loop that uses it

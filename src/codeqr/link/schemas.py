@@ -265,7 +265,14 @@ class LinkOut(BaseModel):
     updated_at: str = Field(alias="updatedAt")
 
 
-LinkErrorCode = Literal["bad_request", "forbidden", "not_found", "conflict", "unprocessable_entity"]
+LinkErrorCode = Literal[
+    "bad_request",
+    "forbidden",
+    "not_found",
+    "conflict",
+    "unprocessable_entity",
+    "rate_limit_exceeded",
+]
 """Codes a bulk-create item can fail with (a subset of Dub's ``LinkErrorSchema`` codes)."""
 
 

@@ -31,6 +31,7 @@ from codeqr.link.schemas import (
     TagOut,
 )
 from codeqr.link.urls import UTM_FIELDS, normalize_url, utm_of, with_utm
+from codeqr.workspace import quota
 from codeqr.workspace.models import Workspace
 from codeqr.workspace.service import require_plan
 
@@ -259,7 +260,8 @@ class LinkService:
         link.key, link.key_lower = key, key.lower()
         self._ensure_unique(session, link)
         tags = self._resolve_tags(session, workspace, data)
-        # Everything is valid: only now is anything written.
+        # Everything is valid: only now is anything written, the month's quota first.
+        quota.claim_links(session, workspace, utcnow())
         session.add(link)
         session.flush()
         self._attach_tags(session, workspace, link, tags)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
+from codeqr.api.deps import limit_qr
 from codeqr.kit.schemas import QueryInt
 from codeqr.qr import render
 
@@ -20,6 +21,7 @@ SVG_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 @router.get(
     "/qr",
     response_class=Response,
+    dependencies=[Depends(limit_qr)],
     responses={
         200: {
             "description": "The QR code image.",

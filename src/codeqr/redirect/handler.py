@@ -16,10 +16,12 @@ from urllib.parse import parse_qsl, quote
 import structlog
 from itsdangerous import BadSignature, TimestampSigner
 
+from codeqr.api.ratelimits import RateLimits
 from codeqr.events.dedupe import WINDOW_MS, RecentVisitors, visitor_key
 from codeqr.events.enrich import GeoLocator, IdentityHasher, is_bot, mobile_os
 from codeqr.events.recorder import ClickRecorder, RawClick
 from codeqr.kit.clock import now_ms
+from codeqr.kit.errors import RateLimited
 from codeqr.kit.ids import click_id as new_click_id
 from codeqr.kit.passwords import verify_password
 from codeqr.kit.records import new_record
@@ -57,6 +59,7 @@ class Redirector:
         proxies: TrustedProxies,
         signer: TimestampSigner,
         visitors: RecentVisitors,
+        rate_limits: RateLimits,
     ) -> None:
         self.cache = cache
         self.recorder = recorder
@@ -65,6 +68,8 @@ class Redirector:
         self.proxies = proxies
         self.signer = signer
         self.visitors = visitors
+        self.rate_limits = rate_limits
+        """Password guesses only: the redirect itself is never limited."""
         self._inflight: dict[int, asyncio.Future[str | None] | None] = {}
         """Visitor keys (``dedupe.visitor_key``) whose click is being written."""
 
@@ -243,9 +248,21 @@ class Redirector:
         fields = dict(parse_qsl(body.decode("utf-8", "replace"))) if body is not None else {}
         password = fields.get("password", "")
         assert route.password_hash is not None
-        ok = bool(password) and await asyncio.to_thread(
-            verify_password, route.password_hash, password
-        )
+        peer = scope.get("client")
+        forwarded = b", ".join(v for n, v in scope["headers"] if n == b"x-forwarded-for")
+        ip = self.proxies.client_ip(peer[0] if peer else None, forwarded.decode("latin-1"))
+        decision = await self.rate_limits.link_password(route.link_id, ip)
+        try:
+            if not decision.allowed:
+                raise RateLimited("", headers=decision.headers())
+            ok = bool(password) and await asyncio.to_thread(
+                verify_password, route.password_hash, password
+            )
+        except RateLimited as refused:
+            # Guesses are counted before any hashing: refused ones cost nothing.
+            headers = [(k.lower().encode(), v.encode()) for k, v in refused.headers.items()]
+            await _respond(send, 429, pages.password_page(limited=True), [_HTML, *headers])
+            return
         if not ok:
             await _respond(send, 401, pages.password_page(error=True), [_HTML])
             return

@@ -35,9 +35,11 @@ EXPIRED = _page(
 )
 
 
-def password_page(error: bool = False) -> bytes:
-    """The form that asks for a link's password."""
+def password_page(error: bool = False, *, limited: bool = False) -> bytes:
+    """The form that asks for a link's password (after a wrong one, or too many)."""
     message = "<p class=err>Wrong password, try again.</p>" if error else ""
+    if limited:
+        message = "<p class=err>Too many attempts. Wait a minute, then try again.</p>"
     return _page(
         "Password required",
         "<h1>Password required</h1><p>This link is protected. Enter its password to continue."

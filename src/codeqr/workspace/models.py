@@ -96,6 +96,20 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class WorkspaceUsage(Base):
+    """What a workspace used of its plan's monthly quotas, per calendar month (UTC)."""
+
+    __tablename__ = "workspace_usage"
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    """The month, ``YYYY-MM``."""
+    links: Mapped[int] = mapped_column(default=0)
+    """Links created (deleting one gives nothing back)."""
+
+
 PLANS: list[dict[str, Any]] = [
     {
         "name": "free",
