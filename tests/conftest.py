@@ -35,6 +35,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: runs on the embedded SQLite default only")
     config.addinivalue_line("markers", "postgres: needs PostgreSQL")
+    config.addinivalue_line("markers", "redis: needs Redis (CODEQR_TEST_REDIS_URL)")
 
 
 def pytest_report_header() -> str:
