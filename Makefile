@@ -23,13 +23,13 @@ serve: install  ## Run the server on the embedded default (SQLite in ./.codeqr)
 	$(VENV)/bin/codeqr serve $(ARGS)
 
 test: install system-deps  ## Run every suite: SQLite always; PostgreSQL and Redis when their URLs are set
-	@if [ -n "$$CODEQR_TEST_REDIS_URL" ]; then markers="not postgres"; else \
-		markers="not postgres and not redis"; \
+	@redis=""; if [ -z "$$CODEQR_TEST_REDIS_URL" ]; then redis=" and not redis"; \
 		echo "CODEQR_TEST_REDIS_URL not set: Redis tests not run (CI sets it)."; fi; \
-	$(PYTEST) -q -p no:cacheprovider -m "$$markers"
-	@if [ -n "$$CODEQR_TEST_POSTGRES_URL" ]; then \
+	$(PYTEST) -q -p no:cacheprovider -m "not postgres$$redis" && \
+	if [ -n "$$CODEQR_TEST_POSTGRES_URL" ]; then \
 		echo "== PostgreSQL suite on $$CODEQR_TEST_POSTGRES_URL =="; \
-		CODEQR_TEST_DATABASE_URL="$$CODEQR_TEST_POSTGRES_URL" $(PYTEST) -q -p no:cacheprovider -m "not sqlite_only and not redis"; \
+		CODEQR_TEST_DATABASE_URL="$$CODEQR_TEST_POSTGRES_URL" \
+			$(PYTEST) -q -p no:cacheprovider -m "not sqlite_only$$redis"; \
 	else \
 		echo "CODEQR_TEST_POSTGRES_URL not set: PostgreSQL suite not run (CI sets it)."; \
 	fi

@@ -48,16 +48,21 @@ def create_api(services: Services) -> FastAPI:
         # The dedupe's memory starts empty: until when may a click repeat an earlier one?
         services.redirector.visitors.start(services.events.load_recent_visitors(now_ms()))
         services.rollups.start()
+        if services.invalidations is not None:
+            services.invalidations.start()
         # Objects made at start-up live for the whole process: keep them out of the
         # garbage collector's scans so its pauses stay short on the redirect path.
         gc.collect()
         gc.freeze()
         yield
         await services.feed.aclose()
+        if services.invalidations is not None:
+            await services.invalidations.aclose()
         services.rollups.stop()
         await services.recorder.drain()
         services.recorder.close()
         services.key_usage.close()
+        services.rate_limits.close()
         services.stripe.close()
         services.db.dispose()
         services.events.close()  # after the pool: it closes the last handles on the file

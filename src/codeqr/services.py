@@ -16,10 +16,12 @@ from codeqr.events.sql import SqlEventsStore
 from codeqr.events.store import EventsStore
 from codeqr.kit.db import Database
 from codeqr.kit.ratelimit import MemoryRateLimits
+from codeqr.kit.redis_ratelimit import RedisRateLimits
 from codeqr.link.service import LinkContext, LinkService
 from codeqr.money.rates import Rates
 from codeqr.redirect.cache import LinkCache
 from codeqr.redirect.handler import Redirector
+from codeqr.redirect.invalidation import LinkInvalidations
 from codeqr.redirect.proxies import TrustedProxies
 from codeqr.settings import Durability, Settings
 from codeqr.stream.feed import Feed
@@ -47,6 +49,8 @@ class Services:
     """Keeps the daily click rollups that long analytics ranges read (SQLite)."""
     rate_limits: RateLimits
     """Who may do how much (SPEC §9); counted in this process in the embedded mode."""
+    invalidations: LinkInvalidations | None = None
+    """Scale-out: link changes of every process reach this one's cache (Redis pub/sub)."""
     limiters: dict[str, Any] = field(default_factory=dict)
     """The API's admission and commit thread limits (see ``api.deps``), made per app."""
 
@@ -67,10 +71,17 @@ class Services:
             else None,
         )
         cache = LinkCache(db, default_domain, size=settings.link_cache_size)
-        links = LinkService(LinkContext(default_domain, public_url), cache.invalidate)
+        local = MemoryRateLimits(settings.rate_limit_keys)
+        invalidations = None
+        if settings.redis_url:
+            invalidations = LinkInvalidations(settings.redis_url, cache)
+            links = LinkService(LinkContext(default_domain, public_url), invalidations.changed)
+            rate_limits = RateLimits(RedisRateLimits(settings.redis_url, fallback=local))
+        else:
+            links = LinkService(LinkContext(default_domain, public_url), cache.invalidate)
+            rate_limits = RateLimits(local)
         secret = settings.secret()
         signer = TimestampSigner(secret, salt="codeqr.link-password")
-        rate_limits = RateLimits(MemoryRateLimits(settings.rate_limit_keys))
         redirector = Redirector(
             cache=cache,
             recorder=recorder,
@@ -103,4 +114,5 @@ class Services:
             feed=feed,
             rollups=RollupWorker(db, settings.analytics_rollup_seconds),
             rate_limits=rate_limits,
+            invalidations=invalidations,
         )

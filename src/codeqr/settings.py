@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".codeqr")
     database_url: str | None = None
     """SQLAlchemy URL; empty means the SQLite file ``codeqr.db`` in the data directory."""
+    redis_url: str | None = None
+    """Scale-out: Redis shared by every process (link cache invalidation, click dedupe, rate
+    limits, event stream fan-out). Empty in the embedded mode."""
     short_domain: str | None = None
     """Default short domain; empty means the host:port the server listens on."""
     public_url: str | None = None

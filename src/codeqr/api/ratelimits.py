@@ -55,6 +55,12 @@ class RateLimits:
     def __init__(self, store: RateLimitStore) -> None:
         self.store = store
 
+    def close(self) -> None:
+        """Let go of the store's connections, if it has any."""
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            close()
+
     def api_key(self, key_id: str, per_minute: int, state: MutableMapping[str, Any]) -> None:
         """Count one API call of a key against its plan's rate; the decision's headers go
         out on the answer (``RateLimitHeaders``). From a worker thread."""

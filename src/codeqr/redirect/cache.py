@@ -92,6 +92,7 @@ class LinkCache:
         self._domains: dict[str, DomainInfo] | None = None
         self._generation = 0
         self._lock = threading.Lock()
+        self._suspended = False
 
     def get(self, domain: str, key_lower: str, now_ms: int) -> Route | object | None:
         """The cached route, ``None`` for a known miss, or ``MISSING`` when not cached."""
@@ -115,7 +116,7 @@ class LinkCache:
     def put(self, domain: str, key_lower: str, route: Route | None, generation: int) -> None:
         """Store a fill unless something changed since it started."""
         with self._lock:
-            if generation != self._generation or self.size == 0:
+            if generation != self._generation or self.size == 0 or self._suspended:
                 return
             self._routes[(domain, key_lower)] = (route, now_ms() + self.ttl_ms)
             self._routes.move_to_end((domain, key_lower))
@@ -127,6 +128,23 @@ class LinkCache:
         with self._lock:
             self._generation += 1
             self._routes.pop((domain, key_lower), None)
+
+    def suspend(self) -> None:
+        """Drop every entry and cache nothing until ``resume``: invalidations from other
+        processes cannot reach this one meanwhile (scale-out, Redis away)."""
+        with self._lock:
+            self._suspended = True
+            self._generation += 1
+            self._routes.clear()
+            self._domains = None
+
+    def resume(self) -> None:
+        """Cache again (invalidations reach this process again)."""
+        with self._lock:
+            self._generation += 1
+            self._routes.clear()
+            self._domains = None
+            self._suspended = False
 
     def domain_for_host(self, host: str) -> DomainInfo:
         """The custom domain of a Host header, or the default domain."""

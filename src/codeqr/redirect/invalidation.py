@@ -1,0 +1,128 @@
+"""Link changes reach the redirect cache of every process through Redis pub/sub (scale-out).
+
+A process that commits a link change forgets the link in its own cache at once and
+publishes ``domain␀key`` on one channel; every process, itself included, forgets it when the
+message arrives (well under a second). Pub/sub keeps nothing for a subscriber that is away:
+a process that lost its subscription drops its whole cache when it subscribes again, so
+nothing it missed can be served stale. Publishing goes through a queue and one thread, so a
+slow or absent Redis never holds up a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+import time
+
+import redis
+import redis.asyncio
+import structlog
+
+from codeqr.redirect.cache import LinkCache
+
+log = structlog.get_logger(__name__)
+
+CHANNEL = "codeqr:links:changed"
+_SEP = "\x00"
+_STOP = None
+
+
+class LinkInvalidations:
+    """Publishes this process's link changes and applies every process's to ``cache``."""
+
+    def __init__(self, url: str, cache: LinkCache, *, retry_s: float = 0.5) -> None:
+        self.url = url
+        self.cache = cache
+        self.retry_s = retry_s
+        self.subscribed = asyncio.Event()
+        """Set while the subscription is live (``/readyz`` reads it)."""
+        self.resets = 0
+        """Times the whole cache was dropped after a lost subscription."""
+        self.published = 0
+        self._outbox: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=100_000)
+        self._publisher = threading.Thread(
+            target=self._publish_loop, name="codeqr-link-publisher", daemon=True
+        )
+        self._listener: asyncio.Task[None] | None = None
+
+    # -- this process's changes -----------------------------------------------------------
+
+    def changed(self, domain: str, key_lower: str) -> None:
+        """After a link change commits: forget it here now, and tell the other processes."""
+        self.cache.invalidate(domain, key_lower)
+        try:
+            self._outbox.put_nowait((domain, key_lower))
+        except queue.Full:  # Redis away for long: their caches are dropped on reconnect
+            log.warning("redirect.invalidation.outbox_full")
+
+    def _publish_loop(self) -> None:
+        client = redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            while (item := self._outbox.get()) is not _STOP:
+                domain, key_lower = item
+                while True:
+                    try:
+                        client.publish(CHANNEL, f"{domain}{_SEP}{key_lower}")
+                        self.published += 1
+                        break
+                    except redis.RedisError as error:
+                        # Subscribers lost Redis too and stop caching until they hear it
+                        # again; keep trying so the change is announced as soon as it can be.
+                        log.warning("redirect.invalidation.publish_failed", error=repr(error))
+                        time.sleep(self.retry_s)
+        finally:
+            client.close()
+
+    # -- every process's changes ----------------------------------------------------------
+
+    def start(self) -> None:
+        """Start publishing and listening (in the app's lifespan, on its event loop); the
+        cache holds nothing until the subscription is live."""
+        self.cache.suspend()
+        self._publisher.start()
+        self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    async def _listen(self) -> None:
+        first = True
+        while True:
+            client = redis.asyncio.Redis.from_url(self.url, socket_connect_timeout=2)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    if not first:
+                        self.resets += 1
+                        log.info("redirect.invalidation.resubscribed")
+                    first = False
+                    self.subscribed.set()
+                    self.cache.resume()
+                    async for message in pubsub.listen():
+                        if message.get("type") != "message":
+                            continue
+                        domain, _, key_lower = message["data"].decode().partition(_SEP)
+                        self.cache.invalidate(domain, key_lower)
+            except asyncio.CancelledError:
+                raise
+            except (redis.RedisError, OSError) as error:
+                if self.subscribed.is_set():
+                    log.warning("redirect.invalidation.lost", error=repr(error))
+                first = False
+            finally:
+                # Until subscribed again a change elsewhere cannot reach this process: it
+                # drops what it holds and reads every link from the database meanwhile.
+                self.subscribed.clear()
+                self.cache.suspend()
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+            await asyncio.sleep(self.retry_s)
+
+    async def aclose(self) -> None:
+        """Stop listening and publishing (what is queued is still published)."""
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        if self._publisher.is_alive():
+            self._outbox.put(_STOP)
+            await asyncio.to_thread(self._publisher.join, 5)

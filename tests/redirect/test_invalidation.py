@@ -1,0 +1,108 @@
+"""Scale-out: a link changed through one process is served in its new form by every other
+within a second (Redis pub/sub); a process that lost Redis caches nothing until it is back."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+import redis
+
+from codeqr.app import create_app
+from codeqr.redirect.cache import MISSING
+from codeqr.redirect.invalidation import CHANNEL
+from codeqr.settings import Settings
+from tests.conftest import LiveServer, free_port
+from tests.factories import make_tenant
+from tests.redirect.helpers import CHROME_WINDOWS
+
+pytestmark = pytest.mark.redis
+REDIS_URL = os.environ.get("CODEQR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+HOST = "go.test"
+
+
+@pytest.fixture
+def pair(settings: Settings) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two app processes on one database and one Redis, answering for the same domain."""
+    shared = settings.model_copy(update={"redis_url": REDIS_URL})
+    servers = []
+    for _ in range(2):
+        port = free_port()
+        live = LiveServer(create_app(shared, default_domain=HOST), port)
+        live.start()
+        servers.append(live)
+    for live in servers:
+        wait_until(lambda live=live: live.services.invalidations.subscribed.is_set())
+    yield servers[0], servers[1]
+    for live in servers:
+        live.stop()
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 5.0) -> float:
+    began = time.monotonic()
+    while not condition():
+        assert time.monotonic() - began < timeout, "timed out"
+        time.sleep(0.01)
+    return time.monotonic() - began
+
+
+def visit(server: LiveServer, key: str) -> httpx.Response:
+    return server.client().get(f"/{key}", headers={"Host": HOST, "User-Agent": CHROME_WINDOWS})
+
+
+def test_an_edit_and_a_delete_reach_the_other_process_within_a_second(
+    pair: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = pair
+    tenant = make_tenant(a)
+    api = a.client(tenant.token)
+    link = api.post("/api/links", json={"url": "https://old.example/", "key": "promo"}).json()
+    assert visit(b, "promo").headers["location"] == "https://old.example/"  # cached on B now
+    assert b.services.cache.get(HOST, "promo", int(time.time() * 1000)) is not None
+
+    assert api.patch(f"/api/links/{link['id']}", json={"url": "https://new.example/"}).is_success
+    took = wait_until(
+        lambda: visit(b, "promo").headers.get("location") == "https://new.example/", 1.0
+    )
+    print(f"edit seen on the other process after {took * 1000:.0f} ms")
+
+    assert api.delete(f"/api/links/{link['id']}").is_success
+    wait_until(lambda: visit(b, "promo").status_code == 404, 1.0)
+    assert visit(a, "promo").status_code == 404
+
+
+def test_a_lost_subscription_drops_the_cache_until_it_is_back(
+    pair: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = pair
+    tenant = make_tenant(a)
+    a.client(tenant.token).post("/api/links", json={"url": "https://x.example/", "key": "k1"})
+    visit(b, "k1")
+    invalidations = b.services.invalidations
+    assert invalidations is not None
+    resets = invalidations.resets
+    # Redis drops every subscriber (as a restart or a network cut would).
+    admin = redis.Redis.from_url(REDIS_URL)
+    admin.client_kill_filter(_type="pubsub")
+    wait_until(lambda: invalidations.resets > resets)
+    assert invalidations.subscribed.is_set()
+    # What B held before was dropped: nothing it missed can be served.
+    assert b.services.cache.get(HOST, "k1", int(time.time() * 1000)) is MISSING
+    assert visit(b, "k1").headers["location"] == "https://x.example/"
+    subscribers = dict(admin.pubsub_numsub(CHANNEL))[CHANNEL.encode()]
+    assert subscribers >= 2
+    admin.close()
+
+
+def test_a_suspended_cache_keeps_nothing(pair: tuple[LiveServer, LiveServer]) -> None:
+    a, _ = pair
+    cache = a.services.cache
+    cache.suspend()
+    cache.put(HOST, "x", None, cache.generation())
+    assert cache.get(HOST, "x", int(time.time() * 1000)) is MISSING
+    cache.resume()
+    cache.put(HOST, "x", None, cache.generation())
+    assert cache.get(HOST, "x", int(time.time() * 1000)) is None
