@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from codeqr.kit.db import Database
 from codeqr.workspace.models import User
@@ -24,17 +25,21 @@ class FirstRun:
 
 
 def ensure_owner(db: Database) -> FirstRun | None:
-    """Create the first account when the instance has no user yet; ``None`` otherwise."""
-    with db.transaction() as session:
-        if session.scalar(select(func.count(User.id))):
-            return None
-        password = secrets.token_urlsafe(12)
-        user = create_user(session, OWNER_EMAIL, password, name="Owner")
-        workspace = create_workspace(
-            session, name="My workspace", slug="default", owner=user, plan="business"
-        )
-        key = create_api_key(session, workspace, name="First key", created_by=user)
-        return FirstRun(OWNER_EMAIL, password, workspace.slug, key.token)
+    """Create the first account when the instance has no user yet; ``None`` otherwise
+    (also when another process starting at the same time created it first)."""
+    try:
+        with db.transaction() as session:
+            if session.scalar(select(func.count(User.id))):
+                return None
+            password = secrets.token_urlsafe(12)
+            user = create_user(session, OWNER_EMAIL, password, name="Owner")
+            workspace = create_workspace(
+                session, name="My workspace", slug="default", owner=user, plan="business"
+            )
+            key = create_api_key(session, workspace, name="First key", created_by=user)
+            return FirstRun(OWNER_EMAIL, password, workspace.slug, key.token)
+    except IntegrityError:
+        return None
 
 
 def remember_domain(data_dir: Path, domain: str) -> None:
