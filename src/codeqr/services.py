@@ -16,6 +16,7 @@ from codeqr.events.store import EventsStore
 from codeqr.kit.db import Database
 from codeqr.link.service import LinkContext, LinkService
 from codeqr.money.rates import Rates
+from codeqr.qr.service import QRService
 from codeqr.redirect.cache import LinkCache
 from codeqr.redirect.handler import Redirector
 from codeqr.redirect.proxies import TrustedProxies
@@ -45,6 +46,8 @@ class Services:
     """Keeps the daily click rollups that long analytics ranges read (SQLite)."""
     limiters: dict[str, Any] = field(default_factory=dict)
     """The API's admission and commit thread limits (see ``api.deps``), made per app."""
+    qr: QRService = field(default_factory=QRService)
+    """QR images: drawing threads, their queue and the cache of rendered images."""
 
     @classmethod
     def build(cls, settings: Settings, *, default_domain: str, public_url: str) -> Services:
