@@ -87,7 +87,11 @@ def test_beyond_the_queue_the_answer_is_429_at_once(server: LiveServer) -> None:
     assert statuses.count(200) >= 5
     refused = next(r for r in responses if r.status_code == 429)
     assert refused.headers["retry-after"] == "1"
-    assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert refused.json()["error"] == {
+        "code": "rate_limit_exceeded",
+        "message": "Too many QR codes are waiting for drawing right now; retry in a second.",
+        "doc_url": "https://codeqr.dev/docs/api-reference/errors#rate_limit_exceeded",
+    }
     assert qr.drawing.peak <= 2
     assert qr.draws == statuses.count(200)
 

@@ -118,7 +118,7 @@ class Stage:
         """``func()`` on a worker thread once one of this stage's places is free."""
         if self._admitted >= self.workers + self.queue:
             raise RateLimited(
-                f"Too many QR codes are being {self.name} right now; retry in a second.",
+                f"Too many QR codes are waiting for {self.name} right now; retry in a second.",
                 headers={"Retry-After": RETRY_AFTER},
             )
         if self._limiter is None:  # made on the event loop that uses it
@@ -156,8 +156,8 @@ class QRService:
         cache_bytes: int = CACHE_BYTES,
         allow_private: bool = False,
     ) -> None:
-        self.drawing = Stage("drawn", workers=workers, queue=queue, on_idle=release_memory)
-        self.fetching = Stage("fetching logos for", workers=fetchers, queue=fetch_queue)
+        self.drawing = Stage("drawing", workers=workers, queue=queue, on_idle=release_memory)
+        self.fetching = Stage("their logos", workers=fetchers, queue=fetch_queue)
         self.cache: RenderCache[Rendered] = RenderCache(
             max_bytes=cache_bytes, max_entry_bytes=min(cache_bytes, CACHE_ENTRY_BYTES)
         )
