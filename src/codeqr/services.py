@@ -19,6 +19,7 @@ from codeqr.kit.ratelimit import MemoryRateLimits
 from codeqr.kit.redis_ratelimit import RedisRateLimits
 from codeqr.link.service import LinkContext, LinkService
 from codeqr.money.rates import Rates
+from codeqr.qr.service import QRService
 from codeqr.redirect.cache import LinkCache
 from codeqr.redirect.handler import Redirector
 from codeqr.redirect.invalidation import LinkInvalidations
@@ -53,6 +54,8 @@ class Services:
     """Scale-out: link changes of every process reach this one's cache (Redis pub/sub)."""
     limiters: dict[str, Any] = field(default_factory=dict)
     """The API's admission and commit thread limits (see ``api.deps``), made per app."""
+    qr: QRService = field(default_factory=QRService)
+    """QR images: drawing threads, their queue and the cache of rendered images."""
 
     @classmethod
     def build(cls, settings: Settings, *, default_domain: str, public_url: str) -> Services:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import struct
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 import cairosvg
 import pytest
 import zxingcpp
-from PIL import Image
+from PIL import Image, ImageDraw, ImageOps, PngImagePlugin
 
 RGB = tuple[int, int, int]
 
@@ -57,6 +58,55 @@ def png_bytes(image: Image.Image) -> bytes:
 def logo_png(color: RGB = (255, 0, 0), size: tuple[int, int] = (120, 80)) -> bytes:
     """A plain opaque rectangle: easy to find again in the rendered code."""
     return png_bytes(Image.new("RGB", size, color))
+
+
+def bomb(fmt: str, side: int = 4096) -> bytes:
+    """A flat ``side`` × ``side`` image: a few kilobytes that decode into tens of megabytes."""
+    out = io.BytesIO()
+    if fmt == "PNG":
+        Image.new("RGB", (side, side), (200, 10, 10)).quantize(2).save(out, "PNG", optimize=True)
+    elif fmt == "GIF":
+        Image.new("P", (side, side)).save(out, "GIF")
+    elif fmt == "WEBP":
+        Image.new("RGB", (side, side), (200, 10, 10)).save(out, "WEBP", lossless=True)
+    elif fmt == "JPEG":
+        Image.new("L", (side, side)).save(out, "JPEG", quality=10)
+    elif fmt == "ICO":  # a directory that says 16 × 16, pointing at a PNG of any size
+        frame = bomb("PNG", side)
+        return (
+            struct.pack("<HHH", 0, 1, 1)
+            + struct.pack("<BBBBHHII", 16, 16, 0, 0, 1, 32, len(frame), 22)
+            + frame
+        )
+    elif fmt == "ICO-BMP":  # the same lie with a bitmap frame (height counts the AND mask)
+        header = struct.pack("<IiiHHIIiiII", 40, side, 2 * side, 1, 1, 0, 0, 0, 0, 0, 0)
+        frame = header + b"\0" * 1024
+        return (
+            struct.pack("<HHH", 0, 1, 1)
+            + struct.pack("<BBBBHHII", 16, 16, 0, 0, 1, 1, len(frame), 22)
+            + frame
+        )
+    elif fmt == "PNG-TEXT":  # a tiny picture carrying 64 MB of compressed text
+        info = PngImagePlugin.PngInfo()
+        for i in range(64):
+            info.add_text(f"k{i}", "a" * 1_000_000, zip=True)
+        Image.new("RGB", (16, 16)).save(out, "PNG", pnginfo=info)
+    else:
+        raise AssertionError(fmt)
+    return out.getvalue()
+
+
+def large_logo(side: int = 1024, seed: int = 0) -> bytes:
+    """A drawn ``side`` × ``side`` PNG logo of about 40 KB: as large as a logo may be."""
+    image = ImageOps.colorize(
+        Image.radial_gradient("L").resize((side, side)), (200, 30, 30), (30, 30, 200 - seed % 50)
+    )
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((side // 5, side // 5, side * 4 // 5, side * 4 // 5), fill=(250, 250, seed % 256))
+    draw.rectangle((side * 2 // 5, side // 10, side * 3 // 5, side * 9 // 10), fill=(0, 120, 0))
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    return out.getvalue()
 
 
 def data_url(data: bytes, media: str = "image/png") -> str:

@@ -9,7 +9,7 @@ from codeqr.kit.errors import Unprocessable
 from codeqr.qr import render
 from codeqr.qr.render import Style
 
-from .conftest import LogoHost, data_url, decode, logo_png, module_pixels, png_bytes
+from .conftest import LogoHost, bomb, data_url, decode, logo_png, module_pixels, png_bytes
 
 URL = "https://127.0.0.1:8000/AbC1234?qr=1"
 RED = (255, 0, 0)
@@ -241,11 +241,54 @@ def test_formats_pillow_opens_are_logos() -> None:
         assert logo.size == (64, 64)
 
 
-def test_logo_canvas_too_large_is_refused_before_decoding() -> None:
-    huge = png_bytes(Image.new("1", (5000, 5000)))  # small file, 25 million pixels
+@pytest.mark.parametrize("fmt", ["PNG", "GIF", "WEBP", "JPEG", "ICO", "ICO-BMP"])
+def test_logo_canvas_too_large_is_refused_before_decoding(fmt: str) -> None:
+    """A few kilobytes can declare 4096 × 4096 pixels: refused without a pixel decoded."""
+    huge = bomb(fmt)
     assert len(huge) < render.LOGO_MAX_BYTES
-    with pytest.raises(render.LogoUnavailable, match="pixels"):
+    images = Image.core.get_stats()["new_count"]  # Pillow's count of images it made
+    with pytest.raises(render.LogoUnavailable, match=r"pixels \(4096×4096\)"):
         render.open_logo(huge)
+    assert Image.core.get_stats()["new_count"] == images
+    with pytest.raises(Unprocessable, match="logo: larger than 1048576 pixels"):
+        render.load_logo(data_url(huge))
+
+
+def test_png_text_is_not_inflated_beyond_a_megabyte() -> None:
+    with pytest.raises(render.LogoUnavailable, match="not a PNG"):
+        render.open_logo(bomb("PNG-TEXT"))
+
+
+@pytest.mark.parametrize("size", [(1024, 1024), (4096, 256), (1, 1024 * 1024)])
+def test_logos_up_to_a_megapixel_are_drawn(size: tuple[int, int]) -> None:
+    logo = render.open_logo(png_bytes(Image.new("P", size)))
+    assert logo.size == size
+    with pytest.raises(render.LogoUnavailable, match="pixels"):
+        render.open_logo(png_bytes(Image.new("P", (size[0], size[1] + 1))))
+
+
+def _saved(image: Image.Image, fmt: str, **params: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **params)
+    return out.getvalue()
+
+
+def test_declared_sizes_read_ico_and_webp_headers_as_pillow_does() -> None:
+    """The header reading that guards ICO and WebP agrees with what Pillow decodes."""
+    rgba = Image.new("RGBA", (300, 200), (255, 0, 0, 128))
+    for params in ({}, {"bitmap_format": "bmp"}):
+        ico = _saved(rgba, "ICO", sizes=[(64, 64), (32, 32)], **params)
+        with Image.open(io.BytesIO(ico)) as image:
+            assert max(render.declared_sizes(ico)) == image.size == (64, 43)
+    frames = [Image.new("RGB", (300, 200), c) for c in (RED, (0, 0, 255))]
+    for webp in (
+        _saved(rgba, "WEBP", lossless=True),  # VP8L
+        _saved(frames[0], "WEBP", quality=80),  # VP8
+        _saved(frames[0], "WEBP", save_all=True, append_images=frames[1:]),  # VP8X
+    ):
+        with Image.open(io.BytesIO(webp)) as image:
+            assert render.declared_sizes(webp) == [image.size] == [(300, 200)]
+    assert render.declared_sizes(_saved(frames[0], "PNG")) == []
 
 
 def test_remote_logo_is_fetched_and_drawn(logo_host: LogoHost) -> None:

@@ -21,6 +21,7 @@ import binascii
 import io
 import ipaddress
 import socket
+import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import httpx
 import segno
 import structlog
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, PngImagePlugin
 
 from codeqr.kit.errors import Unprocessable
 
@@ -40,13 +41,24 @@ DEFAULT_MARGIN = 2
 MAX_MARGIN = 40
 LOGO_FRACTION = 0.2
 LOGO_MIN_LEVEL = "Q"
+FORMATS = ("png", "svg")
+MAX_TEXT = 7089
+"""The most characters any QR code holds (digits, version 40, level L): longer is refused
+before the encoder is asked."""
 LOGO_MAX_BYTES = 1_000_000
-LOGO_MAX_PIXELS = 4096 * 4096
+LOGO_MAX_PIXELS = 1024 * 1024
+"""A logo is drawn at most 20 % of 2048 px wide; a megapixel is ample and decodes into 4 MB as
+RGBA. A few kilobytes of PNG can declare 4096 × 4096 pixels (64 MB decoded)."""
+LOGO_MAX_URL = 4096
 LOGO_TIMEOUT = 3.0
 LOGO_MAX_REDIRECTS = 3
 LOGO_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "ICO")
 
 log = structlog.get_logger(__name__)
+
+# Pillow inflates PNG text chunks (zTXt, iTXt) while opening, up to 64 MB per file by default;
+# a 200 KB logo could cost that much before its size is known. A logo's text is never used.
+PngImagePlugin.MAX_TEXT_MEMORY = 1 << 20
 
 Matrix = Sequence[Sequence[bool]]
 RGB = tuple[int, int, int]
@@ -229,18 +241,73 @@ def render_svg(matrix: Matrix, style: Style, logo: Image.Image | None = None) ->
 
 
 def open_logo(data: bytes) -> Image.Image:
-    """Decode logo bytes into an RGBA image; ``LogoUnavailable`` when they are not one."""
+    """Decode logo bytes into an RGBA image; ``LogoUnavailable`` when they are not one.
+
+    Sizes are checked before any pixel is decoded: a small file can declare a huge canvas.
+    """
     if len(data) > LOGO_MAX_BYTES:
         raise LogoUnavailable(f"larger than {LOGO_MAX_BYTES} bytes")
+    for width, height in declared_sizes(data):
+        if width * height > LOGO_MAX_PIXELS:
+            raise LogoUnavailable(f"larger than {LOGO_MAX_PIXELS} pixels ({width}×{height})")
     try:
         with Image.open(io.BytesIO(data), formats=LOGO_FORMATS) as image:
-            # Checked before decoding: a small file can declare a huge canvas.
             if image.width * image.height > LOGO_MAX_PIXELS:
-                raise LogoUnavailable(f"larger than {LOGO_MAX_PIXELS} pixels")
-            image.load()
+                raise LogoUnavailable(
+                    f"larger than {LOGO_MAX_PIXELS} pixels ({image.width}×{image.height})"
+                )
+            image.load()  # the first frame only: GIF, WebP and APNG animations stay unread
             return image.convert("RGBA")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise LogoUnavailable("not a PNG, JPEG, GIF, WebP, BMP or ICO image") from exc
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def declared_sizes(data: bytes) -> list[tuple[int, int]]:
+    """The canvases an ICO or WebP file declares, read from its headers.
+
+    Pillow decodes an ICO's largest frame while opening it, at the size that frame's own PNG
+    or BMP header gives (the directory's 256 × 256 at most is not binding), and sets up a WebP
+    decoder for the whole canvas; both happen before ``size`` can be looked at. Other formats
+    decode nothing until ``load``. Malformed headers are left for Pillow to refuse.
+    """
+    sizes: list[tuple[int, int]] = []
+    if data[:4] == b"\0\0\1\0":  # ICO: a directory of 16-byte entries after 6 bytes
+        for i in range(int.from_bytes(data[4:6], "little")):
+            entry = data[6 + 16 * i : 22 + 16 * i]
+            if len(entry) < 16:
+                break
+            frame = data[int.from_bytes(entry[12:16], "little") :][:24]
+            if frame[:8] == PNG_SIGNATURE and len(frame) >= 24:
+                sizes.append(struct.unpack(">II", frame[16:24]))  # IHDR width, height
+            elif frame[:4] == b"\x0c\0\0\0" and len(frame) >= 8:  # BITMAPCOREHEADER
+                width, height = struct.unpack("<HH", frame[4:8])
+                sizes.append((width, height // 2))  # XOR image and AND mask, stacked
+            elif len(frame) >= 12:  # BITMAPINFOHEADER and its successors
+                width, height = struct.unpack("<ii", frame[4:12])
+                sizes.append((abs(width), abs(height) // 2))
+    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        chunk = data[12:16]
+        if chunk == b"VP8X":  # extended (alpha, animation): canvas size minus one, 24 bits
+            sizes.append(
+                (
+                    1 + int.from_bytes(data[24:27], "little"),
+                    1 + int.from_bytes(data[27:30], "little"),
+                )
+            )
+        elif chunk == b"VP8L":  # lossless: 14-bit sizes minus one after a signature byte
+            bits = int.from_bytes(data[21:25], "little")
+            sizes.append((1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)))
+        elif chunk == b"VP8 ":  # lossy: 14-bit sizes after the frame tag and start code
+            sizes.append(
+                (
+                    int.from_bytes(data[26:28], "little") & 0x3FFF,
+                    int.from_bytes(data[28:30], "little") & 0x3FFF,
+                )
+            )
+    return sizes
 
 
 def is_data_url(url: str) -> bool:
@@ -367,20 +434,91 @@ class QRImage:
     logo: str | None = None
 
 
-def load_logo(url: str, *, allow_private: bool = False) -> Image.Image:
-    """The logo a URL names: inline data (422 when unusable) or fetched (``LogoUnavailable``)."""
+@dataclass(frozen=True)
+class Logo:
+    """A logo's bytes as given: inline, or fetched (``data`` is ``None`` when that failed)."""
+
+    data: bytes | None
+    remote: bool
+
+
+def is_remote_logo(url: str) -> bool:
+    """Whether a logo is fetched (http(s)) or inline (data:); 422 for anything else."""
     if is_data_url(url):
-        try:
-            return open_logo(decode_data_url(url))
-        except LogoUnavailable as exc:
-            raise Unprocessable(f"logo: {exc}") from exc
+        return False
+    if len(url) > LOGO_MAX_URL:
+        raise Unprocessable(f"logo: a logo URL has at most {LOGO_MAX_URL} characters")
     try:
         valid = bool(httpx.URL(url).host)
     except httpx.InvalidURL:
         valid = False
     if not valid:
         raise Unprocessable("logo: not a valid http(s) URL")
+    return True
+
+
+def check(text: str, *, style: Style, image_format: str, logo_url: str | None = None) -> None:
+    """Every rule that needs no work, so a bad request is refused before any is done."""
+    if image_format not in FORMATS:
+        raise Unprocessable(f"format: {image_format!r} is not one of png, svg")
+    if style.fg == style.bg:
+        raise Unprocessable("fgColor and bgColor must differ, or the code cannot be read")
+    if not text:
+        raise Unprocessable("url: must not be empty")
+    if len(text) > MAX_TEXT:
+        raise Unprocessable(
+            f"url: too long for a QR code ({len(text)} characters, at most {MAX_TEXT})"
+        )
+    if logo_url:
+        is_remote_logo(logo_url)
+
+
+def read_logo(url: str, *, allow_private: bool = False) -> Logo:
+    """The bytes of a logo: inline data decoded (422 when malformed), or fetched.
+
+    A remote logo that cannot be had gives ``Logo(None, remote=True)``: the code is then drawn
+    without it (see ``qr_image``).
+    """
+    if not is_remote_logo(url):
+        return Logo(decode_data_url(url), remote=False)
+    try:
+        return Logo(fetch_logo(url, allow_private=allow_private), remote=True)
+    except LogoUnavailable as exc:
+        log.info("qr.logo.unavailable", reason=str(exc))
+        return Logo(None, remote=True)
+
+
+def load_logo(url: str, *, allow_private: bool = False) -> Image.Image:
+    """The logo a URL names: inline data (422 when unusable) or fetched (``LogoUnavailable``)."""
+    if not is_remote_logo(url):
+        return _inline_logo(decode_data_url(url))
     return open_logo(fetch_logo(url, allow_private=allow_private))
+
+
+def _inline_logo(data: bytes) -> Image.Image:
+    """An inline logo decoded; the caller sent it, so an unusable one is its error (422)."""
+    try:
+        return open_logo(data)
+    except LogoUnavailable as exc:
+        raise Unprocessable(f"logo: {exc}") from exc
+
+
+def draw(text: str, *, level: str, style: Style, image_format: str, logo: Logo | None) -> QRImage:
+    """Decode the logo (if any) and draw the code: the CPU- and memory-heavy part."""
+    image: Image.Image | None = None
+    if logo is not None and logo.data is not None:
+        if logo.remote:
+            try:
+                image = open_logo(logo.data)
+            except LogoUnavailable as exc:
+                log.info("qr.logo.unavailable", reason=str(exc))
+        else:
+            image = _inline_logo(logo.data)
+    status = None if logo is None else "drawn" if image is not None else "unavailable"
+    matrix = make_matrix(text, logo_level(level) if image is not None else level)
+    if image_format == "svg":
+        return QRImage(render_svg(matrix, style, image), "image/svg+xml", status)
+    return QRImage(render_png(matrix, style, image), "image/png", status)
 
 
 def qr_image(
@@ -392,26 +530,13 @@ def qr_image(
     logo_url: str | None = None,
     allow_private: bool = False,
 ) -> QRImage:
-    """The QR image of ``text`` with every rule applied; the one entry point of the module.
+    """The QR image of ``text`` with every rule applied, all on the calling thread.
 
     A remote logo that cannot be had leaves the code without one (``logo="unavailable"``)
     rather than failing the image: ``qrCode`` URLs sit in ``<img>`` tags where an error shows
-    as a broken picture, and a plain code still scans.
+    as a broken picture, and a plain code still scans. An inline logo that cannot be used is
+    the caller's error (422).
     """
-    if image_format not in ("png", "svg"):
-        raise Unprocessable(f"format: {image_format!r} is not one of png, svg")
-    if style.fg == style.bg:
-        raise Unprocessable("fgColor and bgColor must differ, or the code cannot be read")
-    logo: Image.Image | None = None
-    status: str | None = None
-    if logo_url:
-        try:
-            logo = load_logo(logo_url, allow_private=allow_private)
-            status = "drawn"
-        except LogoUnavailable as exc:
-            log.info("qr.logo.unavailable", reason=str(exc))
-            status = "unavailable"
-    matrix = make_matrix(text, logo_level(level) if logo is not None else level)
-    if image_format == "svg":
-        return QRImage(render_svg(matrix, style, logo), "image/svg+xml", status)
-    return QRImage(render_png(matrix, style, logo), "image/png", status)
+    check(text, style=style, image_format=image_format, logo_url=logo_url)
+    logo = read_logo(logo_url, allow_private=allow_private) if logo_url else None
+    return draw(text, level=level, style=style, image_format=image_format, logo=logo)
