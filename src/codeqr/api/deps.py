@@ -11,6 +11,7 @@ import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from codeqr.api.errors import answers
 from codeqr.api.ratelimits import STATE_KEY
 from codeqr.kit.errors import Forbidden, Unauthorized
 from codeqr.link.service import AFTER_COMMIT
@@ -122,6 +123,12 @@ def bearer_token(header: str) -> str:
     return token.strip()
 
 
+# 401 without a live key, 403 for a publishable key or a plan without the feature, 404 for
+# any object named in the request that is not the key's workspace's (SPEC §2).
+WORKSPACE_CALLER_ANSWERS = (401, 403, 404)
+
+
+@answers(*WORKSPACE_CALLER_ANSWERS)
 def get_caller(request: Request, session: SessionDep, services: ServicesDep) -> Caller:
     """The secret key's workspace; publishable keys only reach the client tracking routes."""
     return authorize(session, request, services)
@@ -163,6 +170,7 @@ def limit_key(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
+@answers(*WORKSPACE_CALLER_ANSWERS)
 async def get_caller_apart(request: Request, services: ServicesDep) -> Caller:
     """``get_caller`` in a short read of its own, for routes that run their work with
     ``in_transaction``: the key is still checked before the body is looked at."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,6 +24,8 @@ MAX_MESSAGES = 5
 # Unique constraints (by a column they cover) and the API field a clash on them is about.
 _UNIQUE_FIELDS = (("key_lower", "key"), ("external_id", "externalId"), ("tags", "tagNames"))
 _SOURCES = {"query": "query parameter", "path": "path parameter", "header": "header"}
+F = TypeVar("F", bound=Callable[..., Any])
+_ANSWERS = "__codeqr_answers__"
 
 
 def _where(loc: tuple[Any, ...], source: str | None = None) -> str:
@@ -110,6 +116,7 @@ def install(app: FastAPI) -> None:
         )
 
     app.add_middleware(Unexpected)
+    document(app)
 
 
 class Unexpected:
@@ -146,3 +153,108 @@ class Unexpected:
                 status_code=500,
             )
             await response(scope, receive, send)
+
+
+# --- the error answers in the OpenAPI -------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable snake_case code, a message naming the field and why."""
+
+    code: str
+    message: str
+    doc_url: str
+
+
+class ErrorEnvelope(BaseModel):
+    """The body of every error answer of the API (Dub's envelope)."""
+
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "Bad request: the body is not JSON, or a rule of the request is broken.",
+    401: "Unauthorized: no credentials, or unknown, revoked or expired ones.",
+    403: "Forbidden: the credentials may not do this (key kind, plan, scope).",
+    404: "Not found: nothing of the caller's workspace has that id.",
+    409: "Conflict: a unique value (key, external id, account) is already taken.",
+    413: "Payload too large: the body is over the instance's limit.",
+    422: "Unprocessable entity: a field is missing, of the wrong type or out of bounds.",
+    429: "Rate limit exceeded: wait for Retry-After seconds.",
+}
+_WRITES = frozenset({"POST", "PUT", "PATCH"})
+
+
+def answers(*codes: int) -> Callable[[F], F]:
+    """Mark a dependency (or an endpoint) with the error statuses it can answer, so that
+    ``document`` declares them on every operation that uses it."""
+
+    def mark(call: F) -> F:
+        setattr(call, _ANSWERS, frozenset(codes))
+        return call
+
+    return mark
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _dependants(sub)
+
+
+def error_codes(dependant: Dependant, method: str) -> set[int]:
+    """The error statuses an ``/api`` operation can answer, read from what it depends on:
+    its inputs (validation, size), the marks of its dependencies (``answers``), and rate
+    limits (every ``/api`` route has one)."""
+    codes = {429}
+    for part in _dependants(dependant):
+        codes |= getattr(part.call, _ANSWERS, frozenset())
+        if part.path_params:
+            codes |= {404, 422}  # the object named in the path may not be the caller's
+        if part.query_params or part.header_params or part.cookie_params:
+            codes.add(422)
+        if part.body_params:
+            codes |= {400, 413, 422}
+    if 401 in codes and method in _WRITES:
+        # An authenticated write claims unique values (keys, external ids, invoice ids): a
+        # concurrent request may have claimed one first.
+        codes.add(409)
+    return codes
+
+
+def document(app: FastAPI) -> None:
+    """Declare, on every ``/api`` operation of ``app``'s OpenAPI, the error answers it can
+    give (``error_codes``), each with the error envelope as its body. Answers a route
+    declares itself (the OAuth token endpoint's RFC 6749 errors) are kept as they are."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        envelope = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(envelope.pop("$defs", {}))
+        components["ErrorEnvelope"] = envelope
+        # FastAPI's own shape of a validation error, which the API never answers.
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+        for route in iter_route_contexts(app.routes):
+            path = route.path_format or ""
+            if not isinstance(route.original_route, APIRoute) or not path.startswith("/api/"):
+                continue
+            for method in route.methods or ():
+                operation = schema["paths"].get(path, {}).get(method.lower())
+                if operation is None:  # not in the schema (include_in_schema=False)
+                    continue
+                responses = operation.setdefault("responses", {})
+                if "HTTPValidationError" in str(responses.get("422")):
+                    del responses["422"]
+                for code in sorted(error_codes(route.dependant, method)):
+                    if str(code) not in responses:
+                        responses[str(code)] = {"description": _DESCRIPTIONS[code], "content": body}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -20,7 +20,15 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
-from codeqr.api.deps import ServicesDep, client_ip, get_services, in_transaction, limit_key
+from codeqr.api.deps import (
+    WORKSPACE_CALLER_ANSWERS,
+    ServicesDep,
+    client_ip,
+    get_services,
+    in_transaction,
+    limit_key,
+)
+from codeqr.api.errors import answers
 from codeqr.conversion.endpoints import record_lead, record_sale
 from codeqr.conversion.schemas import TrackLeadIn, TrackLeadOut, TrackSaleIn, TrackSaleOut
 from codeqr.kit.clock import now_ms
@@ -110,6 +118,7 @@ def _authorize(session: Session, request: Request) -> ClientCaller:
     return ClientCaller(key=key, workspace=workspace, hostname=hostname)
 
 
+@answers(*WORKSPACE_CALLER_ANSWERS)
 async def get_client_caller(request: Request, services: ServicesDep) -> ClientCaller:
     """The publishable key's workspace, checked in a short read of its own before the body
     is looked at (the routes write through the click writer or ``in_transaction``). The

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from codeqr.api.deps import SessionDep
+from codeqr.api.errors import answers
 from codeqr.kit.errors import Forbidden, Unauthorized
 from codeqr.oauth import service
 
@@ -43,6 +44,7 @@ def _refused(description: str) -> Unauthorized:
     )
 
 
+@answers(401)
 def get_oauth_grant(request: Request, session: SessionDep) -> OAuthGrant:
     """The grant of the request's ``Authorization: Bearer`` OAuth access token; 401 in the
     error envelope when it is missing, unknown, expired or revoked."""
@@ -68,6 +70,7 @@ OAuthGrantDep = Annotated[OAuthGrant, Depends(get_oauth_grant)]
 def require_scope(scope: str) -> Callable[[OAuthGrant], OAuthGrant]:
     """A dependency: the grant, which must include ``scope`` (else 403)."""
 
+    @answers(403)
     def dependency(grant: OAuthGrantDep) -> OAuthGrant:
         if not grant.has(scope):
             raise Forbidden(f"This access token was not granted the {scope} scope.")

@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
 from codeqr.api.deps import ServicesDep, SessionDep, authorize, in_transaction
+from codeqr.api.errors import answers
 from codeqr.auth import service as auth
 from codeqr.auth.deps import SESSION_COOKIE
 from codeqr.kit.errors import Unauthorized
@@ -26,6 +27,7 @@ _HEADERS = {
 }
 
 
+@answers(400, 401, 403, 404)
 def stream_workspace(
     request: Request,
     session: SessionDep,

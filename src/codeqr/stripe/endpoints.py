@@ -7,7 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from codeqr.api.deps import ServicesDep, SessionDep, authorize
+from codeqr.api.deps import WORKSPACE_CALLER_ANSWERS, ServicesDep, SessionDep, authorize
+from codeqr.api.errors import answers
 from codeqr.oauth.deps import get_oauth_grant, require_scope
 from codeqr.oauth.scopes import STRIPE_WRITE
 from codeqr.oauth.service import ACCESS_PREFIX
@@ -19,6 +20,7 @@ from codeqr.workspace.models import Workspace
 router = APIRouter(prefix="/stripe", tags=["stripe"])
 
 
+@answers(*WORKSPACE_CALLER_ANSWERS)
 def integration_workspace(
     request: Request, session: SessionDep, services: ServicesDep
 ) -> Workspace:

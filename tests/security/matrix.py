@@ -1,0 +1,790 @@
+"""The isolation matrix: every route of the app, and what each caller gets from it.
+
+A row per (method, path template) of ``codeqr.app`` — the FastAPI routes and those served
+beside the framework (the redirect, the fast tracking and Stripe receivers, the client
+routes' CORS preflights). Each row builds its request naming objects of workspace A, and
+says which status each caller gets:
+
+API routes (``Authorization: Bearer``)
+    own          A's secret key                      the route's answer (2xx)
+    other        B's secret key                      404 for A's objects, else B's own scope
+    publishable  A's publishable key, A's Origin     403, except the client tracking routes
+    none         no key                              401, or a public route's answer
+    revoked      a revoked key of A                  401
+    other_publishable  B's publishable key (client tracking routes only)
+
+Dashboard and sign-in pages (session cookie, CSRF-checked forms)
+    own          A's owner signed in                 the page (200) or its redirect (303)
+    other        B's owner, on A's workspace         404
+    cross        B's owner, on B's workspace, naming an object of A      404
+    none         no session                          303 to /login
+    csrf         A's owner, with a forged form token 403
+
+A route of the app without a row fails ``test_every_route_has_a_row``.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import Mount, Route
+
+from codeqr.app import CodeQR
+from codeqr.conversion.client_endpoints import CLIENT_PATHS
+from codeqr.conversion.receiver import ROUTES as TRACK_ROUTES
+from codeqr.stripe.receiver import APP_LIVE, APP_TEST, WORKSPACE_PREFIX
+
+from .world import APP_TEST_WEBHOOK_SECRET, APP_WEBHOOK_SECRET, PASSWORD, World, sign
+
+OWN = "own"
+OTHER = "other"
+PUBLISHABLE = "publishable"
+NONE = "none"
+REVOKED = "revoked"
+OTHER_PUBLISHABLE = "other_publishable"
+CROSS = "cross"
+CSRF = "csrf"
+API_CALLERS = (OWN, OTHER, PUBLISHABLE, NONE, REVOKED)
+# Callers that belong to someone other than A: what they are shown must hold nothing of A.
+OUTSIDERS = frozenset({OTHER, CROSS, OTHER_PUBLISHABLE, NONE, REVOKED, CSRF})
+FORGED_CSRF = "forged-csrf-token"
+STREAM_WEBHOOK = WORKSPACE_PREFIX + "{workspaceId}"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of one cell."""
+
+    method: str
+    path: str
+    params: Mapping[str, str] | None = None
+    json: Any = None
+    data: Mapping[str, str] | None = None
+    content: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    stream: bool = False
+    probe: tuple[str, str] | None = None
+    """A path and a secret key of A: what it reads must be the same after an outsider's
+    request (nothing of A changed)."""
+
+    def sent(self) -> str:
+        """Everything the caller put in the request: values it may get echoed back."""
+        parts = [self.path, jsonlib.dumps(self.params), jsonlib.dumps(self.json)]
+        parts += [jsonlib.dumps(self.data), (self.content or b"").decode("utf-8", "replace")]
+        return "\n".join(parts)
+
+
+Build = Callable[[World, str], Call]
+Check = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Row:
+    """A route: how to call it, and the status each caller gets."""
+
+    method: str
+    path: str
+    expect: Mapping[str, int]
+    build: Build
+    public: bool = False
+    """Answers anyone alike (the redirect, the QR image, health…): no leak check."""
+    check: Check | None = None
+    """More to assert about an answer: given the caller, and the body with the Location
+    header on its last line."""
+
+    @property
+    def route(self) -> tuple[str, str]:
+        return self.method, self.path
+
+
+# --- the app's route table --------------------------------------------------------------
+
+
+def app_routes(app: CodeQR) -> set[tuple[str, str]]:
+    """Every (method, path template) the app answers: its FastAPI routes and mounts, and the
+    routes served beside the framework (``CodeQR.dispatch``)."""
+    found: set[tuple[str, str]] = set()
+    for route in iter_route_contexts(app.api.routes):
+        original = route.original_route
+        if isinstance(original, Mount):
+            found.add(("GET", f"{original.path}/{{path}}"))
+        elif isinstance(original, APIRoute | Route):
+            for method in route.methods or ():
+                if method != "HEAD":  # Starlette's GET routes answer HEAD alike
+                    found.add((method, str(route.path_format)))
+        else:  # pragma: no cover - a new kind of route: give it a row
+            raise AssertionError(f"unknown route type {type(original).__name__}")
+    found.add(("GET", "/{key}"))  # the redirect: any first segment that is not reserved
+    found |= {("POST", path) for path in TRACK_ROUTES}  # fast receivers, same paths
+    found |= {("POST", STREAM_WEBHOOK), ("POST", APP_LIVE), ("POST", APP_TEST)}
+    found |= {("OPTIONS", path) for path in CLIENT_PATHS}  # ClientCors answers preflights
+    return found
+
+
+# --- building requests --------------------------------------------------------------------
+
+Value = Any | Callable[[World], Any]
+
+
+def _value(value: Value, world: World) -> Any:
+    return value(world) if callable(value) else value
+
+
+def _ids(world: World, slug: str) -> dict[str, str]:
+    a = world.a
+    return {
+        "link_id": a.link_id,
+        "customer_id": a.customer_id,
+        "idOrSlug": a.workspace_id,
+        "workspaceId": a.workspace_id,
+        "key": a.link_key,
+        "slug": slug,
+        "key_id": a.key_ids[0],
+        "fmt": "png",
+        "path": "dashboard.css",
+    }
+
+
+def _fresh(world: World, ids: dict[str, str], fresh: str | None) -> dict[str, str]:
+    """Replace the object a destructive cell acts on by a new one of A."""
+    if fresh == "link":
+        ids["link_id"] = world.fresh_link(world.a)
+    elif fresh == "customer":
+        ids["customer_id"] = world.fresh_customer(world.a)
+    elif fresh == "key":
+        ids["key_id"], ids["key_token"] = world.fresh_key(world.a)
+    return ids
+
+
+def key_headers(world: World, caller: str, *, client: bool = False) -> dict[str, str]:
+    """The ``Authorization`` (and ``Origin``) of an API caller."""
+    a, b = world.a, world.b
+    if caller == OWN:
+        return {"Authorization": f"Bearer {a.secret}"}
+    if caller == OTHER:
+        return {"Authorization": f"Bearer {b.secret}"}
+    if caller == PUBLISHABLE:
+        return {"Authorization": f"Bearer {a.publishable}", "Origin": a.origin}
+    if caller == OTHER_PUBLISHABLE:
+        return {"Authorization": f"Bearer {b.publishable}", "Origin": b.origin}
+    if caller == REVOKED:
+        token = a.revoked_publishable if client else a.revoked
+        return {"Authorization": f"Bearer {token}", "Origin": a.origin}
+    return {}
+
+
+def oauth_headers(world: World, caller: str) -> dict[str, str]:
+    """As ``key_headers``, with OAuth access tokens for A's and B's owners."""
+    tokens = {
+        OWN: world.a.oauth_access,
+        OTHER: world.b.oauth_access,
+        REVOKED: world.a.oauth_revoked,
+        PUBLISHABLE: world.a.publishable,
+    }
+    return {"Authorization": f"Bearer {tokens[caller]}"} if caller in tokens else {}
+
+
+def api(
+    method: str,
+    path: str,
+    *,
+    params: Value = None,
+    json: Value = None,
+    data: Value = None,
+    fresh: str | None = None,
+    probe: str | None = None,
+    stream: bool = False,
+    client: bool = False,
+    oauth: bool = False,
+) -> Build:
+    """An API request naming A's objects; ``fresh`` gives the cell a new object of A;
+    ``probe`` (a path template) must read the same for A after an outsider's request."""
+
+    def build(world: World, caller: str) -> Call:
+        ids = _fresh(world, _ids(world, world.a.slug), fresh)
+        headers = (
+            oauth_headers(world, caller) if oauth else key_headers(world, caller, client=client)
+        )
+        query = _value(params, world)
+        if query is not None:  # values may name the cell's fresh object: "{link_id}"
+            query = {name: value.format(**ids) for name, value in query.items()}
+        return Call(
+            method,
+            path.format(**ids),
+            params=query,
+            json=_value(json, world),
+            data=_value(data, world),
+            headers=headers,
+            stream=stream,
+            probe=(probe.format(**ids), world.a.secret) if probe and caller != OWN else None,
+        )
+
+    return build
+
+
+def webhook(path: str, app_secret: str | None = None) -> Build:
+    """A Stripe event of A's account: own signs it with A's secret (or the Stripe App's),
+    other with B's, the rest do not sign it."""
+
+    def build(world: World, caller: str) -> Call:
+        a = world.a
+        world.ensure_stripe(a)  # a dashboard cell may have unbound it
+        body = world.stripe_event(a)
+        headers = {"Content-Type": "application/json"}
+        secrets = {OWN: app_secret or a.webhook_secret, OTHER: world.b.webhook_secret}
+        if caller in secrets:
+            headers["Stripe-Signature"] = sign(body, secrets[caller])
+        headers |= key_headers(world, caller) if caller in (PUBLISHABLE, REVOKED) else {}
+        return Call("POST", path.format(**_ids(world, a.slug)), content=body, headers=headers)
+
+    return build
+
+
+def page_credentials(world: World, caller: str) -> tuple[dict[str, str], str, str]:
+    """The cookie header, the form's CSRF token and the workspace slug of a page caller."""
+    a, b = world.a, world.b
+    if caller == NONE:
+        return {}, "", a.slug
+    cookie, csrf = world.session(a if caller in (OWN, CSRF) else b)
+    slug = b.slug if caller == CROSS else a.slug
+    return {"Cookie": cookie}, FORGED_CSRF if caller == CSRF else csrf, slug
+
+
+def page(
+    method: str,
+    path: str,
+    *,
+    params: Value = None,
+    form: Value = None,
+    fresh: str | None = None,
+    probe: str | None = None,
+) -> Build:
+    """A dashboard request: a page, or a form posted with the caller's CSRF token."""
+
+    def build(world: World, caller: str) -> Call:
+        headers, csrf, slug = page_credentials(world, caller)
+        ids = _fresh(world, _ids(world, slug), fresh)
+        data = None
+        if method == "POST":
+            data = {"csrf_token": csrf, **(_value(form, world) or {})}
+        if probe and caller != OWN:
+            token = ids.get("key_token", world.a.secret)
+            checked: tuple[str, str] | None = (probe.format(**ids), token)
+        else:
+            checked = None
+        return Call(
+            method,
+            path.format(**ids),
+            params=_value(params, world),
+            data=data,
+            headers=headers,
+            probe=checked,
+        )
+
+    return build
+
+
+# --- expectations -------------------------------------------------------------------------
+
+
+def secret(own: int = 200, other: int = 404) -> dict[str, int]:
+    """A route of secret keys: A's own answer, B's (404 for A's objects), 403 for a
+    publishable key, 401 without a key or with a revoked one."""
+    return {OWN: own, OTHER: other, PUBLISHABLE: 403, NONE: 401, REVOKED: 401}
+
+
+def anyone(status: int) -> dict[str, int]:
+    """A public route: every caller gets the same answer."""
+    return dict.fromkeys(API_CALLERS, status)
+
+
+CLIENT = {
+    OWN: 403,  # a secret key is refused in the browser routes
+    OTHER: 403,
+    PUBLISHABLE: 200,
+    NONE: 401,
+    REVOKED: 401,
+    OTHER_PUBLISHABLE: 404,  # B's page naming A's link, click or customer
+}
+PAGE = {OWN: 200, OTHER: 404, NONE: 303}
+FORM = {OWN: 303, OTHER: 404, NONE: 303, CSRF: 403}
+
+
+def _no_code_for_other(caller: str, seen: str) -> None:
+    # B's owner cannot grant an app access to A's workspace: an error goes back, no code.
+    if caller == OTHER:
+        location = seen.rsplit("\n", 1)[-1]
+        assert "error=" in location, location
+        assert "code=" not in location, location
+
+
+def _nothing_deleted_for_other(caller: str, seen: str) -> None:
+    if caller == OTHER:
+        assert '"deletedCount":0' in seen.replace(" ", ""), seen
+
+
+def _login(world: World, caller: str) -> Call:
+    """``POST /login``: the sign-in form with its one-time nonce (own: A's password; other:
+    A's email with B's password; csrf: a forged token; none: no nonce at all)."""
+    form = {"email": world.a.email, "password": PASSWORD, "next": "/"}
+    if caller == NONE:
+        return Call("POST", "/login", data={**form, "csrf_token": "none"})
+    with world.server.client() as browser:
+        shown = browser.get("/login")
+    nonce = shown.cookies["cq_login"]
+    token = shown.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    if caller == OTHER:
+        form["password"] = "not A's password"
+    if caller == CSRF:
+        token = FORGED_CSRF
+    return Call(
+        "POST",
+        "/login",
+        data={**form, "csrf_token": token},
+        headers={"Cookie": f"cq_login={nonce}"},
+    )
+
+
+def _authorize_params(world: World) -> dict[str, str]:
+    return {
+        "client_id": world.oauth_client_id,
+        "redirect_uri": "https://stripe-app.example/callback",
+        "response_type": "code",
+        "state": "matrix",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+    }
+
+
+LINK = "/api/links/{link_id}"
+CUSTOMER = "/api/customers/{customer_id}"
+DASH = "/dashboard/{slug}"
+
+ROWS: list[Row] = [
+    # --- links -------------------------------------------------------------------------
+    Row(
+        "POST",
+        "/api/links",
+        # B naming A's tag is refused as an unknown tag id (tests/link/test_isolation.py).
+        secret(other=422),
+        api(
+            "POST",
+            "/api/links",
+            json=lambda w: {"url": "https://example.com/new", "tagIds": [w.a.tag_id]},
+        ),
+    ),
+    Row("GET", "/api/links", secret(other=200), api("GET", "/api/links")),
+    Row("GET", "/api/links/count", secret(other=200), api("GET", "/api/links/count")),
+    Row(
+        "GET",
+        "/api/links/info",
+        secret(),
+        api("GET", "/api/links/info", params=lambda w: {"linkId": w.a.link_id}),
+    ),
+    Row(
+        "PUT",
+        "/api/links/upsert",
+        # B upserting A's URL makes a link of B's own, never hands over A's.
+        secret(other=200),
+        api("PUT", "/api/links/upsert", json=lambda w: {"url": w.a.link_url}),
+    ),
+    Row(
+        "POST",
+        "/api/links/bulk",
+        secret(other=200),
+        api("POST", "/api/links/bulk", json=[{"url": "https://example.com/bulk"}]),
+    ),
+    Row(
+        "PATCH",
+        "/api/links/bulk",
+        secret(),
+        api(
+            "PATCH",
+            "/api/links/bulk",
+            json=lambda w: {"linkIds": [w.a.link_id], "data": {"title": w.a.link_title}},
+            probe=LINK,
+        ),
+    ),
+    Row(
+        "DELETE",
+        "/api/links/bulk",
+        # Another workspace's ids are skipped: nothing deleted, 200 {"deletedCount": 0}.
+        secret(other=200),
+        api("DELETE", "/api/links/bulk", params={"linkIds": "{link_id}"}, fresh="link", probe=LINK),
+        check=_nothing_deleted_for_other,
+    ),
+    Row("GET", LINK, secret(), api("GET", LINK)),
+    Row(
+        "PATCH",
+        LINK,
+        secret(),
+        api("PATCH", LINK, json=lambda w: {"title": w.a.link_title}, probe=LINK),
+    ),
+    Row("DELETE", LINK, secret(), api("DELETE", LINK, fresh="link", probe=LINK)),
+    # --- QR, workspaces ----------------------------------------------------------------
+    Row(
+        "GET",
+        "/api/qr",
+        anyone(200),
+        api("GET", "/api/qr", params={"url": "https://example.com"}),
+        public=True,
+    ),
+    Row("GET", "/api/workspaces/{idOrSlug}", secret(), api("GET", "/api/workspaces/{idOrSlug}")),
+    Row(
+        "PATCH",
+        "/api/workspaces/{idOrSlug}",
+        secret(),
+        api(
+            "PATCH",
+            "/api/workspaces/{idOrSlug}",
+            json=lambda w: {"name": w.a.name},
+            probe="/api/workspaces/{idOrSlug}",
+        ),
+    ),
+    # --- conversions ---------------------------------------------------------------------
+    Row(
+        "POST",
+        "/api/track/lead",
+        secret(),  # B naming A's click: not found
+        api(
+            "POST",
+            "/api/track/lead",
+            json=lambda w: {
+                "clickId": w.a.click_id,
+                "eventName": "Sign up",
+                "customerExternalId": w.a.customer_external_id,
+                "mode": "wait",
+            },
+            probe=CUSTOMER,
+        ),
+    ),
+    Row(
+        "POST",
+        "/api/track/sale",
+        # B naming A's customer: B has no such customer, and Dub answers that with 200 and
+        # nothing recorded ({"customer": null, "sale": null}).
+        secret(other=200),
+        api(
+            "POST",
+            "/api/track/sale",
+            json=lambda w: {
+                "customerExternalId": w.a.customer_external_id,
+                "amount": 100,
+                "currency": "usd",
+            },
+            probe=CUSTOMER,
+        ),
+    ),
+    Row("GET", "/api/customers", secret(other=200), api("GET", "/api/customers")),
+    Row(
+        "POST",
+        "/api/customers",
+        # External ids are per workspace: B's customer of the same id is B's own.
+        secret(other=200),
+        api("POST", "/api/customers", json=lambda w: {"externalId": "matrix-new"}),
+    ),
+    Row("GET", CUSTOMER, secret(), api("GET", CUSTOMER)),
+    Row(
+        "PATCH",
+        CUSTOMER,
+        secret(),
+        api("PATCH", CUSTOMER, json=lambda w: {"name": w.a.customer_name}, probe=CUSTOMER),
+    ),
+    Row("DELETE", CUSTOMER, secret(), api("DELETE", CUSTOMER, fresh="customer", probe=CUSTOMER)),
+    # --- analytics and events --------------------------------------------------------------
+    Row(
+        "GET",
+        "/api/events/stream",
+        secret(),  # B naming A's workspace: not found
+        api(
+            "GET",
+            "/api/events/stream",
+            params=lambda w: {"workspace": w.a.slug},
+            stream=True,
+        ),
+    ),
+    *[
+        Row(
+            "GET",
+            path,
+            secret(),  # B naming A's link: not found
+            api("GET", path, params=lambda w: {"linkId": w.a.link_id, "interval": "30d"}),
+        )
+        for path in ("/api/analytics", "/api/analytics/funnel", "/api/events")
+    ],
+    # --- Stripe ------------------------------------------------------------------------------
+    Row(
+        "PATCH",
+        "/api/stripe/integration",
+        # B cannot bind A's Stripe account: it is connected to A.
+        secret(other=409),
+        api(
+            "PATCH",
+            "/api/stripe/integration",
+            json=lambda w: {"stripeAccountId": w.a.account_id, "stripeMode": "test"},
+        ),
+    ),
+    Row(
+        "POST",
+        STREAM_WEBHOOK,
+        {OWN: 200, OTHER: 400, PUBLISHABLE: 400, NONE: 400, REVOKED: 400},
+        webhook(STREAM_WEBHOOK),
+    ),
+    Row(
+        "POST",
+        APP_LIVE,
+        {OWN: 200, OTHER: 400, PUBLISHABLE: 400, NONE: 400, REVOKED: 400},
+        webhook(APP_LIVE, APP_WEBHOOK_SECRET),
+    ),
+    Row(
+        "POST",
+        APP_TEST,
+        {OWN: 200, OTHER: 400, PUBLISHABLE: 400, NONE: 400, REVOKED: 400},
+        webhook(APP_TEST, APP_TEST_WEBHOOK_SECRET),
+    ),
+    # --- OAuth -------------------------------------------------------------------------------
+    Row(
+        "POST",
+        "/api/oauth/token",
+        # The client authenticates, not a key: a Bearer header is refused (401
+        # invalid_client); no header with a made-up code is invalid_grant (400).
+        {OWN: 401, OTHER: 401, PUBLISHABLE: 401, NONE: 400, REVOKED: 401},
+        api(
+            "POST",
+            "/api/oauth/token",
+            data=lambda w: {
+                "grant_type": "authorization_code",
+                "code": "made-up",
+                "redirect_uri": "https://stripe-app.example/callback",
+                "client_id": w.oauth_client_id,
+                "client_secret": w.oauth_client_secret,
+                "code_verifier": "x" * 43,
+            },
+        ),
+    ),
+    Row(
+        "GET",
+        "/api/oauth/userinfo",
+        # own and other: each owner's OAuth access token (B sees B, never A).
+        {OWN: 200, OTHER: 200, PUBLISHABLE: 401, NONE: 401, REVOKED: 401},
+        api("GET", "/api/oauth/userinfo", oauth=True),
+    ),
+    Row(
+        "OPTIONS", "/api/oauth/token", anyone(204), api("OPTIONS", "/api/oauth/token"), public=True
+    ),
+    Row(
+        "OPTIONS",
+        "/api/oauth/userinfo",
+        anyone(204),
+        api("OPTIONS", "/api/oauth/userinfo"),
+        public=True,
+    ),
+    # --- client-side tracking (publishable keys) ----------------------------------------------
+    Row(
+        "POST",
+        "/api/track/click",
+        CLIENT,
+        api(
+            "POST",
+            "/api/track/click",
+            json=lambda w: {"domain": w.a.link_domain, "key": w.a.link_key},
+            client=True,
+        ),
+    ),
+    Row(
+        "POST",
+        "/api/track/lead/client",
+        CLIENT,
+        api(
+            "POST",
+            "/api/track/lead/client",
+            json=lambda w: {
+                "clickId": w.a.click_id,
+                "eventName": "Sign up",
+                "customerExternalId": w.a.customer_external_id,
+            },
+            client=True,
+            probe=CUSTOMER,
+        ),
+    ),
+    Row(
+        "POST",
+        "/api/track/sale/client",
+        # Client sales are off unless the workspace turns them on (SPEC §9); the world's
+        # workspaces have not.
+        {**CLIENT, PUBLISHABLE: 403, OTHER_PUBLISHABLE: 403},
+        api(
+            "POST",
+            "/api/track/sale/client",
+            json=lambda w: {
+                "customerExternalId": w.a.customer_external_id,
+                "amount": 100,
+                "currency": "usd",
+            },
+            client=True,
+            probe=CUSTOMER,
+        ),
+    ),
+    *[
+        Row("OPTIONS", path, anyone(204), api("OPTIONS", path), public=True)
+        for path in sorted(CLIENT_PATHS)
+    ],
+    Row("GET", "/_/script.js", anyone(200), api("GET", "/_/script.js"), public=True),
+    # --- public ------------------------------------------------------------------------------
+    Row("GET", "/{key}", anyone(302), api("GET", "/{key}"), public=True),
+    Row("GET", "/healthz", anyone(200), api("GET", "/healthz"), public=True),
+    Row("GET", "/api/openapi.json", anyone(200), api("GET", "/api/openapi.json"), public=True),
+    Row("GET", "/api/docs", anyone(200), api("GET", "/api/docs"), public=True),
+    Row(
+        "GET",
+        "/docs/oauth2-redirect",
+        anyone(200),
+        api("GET", "/docs/oauth2-redirect"),
+        public=True,
+    ),
+    Row("GET", "/static/{path}", anyone(200), api("GET", "/static/{path}"), public=True),
+    # --- sign-in and OAuth consent pages ---------------------------------------------------
+    Row("GET", "/login", {OWN: 303, OTHER: 303, NONE: 200}, page("GET", "/login")),
+    Row("POST", "/login", {OWN: 303, OTHER: 400, NONE: 403, CSRF: 403}, _login),
+    Row("POST", "/logout", {OWN: 303, OTHER: 303, NONE: 303, CSRF: 403}, page("POST", "/logout")),
+    Row(
+        "GET",
+        "/oauth/authorize",
+        {OWN: 200, OTHER: 200, NONE: 303},
+        page("GET", "/oauth/authorize", params=_authorize_params),
+    ),
+    Row(
+        "POST",
+        "/oauth/authorize",
+        {OWN: 302, OTHER: 302, NONE: 303, CSRF: 403},
+        page(
+            "POST",
+            "/oauth/authorize",
+            form=lambda w: {
+                **_authorize_params(w),
+                "workspace_id": w.a.workspace_id,
+                "decision": "allow",
+            },
+        ),
+        check=_no_code_for_other,
+    ),
+    # --- dashboard -----------------------------------------------------------------------------
+    Row("GET", "/", {OWN: 303, OTHER: 303, NONE: 303}, page("GET", "/")),
+    Row("GET", "/dashboard", {OWN: 303, OTHER: 303, NONE: 303}, page("GET", "/dashboard")),
+    Row("GET", DASH, {OWN: 303, OTHER: 404, NONE: 303}, page("GET", DASH)),
+    Row("GET", DASH + "/links", PAGE, page("GET", DASH + "/links")),
+    Row("GET", DASH + "/links/new", PAGE, page("GET", DASH + "/links/new")),
+    Row(
+        "POST",
+        DASH + "/links/new",
+        FORM,
+        page("POST", DASH + "/links/new", form={"url": "https://example.com/from-dashboard"}),
+    ),
+    Row(
+        "GET",
+        DASH + "/links/{link_id}",
+        {**PAGE, CROSS: 404},
+        page("GET", DASH + "/links/{link_id}"),
+    ),
+    Row(
+        "POST",
+        DASH + "/links/{link_id}",
+        {**FORM, CROSS: 404},
+        page(
+            "POST",
+            DASH + "/links/{link_id}",
+            form=lambda w: {"url": w.a.link_url, "title": w.a.link_title},
+            probe=LINK,
+        ),
+    ),
+    Row(
+        "GET",
+        DASH + "/links/{link_id}/delete",
+        {**PAGE, CROSS: 404},
+        page("GET", DASH + "/links/{link_id}/delete"),
+    ),
+    Row(
+        "POST",
+        DASH + "/links/{link_id}/delete",
+        {**FORM, CROSS: 404},
+        page("POST", DASH + "/links/{link_id}/delete", fresh="link", probe=LINK),
+    ),
+    Row(
+        "GET",
+        DASH + "/links/{link_id}/qr.{fmt}",
+        {**PAGE, CROSS: 404},
+        page("GET", DASH + "/links/{link_id}/qr.{fmt}"),
+    ),
+    Row(
+        "GET",
+        DASH + "/analytics",
+        # B's own page naming A's link: drawn for B, with nothing of A's link on it.
+        {**PAGE, CROSS: 200},
+        page("GET", DASH + "/analytics", params=lambda w: {"linkId": w.a.link_id}),
+    ),
+    Row(
+        "GET",
+        DASH + "/analytics/data",
+        {**PAGE, CROSS: 404},
+        page("GET", DASH + "/analytics/data", params=lambda w: {"linkId": w.a.link_id}),
+    ),
+    Row("GET", DASH + "/events", PAGE, page("GET", DASH + "/events")),
+    Row("GET", DASH + "/customers", PAGE, page("GET", DASH + "/customers")),
+    Row("GET", DASH + "/settings", PAGE, page("GET", DASH + "/settings")),
+    Row(
+        "POST",
+        DASH + "/settings/keys",
+        {**FORM, OWN: 200},  # the page showing the new key once
+        page("POST", DASH + "/settings/keys", form={"name": "matrix", "kind": "secret"}),
+    ),
+    Row(
+        "POST",
+        DASH + "/settings/keys/{key_id}/revoke",
+        {**FORM, CROSS: 404},
+        # the probe: A's fresh key still opens the API after an outsider's attempt
+        page(
+            "POST", DASH + "/settings/keys/{key_id}/revoke", fresh="key", probe="/api/links/count"
+        ),
+    ),
+    Row(
+        "POST",
+        DASH + "/settings/hostnames",
+        FORM,
+        page("POST", DASH + "/settings/hostnames", form=lambda w: {"hostnames": w.a.hostname}),
+    ),
+    Row(
+        "POST",
+        DASH + "/settings/currency",
+        FORM,
+        page("POST", DASH + "/settings/currency", form={"currency": "USD"}),
+    ),
+    Row(
+        "POST",
+        DASH + "/settings/stripe",
+        FORM,
+        page(
+            "POST",
+            DASH + "/settings/stripe",
+            form=lambda w: {
+                "account_id": w.a.account_id,
+                "webhook_secret": w.a.webhook_secret,
+                "test_webhook_secret": w.a.webhook_secret,
+            },
+        ),
+    ),
+    Row(
+        "POST",
+        DASH + "/settings/stripe/disconnect",
+        FORM,
+        page("POST", DASH + "/settings/stripe/disconnect"),
+    ),
+]
+
+
+def cells() -> list[tuple[Row, str]]:
+    """Every (row, caller) pair of the table."""
+    return [(row, caller) for row in ROWS for caller in row.expect]

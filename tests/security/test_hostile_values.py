@@ -1,0 +1,195 @@
+"""Inputs that break code which trusts a type, sent where each kind is read: an answer in
+the 4xx envelope (or an acceptance), never a 5xx (SPEC §8).
+
+The generated requests of ``test_schemathesis`` meet these only by chance in a CI-sized
+run, and never reach the Stripe receivers (they are not in the OpenAPI).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.conftest import LiveServer
+
+from .world import World, sign
+
+HUGE = "1" + "0" * 400  # a JSON integer no 64-bit column or float holds
+DEEP = '{"a":' * 5000 + "1" + "}" * 5000
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """One request: what it is, and how to build it for the world's workspace A."""
+
+    name: str
+    method: str
+    path: Callable[[World], str]
+    params: Callable[[World], dict[str, str]] | None = None
+    body: Callable[[World], bytes] | None = None
+    headers: Callable[[World], dict[str, str]] = field(default=lambda w: {})
+
+
+def _secret(w: World) -> dict[str, str]:
+    return {"Authorization": f"Bearer {w.a.secret}", "Content-Type": "application/json"}
+
+
+def _publishable(w: World) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {w.a.publishable}",
+        "Origin": w.a.origin,
+        "Content-Type": "application/json",
+    }
+
+
+def _session(w: World) -> dict[str, str]:
+    return {"Cookie": w.session(w.a)[0]}
+
+
+def _signed(secret: Callable[[World], str], body: bytes) -> Callable[[World], dict[str, str]]:
+    return lambda w: {"Stripe-Signature": sign(body, secret(w)), "Content-Type": "application/json"}
+
+
+def _with_metadata(
+    fields: Callable[[World], dict[str, object]], metadata: str
+) -> Callable[[World], bytes]:
+    """A JSON body with a raw ``metadata`` value (json.dumps cannot write the hostile ones)."""
+    return lambda w: (json.dumps(fields(w))[:-1] + f', "metadata": {metadata}}}').encode()
+
+
+def _sale(w: World) -> dict[str, object]:
+    return {"customerExternalId": w.a.customer_external_id, "amount": 100}
+
+
+def _lead(w: World) -> dict[str, object]:
+    return {"clickId": w.a.click_id, "eventName": "Hostile", "customerExternalId": "hostile"}
+
+
+def _bomb() -> str:
+    """A 10,000 × 10,000 PNG of 16 KB: 100 million pixels once decoded."""
+    image = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(image, "PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(image.getvalue()).decode()
+
+
+FAR = {"start": "9999-12-30", "end": "9999-12-31"}
+NOT_UTF8 = b'{"id": "evt_\xff\xfe", "object": "event", "type": "customer.created"}'
+DEEP_EVENT = (
+    '{"id": "evt_deep", "object": "event", "type": "customer.created", "data": ' + DEEP + "}"
+).encode()
+WEBHOOK = "/api/stripe/webhook/{}"
+
+CASES = [
+    Hostile(
+        "analytics to the calendar's end",
+        "GET",
+        lambda w: "/api/analytics",
+        lambda w: FAR,
+        headers=_secret,
+    ),
+    Hostile(
+        "analytics timeseries to the calendar's end",
+        "GET",
+        lambda w: "/api/analytics",
+        lambda w: {"start": "2026-01-01", "end": "9999-12-31", "groupBy": "timeseries"},
+        headers=_secret,
+    ),
+    Hostile(
+        "funnel to the calendar's end",
+        "GET",
+        lambda w: "/api/analytics/funnel",
+        lambda w: FAR,
+        headers=_secret,
+    ),
+    Hostile(
+        "events from year 1 to 9999",
+        "GET",
+        lambda w: "/api/events",
+        lambda w: {"start": "0001-01-01", "end": "9999-12-31"},
+        headers=_secret,
+    ),
+    Hostile(
+        "dashboard chart data to the calendar's end",
+        "GET",
+        lambda w: f"/dashboard/{w.a.slug}/analytics/data",
+        lambda w: FAR,
+        headers=_session,
+    ),
+    Hostile(
+        "sale metadata number past 64 bits",
+        "POST",
+        lambda w: "/api/track/sale",
+        body=_with_metadata(_sale, f'{{"n": {HUGE}}}'),
+        headers=_secret,
+    ),
+    Hostile(
+        "lead metadata number past 64 bits",
+        "POST",
+        lambda w: "/api/track/lead",
+        body=_with_metadata(_lead, f'{{"n": {HUGE}}}'),
+        headers=_secret,
+    ),
+    Hostile(
+        "client lead metadata number past 64 bits",
+        "POST",
+        lambda w: "/api/track/lead/client",
+        body=_with_metadata(_lead, f'{{"n": {HUGE}}}'),
+        headers=_publishable,
+    ),
+    Hostile(
+        "sale metadata 5,000 levels deep",
+        "POST",
+        lambda w: "/api/track/sale",
+        body=_with_metadata(_sale, DEEP),
+        headers=_secret,
+    ),
+    Hostile(
+        "QR logo of 100 million pixels",
+        "GET",
+        lambda w: "/api/qr",
+        lambda w: {"url": "https://example.com", "logo": _bomb()},
+    ),
+    Hostile(
+        "signed Stripe event that is not UTF-8",
+        "POST",
+        lambda w: WEBHOOK.format(w.a.workspace_id),
+        body=lambda w: NOT_UTF8,
+        headers=_signed(lambda v: v.a.webhook_secret, NOT_UTF8),
+    ),
+    Hostile(
+        "unsigned Stripe event that is not UTF-8",
+        "POST",
+        lambda w: WEBHOOK.format(w.a.workspace_id),
+        body=lambda w: NOT_UTF8,
+        headers=lambda w: {"Stripe-Signature": "t=1,v1=00"},
+    ),
+    Hostile(
+        "signed Stripe event 5,000 levels deep",
+        "POST",
+        lambda w: WEBHOOK.format(w.a.workspace_id),
+        body=lambda w: DEEP_EVENT,
+        headers=_signed(lambda v: v.a.webhook_secret, DEEP_EVENT),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_no_server_error(live: LiveServer, world: World, case: Hostile) -> None:
+    with httpx.Client(base_url=live.base, timeout=60) as client:
+        answer = client.request(
+            case.method,
+            case.path(world),
+            params=case.params(world) if case.params else None,
+            content=case.body(world) if case.body else None,
+            headers=case.headers(world),
+        )
+    assert answer.status_code < 500, f"{case.name}: {answer.status_code} {answer.text[:300]}"
+    if answer.status_code >= 400 and not case.path(world).startswith("/dashboard/"):
+        assert set(answer.json()["error"]) == {"code", "message", "doc_url"}, answer.text
