@@ -23,6 +23,7 @@ import ipaddress
 import socket
 import struct
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -251,7 +252,13 @@ def open_logo(data: bytes) -> Image.Image:
         if width * height > LOGO_MAX_PIXELS:
             raise LogoUnavailable(f"larger than {LOGO_MAX_PIXELS} pixels ({width}×{height})")
     try:
-        with Image.open(io.BytesIO(data), formats=LOGO_FORMATS) as image:
+        with warnings.catch_warnings():
+            # Pillow warns (and goes on) past 89 million pixels while opening; the size check
+            # below refuses far earlier, so the warning is only noise, or an error where
+            # warnings are errors.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(io.BytesIO(data), formats=LOGO_FORMATS)
+        with opened as image:
             if image.width * image.height > LOGO_MAX_PIXELS:
                 raise LogoUnavailable(
                     f"larger than {LOGO_MAX_PIXELS} pixels ({image.width}×{image.height})"
