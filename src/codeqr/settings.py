@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     """Oldest accepted ``Stripe-Signature`` timestamp, in seconds."""
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
     """How often an idle ``/api/events/stream`` gets a ``: ping`` comment (keeps proxies open)."""
+    stream_recheck_seconds: float = Field(default=5.0, gt=0)
+    """How long an open event stream may go on after its key is revoked (or its sign-in
+    ends, its membership or plan goes): access is checked again at every heartbeat and, while
+    events flow, before delivering once this much time has passed since the last check."""
+    stream_max_per_key: int = Field(default=10, ge=1)
+    """Open event streams per API key (a dashboard sign-in counts as one key), per process."""
+    stream_max_per_workspace: int = Field(default=50, ge=1)
+    """Open event streams per workspace, keys and dashboard sign-ins together, per process."""
     analytics_rollup_seconds: float = Field(default=300.0, ge=0)
     """How often the daily click rollups catch up (SQLite only; 0 turns them off)."""
 
