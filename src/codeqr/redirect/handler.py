@@ -36,7 +36,19 @@ log = structlog.get_logger(__name__)
 
 _NO_STORE = (b"cache-control", b"private, no-store")
 _NOINDEX = (b"x-robots-tag", b"noindex")
-_HTML = (b"content-type", b"text/html; charset=utf-8")
+# The pages a visitor can meet here (not found, expired, password) as the app's own pages:
+# never framed (a framed password form is a clickjacking target), nothing but their inline
+# style. No ``form-action``: Chromium applies it to the whole redirect chain of the password
+# form, which ends at the link's destination.
+_HTML = [
+    (b"content-type", b"text/html; charset=utf-8"),
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+]
 _NO_BODY = (b"content-length", b"0")
 _MAX_KEY = 190
 _MAX_QUERY = 8192
@@ -115,7 +127,7 @@ class Redirector:
             if route.expired_url:
                 await _respond(send, 302, b"", [(b"location", _header_url(route.expired_url))])
             else:
-                await _respond(send, 410, pages.EXPIRED, [_HTML])
+                await _respond(send, 410, pages.EXPIRED, _HTML)
             return
         peer = scope.get("client")
         ip = self.proxies.client_ip(peer[0] if peer else None, forwarded)
@@ -237,7 +249,7 @@ class Redirector:
     async def _password(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
         if scope["method"] != "POST":
             status = 200 if scope["method"] == "GET" else 401
-            await _respond(send, status, pages.password_page(), [_HTML])
+            await _respond(send, status, pages.password_page(), _HTML)
             return
         body = await _read_body(receive, _MAX_FORM)
         fields = dict(parse_qsl(body.decode("utf-8", "replace"))) if body is not None else {}
@@ -247,7 +259,7 @@ class Redirector:
             verify_password, route.password_hash, password
         )
         if not ok:
-            await _respond(send, 401, pages.password_page(error=True), [_HTML])
+            await _respond(send, 401, pages.password_page(error=True), _HTML)
             return
         token = self.signer.sign(_password_token(route)).decode()
         # Back to the same address as the visitor sent it (still percent-encoded).
@@ -277,7 +289,7 @@ class Redirector:
         if not_found_url:
             await _respond(send, 302, b"", [(b"location", _header_url(not_found_url))])
         else:
-            await _respond(send, 404, pages.NOT_FOUND, [_HTML])
+            await _respond(send, 404, pages.NOT_FOUND, _HTML)
 
 
 def _password_token(route: Route) -> str:
