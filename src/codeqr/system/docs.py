@@ -29,7 +29,7 @@ router = APIRouter()
 @functools.cache
 def _page() -> tuple[bytes, dict[str, str]]:
     """The page and its headers, built once (they depend only on the vendored files)."""
-    html = get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url=OPENAPI_URL,
         title="CodeQR API",
         swagger_js_url=static_url(f"{_VENDOR}/swagger-ui-bundle.js"),
@@ -37,7 +37,8 @@ def _page() -> tuple[bytes, dict[str, str]]:
         swagger_favicon_url="data:,",  # FastAPI's default favicon is on another site
         # No spec validator badge: it is an image from validator.swagger.io.
         swagger_ui_parameters={"validatorUrl": None},
-    ).body
+    )
+    html = bytes(page.body)
     hashes = " ".join(
         "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
         for script in _INLINE_SCRIPT.findall(html.decode())
@@ -53,7 +54,7 @@ def _page() -> tuple[bytes, dict[str, str]]:
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
     }
-    return bytes(html), headers
+    return html, headers
 
 
 @router.get("/api/docs", include_in_schema=False)
