@@ -49,7 +49,7 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, *, default_domain: str, public_url: str) -> Services:
         """Wire the objects of one app from its settings."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.ensure_data_dir()
         db = Database(settings.sqlalchemy_url, fsync=settings.durability is Durability.fsync)
         events = SqlEventsStore(db)
         geo = GeoLocator(settings.geoip_database)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from enum import StrEnum
 from pathlib import Path
 
@@ -101,6 +102,16 @@ class Settings(BaseSettings):
         """Whether the relational store is the embedded SQLite file."""
         return self.sqlalchemy_url.startswith("sqlite")
 
+    def ensure_data_dir(self) -> Path:
+        """The data directory, created or tightened to its owner only (0700): it holds the
+        database and the cookie-signing key."""
+        path = self.data_dir
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.stat().st_mode & 0o077:
+            with contextlib.suppress(PermissionError):  # another user's: not ours to change
+                path.chmod(0o700)
+        return path
+
     def secret(self) -> str:
         """The cookie-signing key, created once in the data directory when not configured."""
         if self.secret_key:
@@ -110,7 +121,7 @@ class Settings(BaseSettings):
             return path.read_text().strip()
         import secrets
 
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.ensure_data_dir()
         key = secrets.token_urlsafe(48)
         path.write_text(key)
         path.chmod(0o600)

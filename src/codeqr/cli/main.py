@@ -54,7 +54,7 @@ def _emit(data: dict[str, Any], as_json: bool) -> None:
 @contextmanager
 def _transaction() -> Iterator[tuple[Settings, Database, Session]]:
     settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.ensure_data_dir()
     db = Database(settings.sqlalchemy_url)
     try:
         migrate.upgrade(db.engine)
