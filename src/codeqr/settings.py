@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     """Open event streams per API key (a dashboard sign-in counts as one key), per process."""
     stream_max_per_workspace: int = Field(default=50, ge=1)
     """Open event streams per workspace, keys and dashboard sign-ins together, per process."""
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    """``codeqr serve`` closes a connection idle this long after its last answer (uvicorn's
+    own default; a proxy in front should keep its idle upstream connections for less)."""
+    http_max_concurrency: int = Field(default=10_000, ge=1)
+    """Open connections or requests in progress past which ``codeqr serve`` answers 503
+    (uvicorn's ``limit_concurrency``): a bound on its memory. Idle keep-alive connections
+    and open event streams count; the open-files limit is raised to fit it when it can."""
     analytics_rollup_seconds: float = Field(default=300.0, ge=0)
     """How often the daily click rollups catch up (SQLite only; 0 turns them off)."""
 

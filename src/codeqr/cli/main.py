@@ -76,6 +76,7 @@ def serve(
     import uvicorn
 
     from codeqr.app import create_app
+    from codeqr.stream import serving
     from codeqr.stream.serving import Server
 
     settings = Settings()
@@ -110,7 +111,9 @@ def serve(
         # bypassing CODEQR_TRUSTED_PROXIES; the redirect applies that setting itself.
         proxy_headers=False,
         timeout_graceful_shutdown=5,
+        **serving.limits(settings),
     )
+    serving.allow_open_files(settings.http_max_concurrency)
     # Open event streams end as shutdown begins, so the server stops at once.
     server = Server(config, before_shutdown=application.services.feed.close)
     server.run()
