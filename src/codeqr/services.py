@@ -8,6 +8,7 @@ from typing import Any
 from itsdangerous import TimestampSigner
 
 from codeqr.analytics.rollup import RollupWorker
+from codeqr.events.ceiling import ClickCeiling
 from codeqr.events.dedupe import RecentVisitors
 from codeqr.events.enrich import GeoLocator, IdentityHasher
 from codeqr.events.recorder import ClickRecorder
@@ -79,6 +80,9 @@ class Services:
                 settings.dedupe_memory,
                 keep=events.keep_visitor if events.keeps_visitors else None,
             ),
+            ceiling=ClickCeiling(settings.click_ceiling_per_hour)
+            if settings.click_ceiling_per_hour
+            else None,
         )
         feed = Feed(db, shaper(links))
         recorder.on_stored = feed.nudge

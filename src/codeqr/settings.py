@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     dedupe_memory: int = Field(default=DEFAULT_CAPACITY, ge=0)
     """Visitors the one-hour click dedupe holds in process memory (59 bytes each, reserved at
     start); past that, misses are checked in the events store."""
+    click_ceiling_per_hour: int = Field(default=20, ge=0, le=255)
+    """Clicks recorded at most per public client address (IPv6: per /64) and link in each
+    clock hour, whatever user agents it sends; past it the redirect still answers but records
+    nothing. Private and loopback addresses are not counted (set ``trusted_proxies`` behind
+    a proxy). Counted in process memory (1 MiB); 0 turns the ceiling off."""
     stripe_api_base: str = "https://api.stripe.com"
     """Where the ``stripe`` library sends API calls (tests point it at a local stand-in)."""
     stripe_app_secret_key: str | None = None

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, quote
 import structlog
 from itsdangerous import BadSignature, TimestampSigner
 
+from codeqr.events.ceiling import ClickCeiling
 from codeqr.events.dedupe import WINDOW_MS, RecentVisitors, visitor_key
 from codeqr.events.enrich import GeoLocator, IdentityHasher, is_bot, mobile_os
 from codeqr.events.recorder import ClickRecorder, RawClick
@@ -69,6 +70,7 @@ class Redirector:
         proxies: TrustedProxies,
         signer: TimestampSigner,
         visitors: RecentVisitors,
+        ceiling: ClickCeiling | None = None,
     ) -> None:
         self.cache = cache
         self.recorder = recorder
@@ -77,6 +79,8 @@ class Redirector:
         self.proxies = proxies
         self.signer = signer
         self.visitors = visitors
+        self.ceiling = ceiling
+        """Clicks recorded at most per address and link an hour; ``None``: no ceiling."""
         self._inflight: dict[int, asyncio.Future[str | None] | None] = {}
         """Visitor keys (``dedupe.visitor_key``) whose click is being written."""
 
@@ -172,7 +176,8 @@ class Redirector:
         now: int,
     ) -> str | None:
         """Record the click (or find the visitor's click of the last hour) and return its id;
-        ``None`` for a bot, whose clicks are not recorded.
+        ``None`` for a bot, or an address past its click ceiling, whose clicks are not
+        recorded.
 
         Also the way in for client-side click tracking, so both share enrichment and dedupe.
         """
@@ -195,6 +200,11 @@ class Redirector:
             if waiting is None:
                 waiting = inflight[visitor] = asyncio.get_running_loop().create_future()
             return await asyncio.shield(waiting)
+        ceiling = self.ceiling
+        if ceiling is not None and ip and not ceiling.spend(ip, route.link_id, now):
+            # A new "visitor" past the address's ceiling on this link this hour (a client
+            # rotating user agents): it still gets where it is going, unrecorded.
+            return None
         inflight[visitor] = None
         # Positional, in field order: this runs once per stored click.
         raw = new_record(
