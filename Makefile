@@ -7,7 +7,7 @@ export UV_PYTHON := $(PYTHON)
 VENV := .venv
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: install system-deps serve test test-sqlite test-postgres check lint types format bench bench-track vendor clean
+.PHONY: install system-deps serve test test-sqlite test-postgres check lint types format bench bench-track vendor vendor-swagger-ui clean
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -68,6 +68,22 @@ vendor:  ## Re-fetch the dashboard's vendored Chart.js with npm pack
 	cp "$$tmp/package/dist/chart.umd.min.js" $(VENDOR_DIR)/chart.umd.min.js && \
 	cp "$$tmp/package/LICENSE.md" $(VENDOR_DIR)/chart.js.LICENSE.md && \
 	echo "Chart.js $(CHARTJS_VERSION) -> $(VENDOR_DIR)"
+
+# Swagger UI for /api/docs, the same way: served from /static, never from a CDN.
+SWAGGER_UI_VERSION := 5.36.0
+SWAGGER_UI_SHA256 := 685a2b38b5d6eab2dbc096a8596db11cc7409cdb671d2e3bec8f9b017d0d566b
+SWAGGER_UI_DIR := $(VENDOR_DIR)/swagger-ui
+
+vendor-swagger-ui:  ## Re-fetch the vendored Swagger UI of /api/docs with npm pack
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null) && \
+	echo "$(SWAGGER_UI_SHA256)  $$tmp/swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz" | sha256sum --check --quiet && \
+	tar -xzf "$$tmp/swagger-ui-dist-$(SWAGGER_UI_VERSION).tgz" -C "$$tmp" package/swagger-ui-bundle.js \
+		package/swagger-ui.css package/LICENSE package/NOTICE package/swagger-ui-bundle.js.LICENSE.txt && \
+	mkdir -p $(SWAGGER_UI_DIR) && \
+	for f in swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt; do \
+		cp "$$tmp/package/$$f" $(SWAGGER_UI_DIR)/$$f; done && \
+	echo "Swagger UI $(SWAGGER_UI_VERSION) -> $(SWAGGER_UI_DIR)"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -60,6 +60,9 @@ def main() -> None:
         interface="asgi3",
         proxy_headers=False,
         timeout_graceful_shutdown=5,
+        # codeqr.stream.serving.limits with the default settings.
+        timeout_keep_alive=5,
+        limit_concurrency=10_000,
     )
 
 

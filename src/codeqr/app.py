@@ -33,6 +33,7 @@ from codeqr.settings import Settings
 from codeqr.stream.endpoints import router as stream_router
 from codeqr.stripe.endpoints import router as stripe_router
 from codeqr.stripe.receiver import WebhookReceiver
+from codeqr.system.docs import router as docs_router
 from codeqr.system.endpoints import router as system_router
 from codeqr.workspace.endpoints import router as workspace_router
 
@@ -72,7 +73,7 @@ def create_api(services: Services) -> FastAPI:
         version="0.1.0",
         description="Short links, QR codes and conversion tracking; shaped like Dub's API.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # served by ``system.docs`` from the vendored Swagger UI
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
@@ -92,6 +93,7 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(oauth_router)
     install_dashboard(api)
     api.include_router(system_router)
+    api.include_router(docs_router)
     api.include_router(client_tracking_router)
     return api
 

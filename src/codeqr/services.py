@@ -9,6 +9,7 @@ from itsdangerous import TimestampSigner
 
 from codeqr.analytics.rollup import RollupWorker
 from codeqr.api.ratelimits import RateLimits
+from codeqr.events.ceiling import ClickCeiling
 from codeqr.events.dedupe import RecentVisitors
 from codeqr.events.enrich import GeoLocator, IdentityHasher
 from codeqr.events.recorder import ClickRecorder
@@ -60,7 +61,7 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, *, default_domain: str, public_url: str) -> Services:
         """Wire the objects of one app from its settings."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.ensure_data_dir()
         db = Database(settings.sqlalchemy_url, fsync=settings.durability is Durability.fsync)
         events = SqlEventsStore(db)
         geo = GeoLocator(settings.geoip_database)
@@ -99,6 +100,9 @@ class Services:
                 keep=events.keep_visitor if events.keeps_visitors else None,
             ),
             rate_limits=rate_limits,
+            ceiling=ClickCeiling(settings.click_ceiling_per_hour)
+            if settings.click_ceiling_per_hour
+            else None,
         )
         feed = Feed(db, shaper(links))
         recorder.on_stored = feed.nudge

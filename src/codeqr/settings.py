@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from enum import StrEnum
 from pathlib import Path
 
@@ -59,6 +60,11 @@ class Settings(BaseSettings):
     dedupe_memory: int = Field(default=DEFAULT_CAPACITY, ge=0)
     """Visitors the one-hour click dedupe holds in process memory (59 bytes each, reserved at
     start); past that, misses are checked in the events store."""
+    click_ceiling_per_hour: int = Field(default=20, ge=0, le=255)
+    """Clicks recorded at most per public client address (IPv6: per /64) and link in each
+    clock hour, whatever user agents it sends; past it the redirect still answers but records
+    nothing. Private and loopback addresses are not counted (set ``trusted_proxies`` behind
+    a proxy). Counted in process memory (1 MiB); 0 turns the ceiling off."""
     stripe_api_base: str = "https://api.stripe.com"
     """Where the ``stripe`` library sends API calls (tests point it at a local stand-in)."""
     stripe_app_secret_key: str | None = None
@@ -73,6 +79,21 @@ class Settings(BaseSettings):
     """How often an idle ``/api/events/stream`` gets a ``: ping`` comment (keeps proxies open)."""
     rate_limit_keys: int = Field(default=100_000, ge=1_000)
     """Rate-limit counters held in process memory (least recently used dropped past it)."""
+    stream_recheck_seconds: float = Field(default=5.0, gt=0)
+    """How long an open event stream may go on after its key is revoked (or its sign-in
+    ends, its membership or plan goes): access is checked again at every heartbeat and, while
+    events flow, before delivering once this much time has passed since the last check."""
+    stream_max_per_key: int = Field(default=10, ge=1)
+    """Open event streams per API key (a dashboard sign-in counts as one key), per process."""
+    stream_max_per_workspace: int = Field(default=50, ge=1)
+    """Open event streams per workspace, keys and dashboard sign-ins together, per process."""
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    """``codeqr serve`` closes a connection idle this long after its last answer (uvicorn's
+    own default; a proxy in front should keep its idle upstream connections for less)."""
+    http_max_concurrency: int = Field(default=10_000, ge=1)
+    """Open connections or requests in progress past which ``codeqr serve`` answers 503
+    (uvicorn's ``limit_concurrency``): a bound on its memory. Idle keep-alive connections
+    and open event streams count; the open-files limit is raised to fit it when it can."""
     analytics_rollup_seconds: float = Field(default=300.0, ge=0)
     """How often the daily click rollups catch up (SQLite only; 0 turns them off)."""
 
@@ -98,6 +119,16 @@ class Settings(BaseSettings):
         """Whether the relational store is the embedded SQLite file."""
         return self.sqlalchemy_url.startswith("sqlite")
 
+    def ensure_data_dir(self) -> Path:
+        """The data directory, created or tightened to its owner only (0700): it holds the
+        database and the cookie-signing key."""
+        path = self.data_dir
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.stat().st_mode & 0o077:
+            with contextlib.suppress(PermissionError):  # another user's: not ours to change
+                path.chmod(0o700)
+        return path
+
     def secret(self) -> str:
         """The cookie-signing key, created once in the data directory when not configured."""
         if self.secret_key:
@@ -107,7 +138,7 @@ class Settings(BaseSettings):
             return path.read_text().strip()
         import secrets
 
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.ensure_data_dir()
         key = secrets.token_urlsafe(48)
         path.write_text(key)
         path.chmod(0o600)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -155,3 +156,10 @@ def test_first_start_prints_credentials_that_work(settings: Settings) -> None:
         proc.wait(timeout=20)
         if proc.stdout:
             proc.stdout.close()
+
+
+@pytest.mark.sqlite_only
+def test_the_data_directory_and_database_are_private(settings: Settings) -> None:
+    run(settings, "migrate")
+    assert stat.S_IMODE(settings.data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((settings.data_dir / "codeqr.db").stat().st_mode) == 0o600

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -254,6 +255,33 @@ def test_another_workspaces_link_is_not_found(server: LiveServer) -> None:
     unknown = click(owner, {"domain": link["domain"], "key": "no-such-key"})
     assert unknown.status_code == 404
     owner.shop.assert_counted(link, 0)
+
+
+def test_a_password_protected_link_records_nothing_and_hides_its_url(site: Site) -> None:
+    link = site.shop.link(url="https://example.com/secret-plans", password="open sesame")
+    response = click(site, link)
+    assert response.status_code == 403
+    assert_cors(response)
+    error = response.json()["error"]
+    assert error["code"] == "forbidden"
+    assert "password protected" in error["message"]
+    assert "secret-plans" not in response.text
+    site.shop.assert_counted(link, 0)
+
+
+@pytest.mark.parametrize("expired_url", [None, "https://example.com/too-late"])
+def test_an_expired_link_is_gone_and_records_nothing(site: Site, expired_url: str | None) -> None:
+    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    link = site.shop.link(
+        url="https://example.com/old-offer", expiresAt=past, expiredUrl=expired_url
+    )
+    response = click(site, link)
+    assert response.status_code == 410
+    assert_cors(response)
+    assert response.json()["error"]["code"] == "gone"
+    assert "expired" in response.json()["error"]["message"]
+    assert "old-offer" not in response.text
+    site.shop.assert_counted(link, 0)
 
 
 def test_bad_bodies_are_refused_with_cors(site: Site) -> None:

@@ -258,3 +258,39 @@ def test_counter_equals_stored_clicks_under_concurrency(shortener: Shortener) ->
     ids = {cq_id_of(r.headers["location"]) for r in responses}
     assert {c["id"] for c in shortener.clicks(link)} == ids
     shortener.assert_counted(link, 40)
+
+
+def test_an_address_rotating_user_agents_is_recorded_up_to_the_ceiling(
+    make_server: MakeServer,
+) -> None:
+    # The default ceiling: 20 clicks per address and link an hour.
+    shortener = Shortener.on(make_server(trusted_proxies=["127.0.0.1/32"]))
+    link = shortener.link(trackConversion=True)
+    rotating = {"X-Forwarded-For": "81.2.69.142"}
+    answers = [shortener.visit(link, user_agent=browser_ua(n), headers=rotating) for n in range(25)]
+    assert [r.status_code for r in answers] == [302] * 25
+    assert all(r.headers["location"].startswith("https://example.com/landing") for r in answers)
+    assert all("cq_id=" in r.headers["location"] for r in answers[:20])
+    assert all("cq_id=" not in r.headers["location"] for r in answers[20:])
+    shortener.assert_counted(link, 20)
+    # A visitor already recorded still gets their click id back; other addresses and other
+    # links are counted on their own.
+    again = shortener.visit(link, user_agent=browser_ua(0), headers=rotating)
+    assert cq_id_of(again.headers["location"]) == cq_id_of(answers[0].headers["location"])
+    other = shortener.visit(
+        link, user_agent=browser_ua(99), headers={"X-Forwarded-For": "81.2.70.1"}
+    )
+    assert "cq_id=" in other.headers["location"]
+    second = shortener.link(trackConversion=True)
+    assert "cq_id=" in shortener.visit(second, headers=rotating).headers["location"]
+    shortener.assert_counted(link, 21)
+
+
+def test_the_click_ceiling_is_a_setting(make_server: MakeServer) -> None:
+    shortener = Shortener.on(
+        make_server(trusted_proxies=["127.0.0.1/32"], click_ceiling_per_hour=0)
+    )
+    link = shortener.link()
+    for n in range(25):
+        shortener.visit(link, user_agent=browser_ua(n), headers={"X-Forwarded-For": "81.2.69.142"})
+    shortener.assert_counted(link, 25)

@@ -300,3 +300,20 @@ def test_empty_first_segment_gets_the_error_envelope(shortener: Shortener, targe
     assert response.headers["content-type"].startswith("application/json")
     assert b'"code":"not_found"' in response.body
     assert shortener.clicks() == []
+
+
+def test_short_link_pages_cannot_be_framed(shortener: Shortener) -> None:
+    protected = shortener.link(password="open sesame")
+    pages = {
+        "not found": shortener.visit("/no-such-key"),
+        "expired": shortener.visit(shortener.link(expiresAt=PAST)),
+        "password": shortener.visit(protected),
+        "wrong password": shortener.visitor().post(f"/{protected['key']}", data={"password": "x"}),
+    }
+    for name, response in pages.items():
+        assert response.headers["content-type"].startswith("text/html"), name
+        assert response.headers["x-frame-options"] == "DENY", name
+        policy = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy, name
+        assert "default-src 'none'" in policy, name
+        assert response.headers["x-content-type-options"] == "nosniff", name

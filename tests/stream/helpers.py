@@ -39,6 +39,8 @@ class EventStream:
     inbox: queue.Queue[Message | None] = field(default_factory=queue.Queue)
     status: int = 0
     retry: int | None = None
+    retry_after: str | None = None
+    """The ``Retry-After`` header of a refused stream."""
     ended = False
 
     def __post_init__(self) -> None:
@@ -106,6 +108,7 @@ class EventStream:
                 self.status = response.status_code
                 self.content_type = response.headers.get("content-type", "")
                 if response.status_code != 200:
+                    self.retry_after = response.headers.get("retry-after")
                     self._body = response.read()
                     self._opened.set()
                     return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import time
 from typing import Any
 
@@ -13,7 +14,7 @@ from codeqr.workspace import service as ws
 from tests.factories import Tenant, make_key, make_tenant
 
 from .conftest import HEARTBEAT, StreamServer
-from .helpers import EventStream, make_link, stream, visit
+from .helpers import EventStream, Message, make_link, stream, visit
 
 
 def test_a_redirect_arrives_within_a_second(server: StreamServer) -> None:
@@ -262,3 +263,124 @@ def test_ids_are_compared_byte_by_byte_whatever_the_collation(server: StreamServ
     resumed = stream(server, tenant.token, lastEventId=made[0])
     assert [m.id for m in resumed.events(2)] == made[1:]
     resumed.close()
+
+
+def _revoke(server: StreamServer, token: str) -> None:
+    with server.services.db.transaction() as session:
+        key, workspace = ws.authenticate_key(session, token)
+        ws.revoke_api_key(session, workspace, key.id)
+
+
+def _ended(events: EventStream, within: float) -> list[Message]:
+    """Everything the stream sends until it ends, which must happen ``within`` seconds."""
+    seen: list[Message] = []
+    deadline = time.monotonic() + within
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            message = events.inbox.get(timeout=left)
+        except queue.Empty:
+            break
+        if message is None:
+            return seen
+        seen.append(message)
+    raise AssertionError(f"the stream was still open after {within} s: {seen}")
+
+
+def test_an_idle_stream_ends_when_its_key_is_revoked(server: StreamServer) -> None:
+    tenant = make_tenant(server)
+    token = make_key(server, tenant)
+    events = stream(server, token)
+    _revoke(server, token)
+    revoked = time.monotonic()
+    tail = _ended(events, HEARTBEAT * 4)
+    assert tail[-1].comment == "closed (revoked)"
+    assert tail[-1].at - revoked < HEARTBEAT * 3
+    assert all(m.comment is not None for m in tail)  # no event after the revocation
+
+
+def test_a_busy_stream_delivers_nothing_once_its_key_is_revoked(server: StreamServer) -> None:
+    settings = server.services.settings
+    settings.stream_heartbeat_seconds = 60.0  # only deliveries wake the stream
+    settings.stream_recheck_seconds = 0.3
+    tenant = make_tenant(server)
+    token = make_key(server, tenant)
+    link = make_link(server, tenant.token)
+    events = stream(server, token)
+    click_id = visit(server, link)
+    assert events.next(2).id == click_id
+    _revoke(server, token)
+    time.sleep(settings.stream_recheck_seconds + 0.1)
+    visit(server, link)
+    tail = _ended(events, 3)
+    assert [m.comment for m in tail] == ["closed (revoked)"]
+
+
+def test_a_dashboard_stream_ends_with_its_sign_in(server: StreamServer) -> None:
+    tenant = make_tenant(server)
+    with server.services.db.transaction() as session:
+        token = auth.start_session(session, ws.get_user_by_email(session, _owner(tenant))).token
+    events = EventStream(
+        server, params={"workspace": tenant.slug}, cookies={"cq_session": token}
+    ).open()
+    with server.services.db.transaction() as session:
+        auth.end_session(session, token)
+    assert _ended(events, HEARTBEAT * 4)[-1].comment == "closed (revoked)"
+
+
+def _refused_for_too_many(events: EventStream) -> str:
+    assert events.status == 429, events.status
+    assert events.retry_after is not None
+    assert int(events.retry_after) > 0
+    error = events.refusal()["error"]
+    assert error["code"] == "rate_limit_exceeded"
+    return str(error["message"])
+
+
+def test_open_streams_are_capped_per_key(server: StreamServer) -> None:
+    tenant = make_tenant(server)
+    cap = server.services.settings.stream_max_per_key
+    assert cap == 10
+    opened = [stream(server, tenant.token) for _ in range(cap)]
+    over = EventStream(server, headers={"Authorization": f"Bearer {tenant.token}"}).open()
+    assert "this key" in _refused_for_too_many(over)
+    # Another key of the workspace still gets in.
+    other = stream(server, make_key(server, tenant))
+    # Closing one frees its slot (once the server has seen the client go).
+    opened.pop().close()
+    closed = time.monotonic()
+    deadline = closed + 10
+    while True:
+        again = EventStream(server, headers={"Authorization": f"Bearer {tenant.token}"}).open()
+        if again.status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert again.status == 200
+    for events in [*opened, other, again]:
+        events.close()
+
+
+def test_open_streams_are_capped_per_workspace(server: StreamServer) -> None:
+    settings = server.services.settings
+    assert settings.stream_max_per_workspace == 50
+    settings.stream_max_per_workspace = 3
+    tenant, neighbour = make_tenant(server), make_tenant(server)
+    with server.services.db.transaction() as session:
+        user = ws.get_user_by_email(session, _owner(tenant))
+        cookie = auth.start_session(session, user).token
+    dashboard = EventStream(
+        server, params={"workspace": tenant.slug}, cookies={"cq_session": cookie}
+    ).open()
+    keys = [stream(server, make_key(server, tenant)) for _ in range(2)]
+    over = EventStream(
+        server, headers={"Authorization": f"Bearer {make_key(server, tenant)}"}
+    ).open()
+    assert "this workspace" in _refused_for_too_many(over)
+    # A dashboard sign-in counts against the workspace too.
+    page = EventStream(
+        server, params={"workspace": tenant.slug}, cookies={"cq_session": cookie}
+    ).open()
+    _refused_for_too_many(page)
+    # Another workspace is not affected.
+    elsewhere = stream(server, neighbour.token)
+    for events in [dashboard, *keys, elsewhere]:
+        events.close()

@@ -54,7 +54,7 @@ def _emit(data: dict[str, Any], as_json: bool) -> None:
 @contextmanager
 def _transaction() -> Iterator[tuple[Settings, Database, Session]]:
     settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.ensure_data_dir()
     db = Database(settings.sqlalchemy_url)
     try:
         migrate.upgrade(db.engine)
@@ -76,6 +76,7 @@ def serve(
     import uvicorn
 
     from codeqr.app import create_app
+    from codeqr.stream import serving
     from codeqr.stream.serving import Server
 
     settings = Settings()
@@ -110,7 +111,9 @@ def serve(
         # bypassing CODEQR_TRUSTED_PROXIES; the redirect applies that setting itself.
         proxy_headers=False,
         timeout_graceful_shutdown=5,
+        **serving.limits(settings),
     )
+    serving.allow_open_files(settings.http_max_concurrency)
     # Open event streams end as shutdown begins, so the server stops at once.
     server = Server(config, before_shutdown=application.services.feed.close)
     server.run()

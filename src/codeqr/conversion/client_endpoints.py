@@ -32,7 +32,7 @@ from codeqr.api.errors import answers
 from codeqr.conversion.endpoints import record_lead, record_sale
 from codeqr.conversion.schemas import TrackLeadIn, TrackLeadOut, TrackSaleIn, TrackSaleOut
 from codeqr.kit.clock import now_ms
-from codeqr.kit.errors import Forbidden, NotFound, Unauthorized
+from codeqr.kit.errors import Forbidden, Gone, NotFound, Unauthorized
 from codeqr.kit.schemas import Nullable
 from codeqr.redirect.cache import MISSING, Route
 from codeqr.redirect.handler import Receive, Scope, Send
@@ -214,6 +214,26 @@ async def _route(services: Services, domain: str, key: str) -> Route | None:
     return route
 
 
+def _check_open(route: Route) -> None:
+    """The redirect's gates, applied before anything is recorded or answered (SPEC §3.2–3.3).
+
+    A visit to an expired link records nothing (the redirect answers 410, or 302 to its
+    ``expiredUrl``), and a password-protected link records a click only once the visitor
+    got through its password page. This route has no password step (the unlock cookie
+    lives on the short domain and a cross-origin ``fetch`` carries none), so it refuses
+    both, and never names the destination a password protects.
+    """
+    if route.expires_at_ms is not None and now_ms() >= route.expires_at_ms:
+        # 410 even when the link has an ``expiredUrl``: the visitor is already on the page,
+        # there is nowhere to send them, and ``link.url`` is the link's destination.
+        raise Gone(f"Link {route.domain}/{route.key} has expired.")
+    if route.password_hash is not None:
+        raise Forbidden(
+            f"Link {route.domain}/{route.key} is password protected: its clicks are "
+            "recorded by the short link itself once the visitor enters the password."
+        )
+
+
 async def _capture(
     services: Services, request: Request, route: Route, body: TrackClickIn
 ) -> str | None:
@@ -244,6 +264,7 @@ async def track_click(
     route = await _route(services, body.domain, body.key)
     if route is None or route.workspace_id != caller.workspace.id:
         raise NotFound(f"Link {body.domain}/{body.key} not found.")
+    _check_open(route)
     click_id = await _capture(services, request, route, body)
     link = ClickedLink(id=route.link_id, domain=route.domain, key=route.key, url=route.url)
     return ClickTracked(click_id=click_id, link=link)

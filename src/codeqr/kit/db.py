@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -134,12 +136,35 @@ def gated_connection_class(gate: WriteGate) -> type[sqlite3.Connection]:
     return type("GatedConnection", (_GatedConnection,), {"gate": gate})
 
 
+SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+"""The files of one SQLite database: the database itself, its log, its shared memory."""
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Make the SQLite file at ``path`` readable by its owner only (0600), creating it empty
+    when it does not exist, and tighten the companion files an earlier run left.
+
+    The database holds password hashes, API key hashes and every visitor's click. SQLite
+    would create it 0644 (less the umask), and gives its ``-wal`` and ``-shm`` the mode of
+    the database file: created 0600 here first, they follow.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for suffix in SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        # Gone already (no WAL open), or another user's file: nothing to change.
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            if companion.stat().st_mode & 0o077:
+                companion.chmod(0o600)
+
+
 def make_engine(url: str, *, fsync: bool = False, gate: WriteGate | None = None) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout, foreign keys and ``gate``."""
+    """An engine for ``url``; SQLite gets WAL, a busy timeout, foreign keys and ``gate``, and
+    its file is made private (``private_sqlite_file``)."""
     if url.startswith("sqlite"):
         path = make_url(url).database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            private_sqlite_file(Path(path))
         engine = create_engine(
             url,
             connect_args={

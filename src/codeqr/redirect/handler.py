@@ -17,6 +17,7 @@ import structlog
 from itsdangerous import BadSignature, TimestampSigner
 
 from codeqr.api.ratelimits import RateLimits
+from codeqr.events.ceiling import ClickCeiling
 from codeqr.events.dedupe import WINDOW_MS, RecentVisitors, visitor_key
 from codeqr.events.enrich import GeoLocator, IdentityHasher, is_bot, mobile_os
 from codeqr.events.recorder import ClickRecorder, RawClick
@@ -38,7 +39,19 @@ log = structlog.get_logger(__name__)
 
 _NO_STORE = (b"cache-control", b"private, no-store")
 _NOINDEX = (b"x-robots-tag", b"noindex")
-_HTML = (b"content-type", b"text/html; charset=utf-8")
+# The pages a visitor can meet here (not found, expired, password) as the app's own pages:
+# never framed (a framed password form is a clickjacking target), nothing but their inline
+# style. No ``form-action``: Chromium applies it to the whole redirect chain of the password
+# form, which ends at the link's destination.
+_HTML = [
+    (b"content-type", b"text/html; charset=utf-8"),
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+]
 _NO_BODY = (b"content-length", b"0")
 _MAX_KEY = 190
 _MAX_QUERY = 8192
@@ -60,6 +73,7 @@ class Redirector:
         signer: TimestampSigner,
         visitors: RecentVisitors,
         rate_limits: RateLimits,
+        ceiling: ClickCeiling | None = None,
     ) -> None:
         self.cache = cache
         self.recorder = recorder
@@ -70,6 +84,8 @@ class Redirector:
         self.visitors = visitors
         self.rate_limits = rate_limits
         """Password guesses only: the redirect itself is never limited."""
+        self.ceiling = ceiling
+        """Clicks recorded at most per address and link an hour; ``None``: no ceiling."""
         self._inflight: dict[int, asyncio.Future[str | None] | None] = {}
         """Visitor keys (``dedupe.visitor_key``) whose click is being written."""
 
@@ -120,7 +136,7 @@ class Redirector:
             if route.expired_url:
                 await _respond(send, 302, b"", [(b"location", _header_url(route.expired_url))])
             else:
-                await _respond(send, 410, pages.EXPIRED, [_HTML])
+                await _respond(send, 410, pages.EXPIRED, _HTML)
             return
         peer = scope.get("client")
         ip = self.proxies.client_ip(peer[0] if peer else None, forwarded)
@@ -165,7 +181,8 @@ class Redirector:
         now: int,
     ) -> str | None:
         """Record the click (or find the visitor's click of the last hour) and return its id;
-        ``None`` for a bot, whose clicks are not recorded.
+        ``None`` for a bot, or an address past its click ceiling, whose clicks are not
+        recorded.
 
         Also the way in for client-side click tracking, so both share enrichment and dedupe.
         """
@@ -188,6 +205,11 @@ class Redirector:
             if waiting is None:
                 waiting = inflight[visitor] = asyncio.get_running_loop().create_future()
             return await asyncio.shield(waiting)
+        ceiling = self.ceiling
+        if ceiling is not None and ip and not ceiling.spend(ip, route.link_id, now):
+            # A new "visitor" past the address's ceiling on this link this hour (a client
+            # rotating user agents): it still gets where it is going, unrecorded.
+            return None
         inflight[visitor] = None
         # Positional, in field order: this runs once per stored click.
         raw = new_record(
@@ -242,7 +264,7 @@ class Redirector:
     async def _password(self, scope: Scope, receive: Receive, send: Send, route: Route) -> None:
         if scope["method"] != "POST":
             status = 200 if scope["method"] == "GET" else 401
-            await _respond(send, status, pages.password_page(), [_HTML])
+            await _respond(send, status, pages.password_page(), _HTML)
             return
         body = await _read_body(receive, _MAX_FORM)
         fields = dict(parse_qsl(body.decode("utf-8", "replace"))) if body is not None else {}
@@ -261,10 +283,10 @@ class Redirector:
         except RateLimited as refused:
             # Guesses are counted before any hashing: refused ones cost nothing.
             headers = [(k.lower().encode(), v.encode()) for k, v in refused.headers.items()]
-            await _respond(send, 429, pages.password_page(limited=True), [_HTML, *headers])
+            await _respond(send, 429, pages.password_page(limited=True), [*_HTML, *headers])
             return
         if not ok:
-            await _respond(send, 401, pages.password_page(error=True), [_HTML])
+            await _respond(send, 401, pages.password_page(error=True), _HTML)
             return
         token = self.signer.sign(_password_token(route)).decode()
         # Back to the same address as the visitor sent it (still percent-encoded).
@@ -294,7 +316,7 @@ class Redirector:
         if not_found_url:
             await _respond(send, 302, b"", [(b"location", _header_url(not_found_url))])
         else:
-            await _respond(send, 404, pages.NOT_FOUND, [_HTML])
+            await _respond(send, 404, pages.NOT_FOUND, _HTML)
 
 
 def _password_token(route: Route) -> str:

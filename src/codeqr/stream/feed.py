@@ -51,11 +51,13 @@ Shaper = Callable[[Session, str, Rows], list[Frame]]
 class Subscription:
     """One open stream: the frames waiting for it, at most ``limit`` of them."""
 
-    def __init__(self, workspace_id: str, limit: int) -> None:
+    def __init__(self, workspace_id: str, limit: int, holder: str = "") -> None:
         self.workspace_id = workspace_id
         self.limit = limit
+        self.holder = holder
+        """Who opened it (an API key or a dashboard sign-in), for the per-holder cap."""
         self.ended: str | None = None
-        """Why the stream must end: ``shutdown`` or ``overflow``."""
+        """Why the stream must end: ``shutdown``, ``overflow`` or ``revoked``."""
         self._frames: deque[Frame] = deque()
         self._ready = asyncio.Event()
 
@@ -132,12 +134,25 @@ class Feed:
                 self._byte_order = repo.byte_order(conn)
         return self._byte_order
 
-    async def subscribe(self, workspace_id: str) -> Subscription | None:
+    def open_streams(self, workspace_id: str, holder: str) -> tuple[int, int]:
+        """``(of this holder, of the whole workspace)``: the streams open in this process."""
+        subs = self._subs.get(workspace_id, ())
+        return sum(1 for sub in subs if sub.holder == holder), len(subs)
+
+    async def subscribe(
+        self, workspace_id: str, holder: str = "", admit: Callable[[int, int], None] | None = None
+    ) -> Subscription | None:
         """A new subscription, returned once every event stored from now on will reach it;
-        ``None`` when the app is shutting down."""
+        ``None`` when the app is shutting down.
+
+        ``admit`` sees ``open_streams`` first and may raise to refuse; nothing is awaited
+        between that count and the registration, so concurrent opens cannot both pass.
+        """
         if self._closed:
             return None
-        sub = Subscription(workspace_id, self.limit)
+        if admit is not None:
+            admit(*self.open_streams(workspace_id, holder))
+        sub = Subscription(workspace_id, self.limit, holder)
         self._subs.setdefault(workspace_id, set()).add(sub)
         try:
             if self._task is None:

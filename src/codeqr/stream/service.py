@@ -3,6 +3,8 @@ the wire, and what a reconnecting client missed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import groupby
 
 import orjson
@@ -11,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from codeqr.analytics.event_list import shape_events
 from codeqr.kit.clock import now_ms
-from codeqr.kit.errors import BadRequest, NotFound
+from codeqr.kit.errors import BadRequest, CodeQRError, NotFound, RateLimited
 from codeqr.kit.ids import click_id, is_base62
 from codeqr.link.service import LinkService
 from codeqr.stream import repository as repo
@@ -26,6 +28,50 @@ BACKLOG_MS = 24 * 3600 * 1000
 BACKLOG_LIMIT = 1000
 """What a resumed stream replays at most: the newest 1000 events of the last 24 hours."""
 _EVENT_ID_LENGTH = 16
+FULL_RETRY_SECONDS = 10
+"""``Retry-After`` of a stream refused for too many open ones: a slot frees when one closes."""
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Who watches which workspace, and how to ask again whether they still may."""
+
+    workspace_id: str
+    holder: str
+    """``key:<id>`` or ``session:<id>``: one cap of open streams each."""
+    recheck: Callable[[Session], Watch]
+    """Runs the opening checks again (key live, sign-in live, member, plan); raises a
+    ``CodeQRError`` once access is gone."""
+
+
+def still_allowed(session: Session, watch: Watch) -> bool:
+    """Whether the holder of an open stream may still watch its workspace."""
+    try:
+        again = watch.recheck(session)
+    except CodeQRError:
+        return False
+    return again.workspace_id == watch.workspace_id and again.holder == watch.holder
+
+
+def admission(per_key: int, per_workspace: int) -> Callable[[int, int], None]:
+    """The check ``Feed.subscribe`` runs on the counts of open streams: 429 over a cap."""
+
+    def admit(of_holder: int, of_workspace: int) -> None:
+        # Each open stream holds a connection and a queue of up to 1000 events for as long
+        # as the client likes: a leaked or hostile key must not hold them without bound.
+        if of_holder >= per_key:
+            raise RateLimited(
+                f"Too many open event streams for this key or sign-in (at most {per_key}): "
+                "close one, or share one stream between readers.",
+                headers={"Retry-After": str(FULL_RETRY_SECONDS)},
+            )
+        if of_workspace >= per_workspace:
+            raise RateLimited(
+                f"Too many open event streams for this workspace (at most {per_workspace}).",
+                headers={"Retry-After": str(FULL_RETRY_SECONDS)},
+            )
+
+    return admit
 
 
 def for_key(session: Session, workspace: Workspace, named: str | None) -> Workspace:

@@ -1,0 +1,116 @@
+"""``codeqr serve`` under clients that hold connections: idle, many, or slow to send."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from codeqr.settings import Settings
+from tests.conftest import free_port
+
+from .test_commands import CODEQR, _env
+
+REQUEST = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+@contextmanager
+def serving(settings: Settings, **env: str) -> Iterator[int]:
+    """``codeqr serve`` with extra ``CODEQR_*`` variables; the port once it answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [CODEQR, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**_env(settings), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "codeqr serve did not start"
+            time.sleep(0.1)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def connect(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def closed_within(sock: socket.socket, seconds: float) -> float | None:
+    """Seconds until the server closes ``sock`` (reading and dropping what it sends), or
+    ``None`` if it is still open after ``seconds``."""
+    start = time.monotonic()
+    sock.settimeout(0.1)
+    while (elapsed := time.monotonic() - start) < seconds:
+        try:
+            if sock.recv(65536) == b"":
+                return elapsed
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return elapsed
+    return None
+
+
+def status_of(sock: socket.socket) -> int:
+    sock.sendall(REQUEST)
+    head = sock.recv(65536)
+    return int(head.split(b" ", 2)[1])
+
+
+@pytest.mark.slow
+def test_an_idle_keep_alive_connection_is_closed(settings: Settings) -> None:
+    with serving(settings, CODEQR_HTTP_KEEP_ALIVE_SECONDS="1") as port, connect(port) as sock:
+        assert status_of(sock) == 200
+        elapsed = closed_within(sock, 4)
+        assert elapsed is not None, "the idle connection was kept open"
+        assert 0.5 < elapsed < 2.5
+
+
+@pytest.mark.slow
+def test_past_the_concurrency_limit_requests_get_503(settings: Settings) -> None:
+    with serving(settings, CODEQR_HTTP_MAX_CONCURRENCY="4") as port:
+        held = [connect(port) for _ in range(4)]
+        time.sleep(0.2)
+        with connect(port) as sock:
+            assert status_of(sock) == 503
+        for sock in held:
+            sock.close()
+        time.sleep(0.2)
+        with connect(port) as sock:
+            assert status_of(sock) == 200
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="uvicorn has no timeout on reading a request's headers (Kludex/uvicorn#157): "
+    "timeout_keep_alive stops at the request's first byte",
+)
+def test_a_request_sent_slowly_is_cut_off(settings: Settings) -> None:
+    """Slowloris: a request line dribbled one byte a second keeps its connection open."""
+    with serving(settings, CODEQR_HTTP_KEEP_ALIVE_SECONDS="1") as port, connect(port) as sock:
+        cut = False
+        for byte in b"GET /healthz":
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                cut = True
+                break
+            if closed_within(sock, 1.0) is not None:
+                cut = True
+                break
+        assert cut, "the server waited for the slow request for 12 s"
