@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     http_keep_alive_seconds: int = Field(default=5, ge=1)
     """``codeqr serve`` closes a connection idle this long after its last answer (uvicorn's
     own default; a proxy in front should keep its idle upstream connections for less)."""
+    http_head_timeout_seconds: float = Field(default=10.0, gt=0)
+    """``codeqr serve`` closes a connection whose request line and headers take longer (a
+    client dribbling them, slowloris), or that sends none at all."""
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    """… and one whose request body takes longer than this after its headers."""
+    http_max_head_bytes: int = Field(default=65_536, ge=4096)
+    """… and answers 431 to a request line and headers larger than this."""
     http_max_concurrency: int = Field(default=10_000, ge=1)
     """Open connections or requests in progress past which ``codeqr serve`` answers 503
     (uvicorn's ``limit_concurrency``): a bound on its memory. Idle keep-alive connections

@@ -95,22 +95,46 @@ def test_past_the_concurrency_limit_requests_get_503(settings: Settings) -> None
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn has no timeout on reading a request's headers (Kludex/uvicorn#157): "
-    "timeout_keep_alive stops at the request's first byte",
-)
-def test_a_request_sent_slowly_is_cut_off(settings: Settings) -> None:
-    """Slowloris: a request line dribbled one byte a second keeps its connection open."""
-    with serving(settings, CODEQR_HTTP_KEEP_ALIVE_SECONDS="1") as port, connect(port) as sock:
-        cut = False
-        for byte in b"GET /healthz":
-            try:
-                sock.sendall(bytes([byte]))
-            except OSError:
-                cut = True
-                break
-            if closed_within(sock, 1.0) is not None:
-                cut = True
-                break
-        assert cut, "the server waited for the slow request for 12 s"
+def test_slow_silent_and_oversized_requests_are_cut_off(settings: Settings) -> None:
+    """Slowloris: a request line dribbled a byte a second, a connection that sends nothing,
+    a body that stalls, and a head past the size bound; a normal request still answers."""
+    limits = {
+        "CODEQR_HTTP_KEEP_ALIVE_SECONDS": "1",
+        "CODEQR_HTTP_HEAD_TIMEOUT_SECONDS": "2",
+        "CODEQR_HTTP_BODY_TIMEOUT_SECONDS": "2",
+        "CODEQR_HTTP_MAX_HEAD_BYTES": "8192",
+    }
+    with serving(settings, **limits) as port:
+        with connect(port) as dribbled:
+            cut_after = None
+            for n, byte in enumerate(b"GET /healthz HTTP/1.1\r\n"):
+                try:
+                    dribbled.sendall(bytes([byte]))
+                except OSError:
+                    cut_after = n
+                    break
+                if closed_within(dribbled, 1.0) is not None:
+                    cut_after = n
+                    break
+            assert cut_after is not None, "the server waited for the whole dribbled request"
+            assert cut_after <= 5  # two seconds, and at most one tick (a second) late
+
+        with connect(port) as silent:
+            elapsed = closed_within(silent, 6)
+            assert elapsed is not None, "a connection that sent nothing was kept"
+            assert 1.5 < elapsed < 4.5
+
+        with connect(port) as stalled:
+            stalled.sendall(b"POST /api/links HTTP/1.1\r\nHost: x\r\ncontent-length: 100\r\n\r\n{")
+            elapsed = closed_within(stalled, 6)
+            assert elapsed is not None, "a stalled body was waited for"
+            assert elapsed < 4.5
+
+        with connect(port) as oversized:
+            oversized.sendall(
+                b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 9000 + b"\r\n\r\n"
+            )
+            assert oversized.recv(65536).startswith(b"HTTP/1.1 431 ")
+
+        with connect(port) as normal:
+            assert status_of(normal) == 200

@@ -104,7 +104,6 @@ def serve(
         log_level="warning",
         access_log=False,
         loop="uvloop",
-        http="httptools",
         lifespan="on",
         interface="asgi3",
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 and overwrite the peer address,
