@@ -120,6 +120,23 @@ def test_errors_are_reported_without_a_traceback(settings: Settings) -> None:
     assert "unknown plan" in bad.stderr
 
 
+def test_client_sales_are_turned_on_with_a_maximum_and_off(settings: Settings) -> None:
+    """``workspaces set-client-sales SLUG on|off [--max N]``; on needs a maximum."""
+    run(settings, "users", "create", "--email", "cy@example.com", "--password", "long enough")
+    run(
+        settings, "workspaces", "create", "--name", "C", "--slug", "cy", "--owner", "cy@example.com"
+    )
+    refused = run(settings, "workspaces", "set-client-sales", "cy", "on", check=False)
+    assert refused.returncode == 1
+    assert "clientSaleMax: required" in refused.stderr
+    on = run_json(settings, "workspaces", "set-client-sales", "cy", "on", "--max", "50000")
+    assert (on["clientSalesEnabled"], on["clientSaleMax"], on["currency"]) == (True, 50000, "USD")
+    off = run_json(settings, "workspaces", "set-client-sales", "cy", "off")
+    assert (off["clientSalesEnabled"], off["clientSaleMax"]) == (False, 50000)
+    wrong = run(settings, "workspaces", "set-client-sales", "cy", "maybe", check=False)
+    assert wrong.returncode == 2
+
+
 @pytest.mark.slow
 def test_first_start_prints_credentials_that_work(settings: Settings) -> None:
     """``codeqr serve`` on an empty instance creates an owner, a business workspace and a key."""

@@ -25,6 +25,12 @@ def allow_hostnames(server: LiveServer, slug: str, hostnames: list[str]) -> None
         ws.get_workspace(session, slug).allowed_hostnames = hostnames
 
 
+def allow_client_sales(server: LiveServer, slug: str, maximum: int = 100_000) -> None:
+    """Turn client sales on for the workspace, up to ``maximum`` (off by default)."""
+    with server.services.db.transaction() as session:
+        ws.set_client_sales(session, ws.get_workspace(session, slug), True, maximum)
+
+
 @dataclass
 class Site:
     """A business workspace with a publishable key, allowing ``www.shop.test``."""
@@ -301,6 +307,7 @@ def test_bad_bodies_are_refused_with_cors(site: Site) -> None:
 
 
 def test_leads_and_sales_from_the_browser_are_recorded(site: Site) -> None:
+    allow_client_sales(site.shop.server, site.shop.tenant.slug)
     link = site.shop.link(trackConversion=True)
     click_id = click(site, link).json()["clickId"]
     client = site.browser()

@@ -20,7 +20,7 @@ from tests.browser import (
 )
 from tests.conftest import LiveServer
 
-from .test_client_endpoints import Site
+from .test_client_endpoints import Site, allow_client_sales
 
 SHOP = "www.shop.test"
 FIRST_ID = "AAAAfirstClick01"
@@ -230,6 +230,7 @@ def settle(page: Page, call: str) -> dict[str, Any]:
 def test_a_visitor_from_a_short_link_becomes_a_lead_and_a_sale(
     site: Site, pages: PageServer, context: BrowserContext, page: Page
 ) -> None:
+    allow_client_sales(site.shop.server, site.shop.tenant.slug)
     pages.pages["/landing"] = script_page(site)
     link = site.shop.link(url=pages.url(SHOP, "/landing"), trackConversion=True)
     errors = ConsoleErrors(page)

@@ -165,3 +165,39 @@ def test_another_workspaces_key_cannot_be_revoked(server: LiveServer) -> None:
         key = session.get(ApiKey, key_id)
         assert key is not None
         assert key.revoked_at is None
+
+
+def test_client_sales_are_off_until_allowed_with_a_largest_sale(server: LiveServer) -> None:
+    owner = dash(server)
+    token = owner.csrf("/settings")
+    page = owner.get("/settings")
+    assert 'id="client-sales"' in page.text
+    assert 'name="enabled" value="on" checked' not in page.text
+    missing = owner.post("/settings/client-sales", {"enabled": "on"}, token)
+    assert missing.status_code == 400
+    assert "Required to turn client sales on" in field_error(missing.text, "client_sale_max")
+    cents = owner.post(
+        "/settings/client-sales", {"enabled": "on", "client_sale_max": "1.005"}, token
+    )
+    assert cents.status_code == 400
+    assert "at most 2 decimals" in field_error(cents.text, "client_sale_max")
+    saved = owner.post(
+        "/settings/client-sales", {"enabled": "on", "client_sale_max": "1,500.50"}, token
+    )
+    assert saved.status_code == 303
+    shown = owner.client.get(saved.headers["location"])
+    assert "Client sales setting saved" in shown.text
+    assert 'value="1500.50"' in shown.text
+    with server.services.db.transaction() as session:
+        workspace = session.get(Workspace, owner.account.workspace_id)
+        assert workspace is not None
+        assert (workspace.client_sales_enabled, workspace.client_sale_max) == (True, 150_050)
+    turned_off = owner.post("/settings/client-sales", {"client_sale_max": "1500.50"}, token)
+    assert turned_off.status_code == 303
+    viewer = viewer_of(server, owner.account)
+    refused = viewer.post("/settings/client-sales", {"enabled": "on"}, viewer.csrf("/settings"))
+    assert refused.status_code == 403
+    with server.services.db.transaction() as session:
+        workspace = session.get(Workspace, owner.account.workspace_id)
+        assert workspace is not None
+        assert (workspace.client_sales_enabled, workspace.client_sale_max) == (False, 150_050)

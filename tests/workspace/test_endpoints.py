@@ -38,6 +38,8 @@ def test_get_by_slug_or_id(server: LiveServer) -> None:
         "plan",
         "currency",
         "allowedHostnames",
+        "clientSalesEnabled",
+        "clientSaleMax",
         "createdAt",
     }
     assert by_slug["id"] == tenant.workspace_id
@@ -133,6 +135,31 @@ def test_nulls_and_an_empty_body_change_nothing(server: LiveServer) -> None:
     assert client.patch(f"/api/workspaces/{tenant.slug}", json=nulls).json() == before
     assert client.patch(f"/api/workspaces/{tenant.slug}", json={}).json() == before
     assert client.patch(f"/api/workspaces/{tenant.slug}").json() == before
+
+
+def test_client_sales_are_off_by_default_and_turned_on_with_a_maximum(
+    server: LiveServer,
+) -> None:
+    tenant = make_tenant(server)
+    before = fetch(server, tenant)
+    assert (before["clientSalesEnabled"], before["clientSaleMax"]) == (False, None)
+    client = server.client(tenant.token)
+    path = f"/api/workspaces/{tenant.slug}"
+    no_max = client.patch(path, json={"clientSalesEnabled": True, "name": "Renamed"})
+    assert no_max.status_code == 422
+    assert error_of(no_max)["message"].startswith("clientSaleMax: required")
+    assert fetch(server, tenant) == before  # all or nothing
+    for bad in (0, -5, 10**16):
+        refused = client.patch(path, json={"clientSalesEnabled": True, "clientSaleMax": bad})
+        assert refused.status_code == 422, bad
+        assert "clientSaleMax" in error_of(refused)["message"]
+    on = client.patch(path, json={"clientSalesEnabled": True, "clientSaleMax": 50_000})
+    assert on.status_code == 200, on.text
+    assert (on.json()["clientSalesEnabled"], on.json()["clientSaleMax"]) == (True, 50_000)
+    off = client.patch(path, json={"clientSalesEnabled": False})
+    assert (off.json()["clientSalesEnabled"], off.json()["clientSaleMax"]) == (False, 50_000)
+    again = client.patch(path, json={"clientSalesEnabled": True})  # the kept maximum
+    assert again.json()["clientSalesEnabled"] is True
 
 
 def test_rename_and_change_the_slug(server: LiveServer) -> None:

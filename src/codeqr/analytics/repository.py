@@ -36,6 +36,7 @@ from codeqr.events.models import (
     sale_events,
 )
 from codeqr.link.models import Link, LinkTag, Tag
+from codeqr.money.bounds import clamp_total, money_sum
 
 _NULLABLE = {"link_id", "customer_id", "click_id"}
 """Columns some events leave empty (a sale without a link); negations keep those rows."""
@@ -91,10 +92,11 @@ REFUND_EVENT = "Refund"
 
 
 def sale_totals(facts: FromClause) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
-    """``sales`` and ``saleAmount`` over ``sale_facts()`` (see there for what they count)."""
+    """``sales`` and ``saleAmount`` over ``sale_facts()`` (see there for what they count);
+    the amount summed so that no number of rows can make the query fail (``money_sum``)."""
     return (
         func.coalesce(func.sum(facts.c.sale_count), 0).label("sales"),
-        func.coalesce(func.sum(facts.c.amount), 0).label("saleAmount"),
+        func.coalesce(money_sum(facts.c.amount), 0).label("saleAmount"),
     )
 
 
@@ -181,7 +183,7 @@ def where(
 def total(session: Session, src: Source, conditions: Sequence[Any]) -> dict[str, int]:
     """The measures of ``src`` over every matching row."""
     row = session.execute(select(*src.measures).select_from(src.rows).where(*conditions)).one()
-    return {name: int(value or 0) for name, value in row._mapping.items()}
+    return {name: clamp_total(value) for name, value in row._mapping.items()}
 
 
 def grouped(
@@ -251,7 +253,7 @@ def in_ranges(
         for key, values in _split(session.execute(query).all(), 1):
             into = found.setdefault(int(key[0]), {})
             for name, value in values.items():
-                into[name] = into.get(name, 0) + value
+                into[name] = clamp_total(into.get(name, 0) + value)
     return found
 
 
@@ -260,7 +262,7 @@ def _split(rows: Sequence[Any], width: int) -> list[tuple[tuple[Any, ...], dict[
     for row in rows:
         mapping = row._mapping
         names = list(mapping.keys())[width:]
-        out.append((tuple(row[:width]), {n: int(mapping[n] or 0) for n in names}))
+        out.append((tuple(row[:width]), {n: clamp_total(mapping[n]) for n in names}))
     return out
 
 

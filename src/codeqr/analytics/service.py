@@ -38,6 +38,7 @@ from codeqr.analytics.timeframe import (
 from codeqr.kit.clock import iso, utcnow
 from codeqr.kit.errors import Forbidden, NotFound, Unprocessable
 from codeqr.link.service import LinkContext
+from codeqr.money.bounds import clamp_total
 from codeqr.stripe import service as stripe_connection
 from codeqr.workspace.models import Plan, Workspace
 from codeqr.workspace.service import get_plan
@@ -220,7 +221,7 @@ def _parts(
 
 def _add(into: dict[str, Any], values: dict[str, int]) -> None:
     for name, value in values.items():
-        into[name] = into.get(name, 0) + value
+        into[name] = clamp_total(into.get(name, 0) + value)
 
 
 def rank(

@@ -264,6 +264,38 @@ def workspaces_set_hostnames(
     _emit(data, as_json)
 
 
+@workspaces.command("set-client-sales")
+def workspaces_set_client_sales(
+    slug: Annotated[str, typer.Argument()],
+    state: Annotated[str, typer.Argument(help="on or off.")],
+    maximum: Annotated[
+        int | None,
+        typer.Option(
+            "--max",
+            help="Largest client sale, in minor units of the reporting currency "
+            "(required to turn them on unless already set).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Allow (on) or refuse (off) sales sent with a publishable key, up to --max."""
+    if state not in ("on", "off"):
+        typer.echo("error: STATE must be on or off", err=True)
+        raise typer.Exit(code=2)
+    with _transaction() as (_, _db, session):
+        workspace = ws.set_client_sales(
+            session, ws.get_workspace(session, slug), state == "on", maximum
+        )
+        data: dict[str, Any] = {
+            "id": workspace.id,
+            "slug": workspace.slug,
+            "clientSalesEnabled": workspace.client_sales_enabled,
+            "clientSaleMax": workspace.client_sale_max,
+            "currency": workspace.currency,
+        }
+    _emit(data, as_json)
+
+
 @analytics.command("rollup")
 def analytics_rollup(
     rebuild_all: Annotated[

@@ -271,6 +271,15 @@ async def track_click(
 
 
 # --- leads and sales ------------------------------------------------------------------
+#
+# What a publishable key may do (SPEC §9). The key is public and ``Origin`` is forgeable by
+# any client that is not a browser, so the key only records:
+# - a lead or a sale may create a customer with the name, email and avatar it sends, but
+#   never changes those of a customer already known;
+# - answers keep Dub's shapes with ids and status only: the customer's name, email and
+#   avatar are null, and a sale already recorded for an invoice id is not described;
+# - sales are refused (403) unless the workspace turned client sales on, and refused (422)
+#   past its ``clientSaleMax`` (in its reporting currency).
 
 
 @router.post("/api/track/lead/client", response_model=TrackLeadOut, tags=["track"])
@@ -278,15 +287,16 @@ async def track_lead_client(
     body: Annotated[TrackLeadIn, Body()], caller: ClientCallerDep, services: ServicesDep
 ) -> Response:
     """Record a lead from the browser (``codeqrAnalytics.trackLead``, publishable key)."""
-    return await record_lead(services, caller.workspace, body)
+    return await record_lead(services, caller.workspace, body, publishable=True)
 
 
 @router.post("/api/track/sale/client", response_model=TrackSaleOut, tags=["track"])
 async def track_sale_client(
     body: Annotated[TrackSaleIn, Body()], caller: ClientCallerDep, services: ServicesDep
 ) -> Response:
-    """Record a sale from the browser (``codeqrAnalytics.trackSale``, publishable key)."""
-    return await record_sale(services, caller.workspace, body)
+    """Record a sale from the browser (``codeqrAnalytics.trackSale``, publishable key), when
+    the workspace allows client sales."""
+    return await record_sale(services, caller.workspace, body, publishable=True)
 
 
 # --- CORS -----------------------------------------------------------------------------

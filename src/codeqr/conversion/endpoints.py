@@ -26,20 +26,26 @@ def _json(answer: BaseModel) -> Response:
     return Response(answer.model_dump_json(by_alias=True), media_type="application/json")
 
 
-async def record_lead(services: Services, workspace: Workspace, body: TrackLeadIn) -> Response:
-    """The lead use case in one transaction on one worker thread (server and client routes)."""
+async def record_lead(
+    services: Services, workspace: Workspace, body: TrackLeadIn, *, publishable: bool = False
+) -> Response:
+    """The lead use case in one transaction on one worker thread (server and client routes;
+    ``publishable``: see ``flows.track_lead``)."""
 
     def work(session: Session) -> TrackLeadOut:
-        return flows.track_lead(session, services, workspace, body)
+        return flows.track_lead(session, services, workspace, body, publishable=publishable)
 
     return _json(await in_transaction(services, work))
 
 
-async def record_sale(services: Services, workspace: Workspace, body: TrackSaleIn) -> Response:
-    """The sale use case in one transaction on one worker thread (server and client routes)."""
+async def record_sale(
+    services: Services, workspace: Workspace, body: TrackSaleIn, *, publishable: bool = False
+) -> Response:
+    """The sale use case in one transaction on one worker thread (server and client routes;
+    ``publishable``: see ``flows.track_sale``)."""
 
     def work(session: Session) -> TrackSaleOut:
-        return flows.track_sale(session, services, workspace, body)
+        return flows.track_sale(session, services, workspace, body, publishable=publishable)
 
     return _json(await in_transaction(services, work))
 

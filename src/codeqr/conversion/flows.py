@@ -27,10 +27,11 @@ from codeqr.customer.models import Customer
 from codeqr.events.sql import SqlEventsStore
 from codeqr.events.store import Click
 from codeqr.kit.clock import now_ms
-from codeqr.kit.errors import BadRequest, NotFound
+from codeqr.kit.errors import BadRequest, Forbidden, NotFound, Unprocessable
 from codeqr.kit.ids import click_id as event_id
 from codeqr.kit.ids import is_base62
 from codeqr.link.models import Link
+from codeqr.money.bounds import REPORTING_AMOUNT_MAX
 from codeqr.money.currency import normalize_currency
 from codeqr.money.rates import Conversion, Rates
 from codeqr.services import Services
@@ -79,10 +80,13 @@ def track_lead(
     body: TrackLeadIn,
     *,
     plan_checked: bool = False,
+    publishable: bool = False,
 ) -> TrackLeadOut:
     """Tie the customer to the click and record the lead once per (customer, event name).
 
     ``plan_checked``: the caller already knows the plan includes conversion tracking.
+    ``publishable``: the call came with a publishable key, which only records (SPEC §9): a
+    known customer's profile is left as it is and the answer carries no stored details.
     """
     if not plan_checked:
         require_plan(session, workspace, CONVERSIONS)
@@ -98,13 +102,8 @@ def track_lead(
         click_id = known.click_id
     click, link = click_and_link(session, services, workspace.id, click_id)  # reads first
     profile = customers.Profile(body.customer_name, body.customer_email, body.customer_avatar)
-    # Writes hold the write lock from here. A new customer (the usual case) is one insert;
-    # a known one goes through the whole claim.
-    row = customers.new_customer_row(workspace.id, external_id, profile, click)
-    customer: Customer | repository.CustomerRef | None
-    customer = repository.insert_customer(session, row)
-    if customer is None:
-        customer = customers.claim_customer(session, workspace.id, external_id, profile, click)
+    # Writes hold the write lock from here.
+    customer = _claim(session, workspace.id, external_id, profile, click, publishable)
     if body.mode is not LeadMode.deferred:
         repository.record_lead(
             session,
@@ -115,14 +114,15 @@ def track_lead(
             metadata=body.metadata,
             at_ms=now_ms(),
         )
+    shown = _ids_only(customer) if publishable else customer
     return TrackLeadOut(
         click=ClickRef(id=click.id),
         link=_lead_link(services, link),
         customer=LeadCustomerOut(
-            name=customer.name,
-            email=customer.email,
-            avatar=customer.avatar,
-            external_id=customer.external_id,
+            name=shown.name,
+            email=shown.email,
+            avatar=shown.avatar,
+            external_id=shown.external_id,
         ),
     )
 
@@ -134,18 +134,36 @@ def track_sale(
     body: TrackSaleIn,
     *,
     plan_checked: bool = False,
+    publishable: bool = False,
 ) -> TrackSaleOut:
-    """Record a sale for the customer's link, once per (workspace, invoice id)."""
+    """Record a sale for the customer's link, once per (workspace, invoice id).
+
+    ``publishable``: the call came with a publishable key (SPEC §9): refused unless the
+    workspace allows client sales, up to its maximum; a known customer's profile is left
+    as it is, and the answer carries ids and what the caller sent, never stored details.
+    """
+    if publishable and not workspace.client_sales_enabled:
+        raise Forbidden(
+            "Client sales are turned off for this workspace: record sales from your server "
+            "with a secret key, or turn on client sales (clientSalesEnabled) in the "
+            "workspace settings."
+        )
     if not plan_checked:
         require_plan(session, workspace, CONVERSIONS)
     currency = normalize_currency(body.currency)
     event_name = body.event_name or DEFAULT_SALE_EVENT
     processor = body.payment_processor or PaymentProcessor.custom
     at_ms = now_ms()
+    # Before anything is written: an amount too large to count is refused whole.
+    conversion = convert_sale(services.rates, workspace.currency, body.amount, currency, at_ms)
+    if publishable:
+        _check_client_sale(workspace, conversion)
 
     if body.invoice_id is not None:
         earlier = repository.sale_by_invoice(session, workspace.id, body.invoice_id)
         if earlier is not None:
+            if publishable:  # whose sale it was is not the page's to learn
+                return TrackSaleOut(event_name=earlier.event_name, customer=None, sale=None)
             return _answer_earlier(session, earlier)
 
     profile = customers.Profile(body.customer_name, body.customer_email, body.customer_avatar)
@@ -158,8 +176,8 @@ def track_sale(
             return TrackSaleOut(event_name=event_name, customer=None, sale=None)
         # Direct sale tracking: the click is known, the sign-up was never tracked.
         click = find_click(session, services, workspace.id, body.click_id.strip())
-        customer = customers.claim_customer(
-            session, workspace.id, body.customer_external_id, profile, click
+        customer = _claim(
+            session, workspace.id, body.customer_external_id, profile, click, publishable
         )
         repository.record_lead(
             session,
@@ -171,7 +189,7 @@ def track_sale(
             at_ms=at_ms,
         )
     else:
-        if any((profile.name, profile.email, profile.avatar)):
+        if not publishable and any((profile.name, profile.email, profile.avatar)):
             customer = customers.claim_customer(
                 session, workspace.id, body.customer_external_id, profile, None
             )
@@ -181,8 +199,6 @@ def track_sale(
             else:
                 click = services.events.get_click(customer.click_id, session)
 
-    day = datetime.fromtimestamp(at_ms / 1000, tz=UTC).date()
-    conversion = services.rates.convert(body.amount, currency, workspace.currency, day)
     reporting_amount = conversion.amount if conversion else None
     row = {
         "id": event_id(at_ms),
@@ -205,6 +221,8 @@ def track_sale(
         assert body.invoice_id is not None
         earlier = repository.sale_by_invoice(session, workspace.id, body.invoice_id)
         assert earlier is not None
+        if publishable:
+            return TrackSaleOut(event_name=earlier.event_name, customer=None, sale=None)
         return _answer_earlier(session, earlier)
     repository.count_sale(
         session,
@@ -215,7 +233,7 @@ def track_sale(
     )
     return TrackSaleOut(
         event_name=event_name,
-        customer=_sale_customer(customer),
+        customer=_sale_customer(_ids_only(customer) if publishable else customer),
         sale=SaleOut(
             amount=body.amount,
             currency=currency.lower(),
@@ -224,6 +242,39 @@ def track_sale(
             metadata=body.metadata,
         ),
     )
+
+
+def convert_sale(
+    rates: Rates, reporting_currency: str, amount: int, currency: str, at_ms: int
+) -> Conversion | None:
+    """A sale's amount in the reporting currency at the rate of its day (``None``: no rate);
+    422 naming ``amount`` when the converted amount is past ``REPORTING_AMOUNT_MAX``."""
+    day = datetime.fromtimestamp(at_ms / 1000, tz=UTC).date()
+    conversion = rates.convert(amount, currency, reporting_currency, day)
+    if conversion is not None and conversion.amount > REPORTING_AMOUNT_MAX:
+        raise Unprocessable(
+            f"amount: {amount} {currency} is {conversion.amount} in minor units of "
+            f"{reporting_currency}, more than the {REPORTING_AMOUNT_MAX} one sale may count"
+        )
+    return conversion
+
+
+def _check_client_sale(workspace: Workspace, conversion: Conversion | None) -> None:
+    """422 naming ``amount`` for a client sale past the workspace's maximum (in its
+    reporting currency), or one that cannot be compared with it (no exchange rate)."""
+    most = workspace.client_sale_max or 0
+    where = f"{most} minor units of {workspace.currency}"
+    if conversion is None:
+        raise Unprocessable(
+            f"amount: no exchange rate into {workspace.currency} to check the sale against "
+            f"the largest client sale this workspace allows ({where}); record it from your "
+            "server instead"
+        )
+    if conversion.amount > most:
+        raise Unprocessable(
+            f"amount: more than the largest client sale this workspace allows ({where}); "
+            "record larger sales from your server, or raise clientSaleMax"
+        )
 
 
 def change_reporting_currency(
@@ -246,6 +297,10 @@ def reconvert_sales(session: Session, rates: Rates, workspace: Workspace) -> int
     for sale_id, at_ms, amount, currency in sales:
         day = datetime.fromtimestamp(at_ms / 1000, tz=UTC).date()
         conversion = rates.convert(amount, currency, target, day)
+        if conversion is not None and conversion.amount > REPORTING_AMOUNT_MAX:
+            # Too large to count in this currency (say, recorded before the bounds): kept
+            # and flagged like a sale without a rate, and left out of the totals.
+            conversion = None
         repository.set_reporting(session, sale_id, reporting_columns(conversion, target))
     repository.reconvert_refunds(session, workspace.id)
     with_test = stripe_connection.counts_test_data(stripe_connection.get(session, workspace.id))
@@ -262,6 +317,39 @@ def reporting_columns(conversion: Conversion | None, currency: str) -> dict[str,
         "fx_date": conversion.rate_date.isoformat() if conversion else None,
         "fx_missing": conversion is None,
     }
+
+
+def _claim(
+    session: Session,
+    workspace_id: str,
+    external_id: str,
+    profile: customers.Profile,
+    click: Click | None,
+    publishable: bool,
+) -> Customer | repository.CustomerRef:
+    """The customer with this external id: a new one (the usual case) is one insert with
+    ``profile``; a known one goes through the whole claim, and takes ``profile``'s fields
+    only from a secret key (a publishable key is public: it never edits a customer)."""
+    row = customers.new_customer_row(workspace_id, external_id, profile, click)
+    customer = repository.insert_customer(session, row)
+    if customer is not None:
+        return customer
+    known = customers.Profile() if publishable else profile
+    return customers.claim_customer(session, workspace_id, external_id, known, click)
+
+
+def _ids_only(customer: Customer | repository.CustomerRef) -> repository.CustomerRef:
+    """The customer as a publishable key's answer shows it: ids, no stored details."""
+    return repository.CustomerRef(
+        customer.id,
+        customer.workspace_id,
+        customer.external_id,
+        None,
+        None,
+        None,
+        customer.click_id,
+        customer.link_id,
+    )
 
 
 def _answer_earlier(session: Session, earlier: repository.SaleRow) -> TrackSaleOut:

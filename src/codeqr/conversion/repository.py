@@ -18,6 +18,7 @@ from codeqr.kit.db import insert_unless_exists as kit_insert_unless_exists
 from codeqr.kit.ids import click_id as event_id
 from codeqr.kit.prepared import insert_unless_exists, prepared
 from codeqr.link.models import Link
+from codeqr.money.bounds import clamped_sql, money_sum, saturating_add, saturating_bounds
 
 
 def snapshot(click: Click | None) -> dict[str, str]:
@@ -78,17 +79,24 @@ _COUNT_LEADS = (
     .where(_links.c.id == bindparam("link_id"))
     .values(leads=_links.c.leads + bindparam("quantity"))
 )
+# ``saleAmount`` saturates at ``TOTAL_MAX`` (see ``money.bounds`` for why it does not refuse).
+_HI: Any = bindparam("hi")
+_LO: Any = bindparam("lo")
+_AMOUNT: Any = bindparam("amount")
 _COUNT_LINK_SALE = (
     update(_links)
     .where(_links.c.id == bindparam("row_id"))
-    .values(sales=_links.c.sales + 1, sale_amount=_links.c.sale_amount + bindparam("amount"))
+    .values(
+        sales=_links.c.sales + 1,
+        sale_amount=saturating_add(_links.c.sale_amount, _HI, _LO, _AMOUNT),
+    )
 )
 _COUNT_CUSTOMER_SALE = (
     update(_customers)
     .where(_customers.c.id == bindparam("row_id"))
     .values(
         sales=_customers.c.sales + 1,
-        sale_amount=_customers.c.sale_amount + bindparam("amount"),
+        sale_amount=saturating_add(_customers.c.sale_amount, _HI, _LO, _AMOUNT),
         first_sale_at=func.coalesce(_customers.c.first_sale_at, bindparam("at")),
     )
 )
@@ -121,14 +129,16 @@ def count_sale(
     reporting_amount: int | None,
     at_ms: int,
 ) -> None:
-    """Add one sale (and its converted amount, when known) to its link and customer."""
+    """Add one sale (and its converted amount, when known) to its link and customer; their
+    ``saleAmount`` stops at ``TOTAL_MAX``."""
     amount = reporting_amount or 0
+    params = {"amount": amount, **saturating_bounds(amount)}
     if link_id is not None:
-        prepared(_COUNT_LINK_SALE, session).run(session, {"row_id": link_id, "amount": amount})
+        prepared(_COUNT_LINK_SALE, session).run(session, {"row_id": link_id, **params})
     if customer_id is not None:
         at: datetime = from_ms(at_ms)
         prepared(_COUNT_CUSTOMER_SALE, session).run(
-            session, {"row_id": customer_id, "amount": amount, "at": at}
+            session, {"row_id": customer_id, "at": at, **params}
         )
 
 
@@ -268,16 +278,17 @@ def recount_sale_amounts(session: Session, workspace_id: str, *, with_test: bool
     c, r = sale_events.c, refund_events.c
     pairs = ((Link, c.link_id, r.link_id), (Customer, c.customer_id, r.customer_id))
     for model, sold_by, refunded_by in pairs:
-        sold = select(func.coalesce(func.sum(c.reporting_amount), 0)).where(
+        sold = select(func.coalesce(money_sum(c.reporting_amount), 0)).where(
             sold_by == model.id, *([] if with_test else [c.test.is_(False)])
         )
-        refunded = select(func.coalesce(func.sum(r.reporting_amount), 0)).where(
+        refunded = select(func.coalesce(money_sum(r.reporting_amount), 0)).where(
             refunded_by == model.id, *([] if with_test else [r.test.is_(False)])
         )
+        net = clamped_sql(sold.scalar_subquery() - refunded.scalar_subquery())
         session.execute(
             update(model)
             .where(model.workspace_id == workspace_id)
-            .values(sale_amount=sold.scalar_subquery() - refunded.scalar_subquery())
+            .values(sale_amount=net)
             .execution_options(synchronize_session=False)
         )
 
@@ -372,6 +383,18 @@ def lock_sale(session: Session, sale_id: str) -> None:
     )
 
 
+def refunded_of_sale(session: Session, sale_id: str) -> tuple[int, int]:
+    """How much of the sale is already refunded: in its own currency, and in the
+    reporting currency (its converted amount's share)."""
+    r = refund_events.c
+    row = session.execute(
+        select(
+            func.coalesce(money_sum(r.amount), 0), func.coalesce(money_sum(r.reporting_amount), 0)
+        ).where(r.sale_id == sale_id)
+    ).one()
+    return int(row[0]), int(row[1])
+
+
 def refunded_total(session: Session, workspace_id: str, charge_id: str) -> int:
     """How much of the charge is already recorded as refunded (its cumulative high mark)."""
     c = refund_events.c
@@ -393,13 +416,16 @@ def record_refund(session: Session, row: dict[str, Any]) -> bool:
 def uncount_refund(
     session: Session, *, link_id: str | None, customer_id: str | None, reporting_amount: int
 ) -> None:
-    """Lower the link's and the customer's net revenue by a refunded amount."""
+    """Lower the link's and the customer's net revenue by a refunded amount (held within
+    ``±TOTAL_MAX``, as the sales that raised it)."""
+    bounds = saturating_bounds(-reporting_amount)
     for model, key in ((Link, link_id), (Customer, customer_id)):
         if key is not None:
+            net = saturating_add(model.sale_amount, bounds["hi"], bounds["lo"], -reporting_amount)
             session.execute(
                 update(model)
                 .where(model.id == key)
-                .values(sale_amount=model.sale_amount - reporting_amount)
+                .values(sale_amount=net)
                 .execution_options(synchronize_session=False)
             )
 
@@ -457,7 +483,7 @@ def adopt_sales(
         refunds = refund_events.c
         session.execute(update(refund_events).where(refunds.sale_id == sale_id).values(attribution))
         refunded = session.scalar(
-            select(func.coalesce(func.sum(refunds.reporting_amount), 0)).where(
+            select(func.coalesce(money_sum(refunds.reporting_amount), 0)).where(
                 refunds.sale_id == sale_id
             )
         )

@@ -11,12 +11,12 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from codeqr.customer.schemas import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, URL_MAX
 from codeqr.kit.errors import CodeQRError
 from codeqr.kit.schemas import Nullable
+from codeqr.money.bounds import AMOUNT_MAX
 from codeqr.money.currency import normalize_currency
 
 METADATA_MAX = 10_000
 EVENT_NAME_MAX = 255
 INVOICE_ID_MAX = 190
-AMOUNT_MAX = 10**15  # far above any real payment, far below a 64-bit overflow of the totals
 
 
 class LeadMode(StrEnum):

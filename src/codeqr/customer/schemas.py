@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from codeqr.kit.schemas import Nullable, QueryInt
 from codeqr.link.countries import COUNTRY_CODES
+from codeqr.money.bounds import Total
 
 NAME_MAX = 190
 EMAIL_MAX = 320
@@ -103,7 +104,8 @@ class CustomerOut(BaseModel):
     link_id: str | None = Field(alias="linkId")
     clicked_at: str | None = Field(alias="clickedAt")
     sales: int
-    sale_amount: int = Field(alias="saleAmount")
+    sale_amount: Total = Field(alias="saleAmount")
+    """Net revenue in minor units of the reporting currency, within ``±TOTAL_MAX``."""
     currency: str
     """The reporting currency ``saleAmount`` is in (a CodeQR addition)."""
     first_sale_at: str | None = Field(alias="firstSaleAt")

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 
 from codeqr.auth.pages import templates
+from codeqr.money.bounds import clamp_total
 from codeqr.money.currency import format_minor, minor_units
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -39,7 +40,8 @@ def static_url(name: str) -> str:
 
 
 def _money(amount: int | None, currency: str) -> str:
-    return format_minor(amount or 0, currency)
+    # Within the bounds every total is kept to, whatever an older database holds.
+    return format_minor(clamp_total(amount), currency)
 
 
 def _number(value: int | None) -> str:

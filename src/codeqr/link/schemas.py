@@ -17,6 +17,7 @@ from pydantic import (
 
 from codeqr.kit.schemas import Nullable
 from codeqr.link.countries import COUNTRY_CODES
+from codeqr.money.bounds import Total
 
 TAG_NAME_MAX = 64
 # Dates outside these years cannot round-trip through every database and ISO 8601 with "Z".
@@ -259,7 +260,8 @@ class LinkOut(BaseModel):
     leads: int
     conversions: int
     sales: int
-    sale_amount: int = Field(alias="saleAmount")
+    sale_amount: Total = Field(alias="saleAmount")
+    """Net revenue in minor units of the reporting currency, within ``±TOTAL_MAX``."""
     last_clicked: str | None = Field(alias="lastClicked")
     created_at: str = Field(alias="createdAt")
     updated_at: str = Field(alias="updatedAt")

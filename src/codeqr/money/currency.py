@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cache
 
 import pycountry
@@ -78,3 +78,20 @@ def format_minor(amount: int, code: str) -> str:
     sign = "-" if amount < 0 else ""
     symbol = SYMBOLS.get(upper)
     return f"{sign}{symbol}{number}" if symbol else f"{sign}{upper} {number}"
+
+
+def parse_major(text: str, code: str, field: str = "amount") -> int:
+    """A positive amount typed in major units (``"1,000.50"`` dollars) as minor units of
+    ``code``; 422 naming ``field`` for anything else, or more decimals than the currency has."""
+    units = minor_units(code)
+    cleaned = text.strip().replace(",", "").replace("_", "")
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount <= 0 or len(cleaned) > 30:
+        raise Unprocessable(f"{field}: {text!r} is not a positive amount of {code.upper()}")
+    minor = amount.scaleb(units)
+    if minor != minor.to_integral_value():
+        raise Unprocessable(f"{field}: {code.upper()} amounts have at most {units} decimals")
+    return int(minor)

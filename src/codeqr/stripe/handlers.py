@@ -8,16 +8,17 @@ Reads Stripe's API only in ``prefetch``, before the transaction takes any lock.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from codeqr.conversion import repository
-from codeqr.conversion.flows import DEFAULT_SALE_EVENT, reporting_columns
+from codeqr.conversion.flows import DEFAULT_SALE_EVENT, convert_sale, reporting_columns
 from codeqr.customer import service as customers
 from codeqr.customer.models import Customer
+from codeqr.kit.errors import Unprocessable
 from codeqr.kit.ids import click_id as event_id
+from codeqr.money.bounds import AMOUNT_MAX
 from codeqr.money.currency import normalize_currency
 from codeqr.stripe import attribution, inbox
 from codeqr.stripe import service as connection
@@ -197,22 +198,32 @@ def on_charge_refunded(session: Session, ctx: Context) -> str:
             "kept and applied when that sale is recorded."
         )
     repository.lock_sale(session, sale.id)
-    total = int(obj.get("amount_refunded") or 0)
+    charged = int(obj.get("amount") or 0)
+    # Stripe never refunds more than the charge; an event that says so is capped there (and
+    # at the largest amount an event may carry), so no total it feeds can overflow.
+    total = min(int(obj.get("amount_refunded") or 0), charged or AMOUNT_MAX, AMOUNT_MAX)
     already = repository.refunded_total(session, ctx.workspace.id, obj["id"])
     if total <= already:
         return f"Refunds of charge {obj['id']} up to {already} are already recorded."
     step = total - already
     charge_currency = normalize_currency(obj["currency"])
-    if charge_currency == sale.currency or not obj.get("amount"):
+    if charge_currency == sale.currency or not charged:
         amount = step
     else:  # Adaptive Pricing: the charge is in the buyer's currency, the sale in ours
-        amount = round(sale.amount * step / int(obj["amount"]))
+        amount = round(sale.amount * step / charged)
+    # Never more than what is left of the sale, whatever the event says.
+    refunded, refunded_reporting = repository.refunded_of_sale(session, sale.id)
+    left = sale.amount - refunded
+    if left <= 0:
+        return f"Sale {sale.id} is already refunded in full: charge {obj['id']} adds nothing."
+    amount = min(amount, left)
     # At the sale's own rate, so a full refund takes back exactly what the sale added.
-    reporting = (
-        None
-        if sale.reporting_amount is None or not sale.amount
-        else round(sale.reporting_amount * amount / sale.amount)
-    )
+    reporting = None
+    if sale.reporting_amount is not None and sale.amount:
+        if amount == left:  # the last of it: exactly what is left, whatever the rounding
+            reporting = sale.reporting_amount - refunded_reporting
+        else:
+            reporting = round(sale.reporting_amount * amount / sale.amount)
     repository.record_refund(
         session,
         {
@@ -323,8 +334,12 @@ def _record_sale(
     workspace = ctx.workspace
     currency = normalize_currency(currency)
     at_ms = ctx.at_ms
-    day = datetime.fromtimestamp(at_ms / 1000, tz=UTC).date()
-    conversion = ctx.services.rates.convert(amount, currency, workspace.currency, day)
+    if amount > AMOUNT_MAX:
+        return f"Amount {amount} {currency} is more than one sale may count: not recorded."
+    try:
+        conversion = convert_sale(ctx.services.rates, workspace.currency, amount, currency, at_ms)
+    except Unprocessable as exc:
+        return f"Not recorded: {exc.message}."
     click = ctx.click(session, customer.click_id) if customer and customer.click_id else None
     row = {
         "id": event_id(),  # insertion order; the timestamp is when Stripe says it happened

@@ -31,6 +31,10 @@ class WorkspaceUpdate(BaseModel):
     allowed_hostnames: Nullable[list[Annotated[str, Field(max_length=300)]]] = Field(
         default=None, alias="allowedHostnames", max_length=service.MAX_HOSTNAMES
     )
+    client_sales_enabled: Nullable[bool] = Field(default=None, alias="clientSalesEnabled")
+    """Let publishable keys record sales (off by default; needs ``clientSaleMax``)."""
+    client_sale_max: Nullable[int] = Field(default=None, alias="clientSaleMax")
+    """The largest client sale, in minor units of the reporting currency."""
 
 
 class WorkspaceOut(BaseModel):
@@ -44,6 +48,8 @@ class WorkspaceOut(BaseModel):
     plan: str
     currency: str
     allowed_hostnames: list[str] = Field(alias="allowedHostnames")
+    client_sales_enabled: bool = Field(alias="clientSalesEnabled")
+    client_sale_max: int | None = Field(alias="clientSaleMax")
     created_at: str | None = Field(alias="createdAt")
 
     @classmethod
@@ -56,6 +62,8 @@ class WorkspaceOut(BaseModel):
             plan=workspace.plan,
             currency=workspace.currency,
             allowed_hostnames=list(workspace.allowed_hostnames or []),
+            client_sales_enabled=bool(workspace.client_sales_enabled),
+            client_sale_max=workspace.client_sale_max,
             created_at=iso(workspace.created_at),
         )
 
@@ -84,7 +92,7 @@ def update_workspace(
     services: ServicesDep,
     body: Annotated[WorkspaceUpdate | None, Body()] = None,
 ) -> WorkspaceOut:
-    """Change the name, slug, reporting currency or allowed hostnames; all or nothing."""
+    """Change name, slug, reporting currency, allowed hostnames or client sales; all or none."""
     update = body or WorkspaceUpdate()
     workspace = _own(caller.workspace, id_or_slug)
     previous = workspace.currency
@@ -95,6 +103,8 @@ def update_workspace(
         slug=update.slug,
         currency=update.currency,
         allowed_hostnames=update.allowed_hostnames,
+        client_sales_enabled=update.client_sales_enabled,
+        client_sale_max=update.client_sale_max,
     )
     if workspace.currency != previous:
         flows.reconvert_sales(session, services.rates, workspace)

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from codeqr.kit.clock import utcnow
@@ -59,6 +59,12 @@ class Workspace(Base):
     plan: Mapped[str] = mapped_column(ForeignKey("plans.name"))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     allowed_hostnames: Mapped[list[str]] = mapped_column(default=list)
+    client_sales_enabled: Mapped[bool] = mapped_column(default=False)
+    """Whether a publishable key may record sales (SPEC §9: off until the workspace says so,
+    as anyone can send one with the key of its pages)."""
+    client_sale_max: Mapped[int | None] = mapped_column(BigInteger)
+    """The largest sale a publishable key may record, in minor units of the reporting
+    currency; required to turn client sales on."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -14,6 +14,7 @@ from codeqr.kit.clock import utcnow
 from codeqr.kit.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from codeqr.kit.ids import new_id
 from codeqr.kit.passwords import hash_password, hash_token
+from codeqr.money.bounds import REPORTING_AMOUNT_MAX
 from codeqr.money.currency import normalize_currency
 from codeqr.workspace.models import ApiKey, KeyKind, Membership, Plan, Role, User, Workspace
 
@@ -243,6 +244,38 @@ def hostname_allowed(allowed: list[str], hostname: str) -> bool:
     return False
 
 
+def check_client_sales(
+    workspace: Workspace, enabled: bool | None, maximum: int | None
+) -> tuple[bool, int | None]:
+    """The client-sales setting ``enabled`` and ``maximum`` would leave (``None`` keeps a
+    value as it is); 422 for a maximum out of range, or for turning sales on without one."""
+    if maximum is not None and not 1 <= maximum <= REPORTING_AMOUNT_MAX:
+        raise Unprocessable(
+            f"clientSaleMax: must be between 1 and {REPORTING_AMOUNT_MAX} "
+            f"(minor units of {workspace.currency})"
+        )
+    on = workspace.client_sales_enabled if enabled is None else enabled
+    most = workspace.client_sale_max if maximum is None else maximum
+    if on and most is None:
+        raise Unprocessable(
+            "clientSaleMax: required to turn client sales on: the largest sale a "
+            f"publishable key may record, in minor units of {workspace.currency}"
+        )
+    return bool(on), most
+
+
+def set_client_sales(
+    session: Session, workspace: Workspace, enabled: bool | None, maximum: int | None = None
+) -> Workspace:
+    """Allow or refuse sales recorded with a publishable key, and set the largest one
+    (see ``check_client_sales``); on a 422 nothing changes."""
+    workspace.client_sales_enabled, workspace.client_sale_max = check_client_sales(
+        workspace, enabled, maximum
+    )
+    session.flush()
+    return workspace
+
+
 def update_workspace(
     session: Session,
     workspace: Workspace,
@@ -251,6 +284,8 @@ def update_workspace(
     slug: str | None = None,
     currency: str | None = None,
     allowed_hostnames: list[str] | None = None,
+    client_sales_enabled: bool | None = None,
+    client_sale_max: int | None = None,
 ) -> Workspace:
     """Change the fields given (``None`` leaves one as it is). Every value is checked before
     any is applied, so a 422 or 409 changes nothing."""
@@ -272,6 +307,7 @@ def update_workspace(
             raise Conflict(f"The slug {slug} is already in use.")
     code = normalize_currency(currency) if currency is not None else None
     hosts = clean_hostnames(allowed_hostnames) if allowed_hostnames is not None else None
+    client_sales = check_client_sales(workspace, client_sales_enabled, client_sale_max)
     if name is not None:
         workspace.name = name
     if slug is not None:
@@ -280,5 +316,6 @@ def update_workspace(
         workspace.currency = code
     if hosts is not None:
         workspace.allowed_hostnames = hosts
+    workspace.client_sales_enabled, workspace.client_sale_max = client_sales
     session.flush()
     return workspace

@@ -1,4 +1,5 @@
-"""Settings: API and publishable keys, allowed hostnames, reporting currency, plan, Stripe.
+"""Settings: API and publishable keys, allowed hostnames, client sales, reporting currency,
+plan, Stripe.
 
 Every change is a CSRF-checked form post by an owner or member; a refused value comes back
 next to its field in words that say what to do.
@@ -18,6 +19,7 @@ from codeqr.dashboard import service as views
 from codeqr.dashboard.deps import Page, ViewDep, WriteDep
 from codeqr.dashboard.pages import render
 from codeqr.kit.errors import CodeQRError
+from codeqr.money.currency import parse_major
 from codeqr.services import Services
 from codeqr.stripe import service as stripe_connection
 from codeqr.workspace import service as workspaces
@@ -29,6 +31,7 @@ _DONE = {
     "revoked": "Key revoked. Requests made with it are refused from now on.",
     "hostnames": "Allowed hostnames saved.",
     "currency": "Reporting currency saved; past sales were converted again.",
+    "client-sales": "Client sales setting saved.",
     "stripe": "Stripe account connected.",
     "stripe-off": "Stripe account disconnected. Its webhooks are no longer accepted.",
 }
@@ -148,6 +151,27 @@ def save_currency(
     except CodeQRError as exc:
         return _refused(session, services, page, "currency", exc, currency=currency)
     return _done(page, "currency")
+
+
+@router.post("/client-sales", response_model=None)
+def save_client_sales(
+    page: WriteDep,
+    session: SessionDep,
+    services: ServicesDep,
+    enabled: Annotated[str, Form(max_length=10)] = "",
+    client_sale_max: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Allow or refuse sales sent with a publishable key, and set the largest one (typed in
+    major units of the reporting currency)."""
+    currency = page.workspace.currency
+    try:
+        typed = client_sale_max.strip()
+        maximum = parse_major(typed, currency, "clientSaleMax") if typed else None
+        workspaces.set_client_sales(session, page.workspace, enabled == "on", maximum)
+    except CodeQRError as exc:
+        values = {"client_sale_max": client_sale_max}
+        return _refused(session, services, page, "client_sale_max", exc, **values)
+    return _done(page, "client-sales")
 
 
 @router.post("/stripe", response_model=None)
