@@ -5,7 +5,7 @@ with it are refused unless the workspace turns them on (SPEC §9). Existing work
 with them off, as new ones do.
 
 Revision ID: 5152705a09da
-Revises: 9c3e1f6a2b7d
+Revises: b41f0c2d7e93
 Create Date: 2026-12-06 09:00:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5152705a09da"
-down_revision: str | None = "9c3e1f6a2b7d"
+down_revision: str | None = "b41f0c2d7e93"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
