@@ -111,7 +111,9 @@ def connect(
                 "events": sorted(HANDLERS),
             }
     except CodeQRError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
+        # The service names the API's fields; here they are options.
+        message = exc.message.replace("stripeApiKey:", "--api-key:")
+        typer.echo(f"error: {message}", err=True)
         raise typer.Exit(code=1) from exc
     finally:
         _close(services)

@@ -48,6 +48,8 @@ class StripeUnreachable(CodeQRError):
     code = "bad_gateway"
 
 
+ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{1,59}")
+"""A Stripe account id (it goes into the ``Stripe-Account`` header when Stripe is asked)."""
 API_KEY = re.compile(r"(rk|sk)_(live|test)_[A-Za-z0-9_]{1,240}")
 """A Stripe secret or restricted key, as Stripe mints them (bounded: it is sent in a header)."""
 
@@ -124,13 +126,13 @@ def connect(
     """
     require_plan(session, workspace, FEATURE)
     account_id = account_id.strip()
-    if not account_id.startswith("acct_") or len(account_id) > 64:
+    if not ACCOUNT_ID.fullmatch(account_id):
         raise BadRequest(f"stripeAccountId: {account_id!r} is not a Stripe account id (acct_…).")
     for name, secret in (
         ("webhookSecret", webhook_secret),
         ("testWebhookSecret", test_webhook_secret),
     ):
-        if secret is not None and not secret.startswith("whsec_"):
+        if secret is not None and (not secret.startswith("whsec_") or len(secret) > 255):
             raise BadRequest(f"{name}: a Stripe signing secret starts with whsec_.")
     if api_key is not None and not API_KEY.fullmatch(api_key):
         raise BadRequest(
