@@ -60,6 +60,8 @@ CONNECTIONS = 16
 TARGET_RATE = 500
 TARGET_P99_MS = 50.0
 SECRET = "whsec_bench_secret"
+ACCOUNT = "acct_1PgafTB7WZ01zgkW"
+API_KEY = "rk_test_bench"
 EMAIL = "bench@example.com"
 PASSWORD = "bench-password-1"
 SLUG = "bench"
@@ -104,6 +106,23 @@ def write_events(path: Path, tag: str, clicks: list[str]) -> None:
             out.write(f"t={t},v1={mac.hexdigest()}\t{body.decode()}\n")
 
 
+def connect_account(env: dict[str, str], work: Path) -> dict[str, Any]:
+    """``codeqr stripe connect`` with a restricted key, Stripe (the tests' stand-in, for this
+    step only) vouching that the key is the account's; the run itself never calls Stripe."""
+    sys.path.insert(0, str(BENCH.parent))  # the repository: the tests' Stripe stand-in
+    from tests.stripe.standin import StripeStandIn
+
+    standin = StripeStandIn()
+    standin.add_account(ACCOUNT, API_KEY)
+    standin.start()
+    try:
+        connect = ["stripe", "connect", "--workspace", SLUG, "--account", ACCOUNT]
+        vouched = {**env, "CODEQR_STRIPE_API_BASE": standin.base}
+        return cli(vouched, work, *connect, "--test-webhook-secret", SECRET, "--api-key", API_KEY)
+    finally:
+        standin.stop()
+
+
 def bench(seconds: int, work: Path, profile: Path | None = None) -> dict[str, Any]:
     data = work / "codeqr"
     data.mkdir()
@@ -116,8 +135,7 @@ def bench(seconds: int, work: Path, profile: Path | None = None) -> dict[str, An
     cli(env, work, *workspace, "--plan", "business")
     link = ["links", "create", "--workspace", SLUG, "--url", "https://example.com/pricing"]
     cli(env, work, *link, "--key", "tracked", "--track-conversion")
-    connect = ["stripe", "connect", "--workspace", SLUG, "--account", "acct_1PgafTB7WZ01zgkW"]
-    hook = cli(env, work, *connect, "--test-webhook-secret", SECRET)
+    hook = connect_account(env, work)
     db = data / "codeqr.db"
     # Enough distinct events that the run never repeats one, even at several times the target.
     per_run = max(20_000, seconds * 2_500)

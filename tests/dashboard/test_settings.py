@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+import pytest
 from sqlalchemy import select
 
 from codeqr.stripe.models import StripeIntegration
 from codeqr.workspace.models import ApiKey, Workspace
 from tests.conftest import LiveServer
+from tests.stripe.standin import StripeStandIn
 
 from .helpers import dash, field_error, seed, viewer_of
 
@@ -82,7 +85,19 @@ def test_hostnames_and_currency(server: LiveServer) -> None:
     assert "€" in owner.get("/customers").text  # the sale was converted into EUR
 
 
-def test_connecting_and_disconnecting_stripe(server: LiveServer) -> None:
+@pytest.fixture
+def stripe_api(server: LiveServer) -> Iterator[StripeStandIn]:
+    """Stripe's API for this server: acct_123 with its restricted key, and another account."""
+    standin = StripeStandIn()
+    standin.add_account("acct_123", "rk_live_x")
+    standin.add_account("acct_1SomeoneElse00", "rk_live_someone_else")
+    standin.start()
+    server.services.stripe.base = standin.base
+    yield standin
+    standin.stop()
+
+
+def test_connecting_and_disconnecting_stripe(server: LiveServer, stripe_api: StripeStandIn) -> None:
     owner = dash(server)
     page = owner.get("/settings")
     webhook = f"/api/stripe/webhook/{owner.account.workspace_id}"
@@ -99,6 +114,26 @@ def test_connecting_and_disconnecting_stripe(server: LiveServer) -> None:
         "/settings/stripe", {"account_id": "123", "webhook_secret": "whsec_a"}, token
     )
     assert "acct_" in field_error(bad_account.text, "account_id")
+    # Stripe must vouch for the account: a key of it, not none, not another account's.
+    keyless = owner.post(
+        "/settings/stripe", {"account_id": "acct_123", "webhook_secret": "whsec_a"}, token
+    )
+    assert "restricted key" in field_error(keyless.text, "api_key")
+    theirs = owner.post(
+        "/settings/stripe",
+        {"account_id": "acct_123", "webhook_secret": "whsec_a", "api_key": "rk_live_someone_else"},
+        token,
+    )
+    assert theirs.status_code == 400
+    assert "belongs to Stripe account acct_1SomeoneElse00" in field_error(theirs.text, "api_key")
+    not_a_key = owner.post(
+        "/settings/stripe",
+        {"account_id": "acct_123", "webhook_secret": "whsec_a", "api_key": "pk_live_x"},
+        token,
+    )
+    assert "rk_" in field_error(not_a_key.text, "api_key")
+    with server.services.db.transaction() as session:
+        assert session.get(StripeIntegration, owner.account.workspace_id) is None
     connected = owner.post(
         "/settings/stripe",
         {"account_id": "acct_123", "webhook_secret": "whsec_live", "api_key": "rk_live_x"},
@@ -110,10 +145,24 @@ def test_connecting_and_disconnecting_stripe(server: LiveServer) -> None:
     assert "Connected" in shown
     assert "whsec_live" not in shown
     assert "rk_live_x" not in shown
-    other = dash(server)
+    # Updating the same account: the test secret is added, the live one and the key kept.
+    updated = owner.post(
+        "/settings/stripe", {"account_id": "acct_123", "test_webhook_secret": "whsec_t"}, token
+    )
+    assert updated.status_code == 303, updated.text
+    with server.services.db.transaction() as session:
+        row = session.get(StripeIntegration, owner.account.workspace_id)
+        assert row is not None
+        assert (row.webhook_secret, row.test_webhook_secret, row.api_key) == (
+            "whsec_live",
+            "whsec_t",
+            "rk_live_x",
+        )
+        assert (row.live, row.test) == (True, True)
+    other = dash(server)  # the same owner's second workspace: Stripe vouches, still 409
     clash = other.post(
         "/settings/stripe",
-        {"account_id": "acct_123", "test_webhook_secret": "whsec_t"},
+        {"account_id": "acct_123", "test_webhook_secret": "whsec_t", "api_key": "rk_live_x"},
         other.csrf("/settings"),
     )
     assert clash.status_code == 400

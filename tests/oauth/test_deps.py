@@ -21,7 +21,17 @@ from tests.auth.helpers import Account, make_account, signed_in_client
 from tests.conftest import LiveServer, free_port
 from tests.factories import make_tenant
 
-from .helpers import Client, exchange, get_code, pkce, refresh, register, userinfo
+from .helpers import (
+    Client,
+    decide,
+    exchange,
+    get_code,
+    pkce,
+    query_of,
+    refresh,
+    register,
+    userinfo,
+)
 
 
 @pytest.fixture
@@ -88,6 +98,48 @@ def test_userinfo_names_the_user_and_the_workspace(
             "plan": "business",
         },
     }
+
+
+@pytest.mark.parametrize(
+    ("scope", "sees_user", "sees_workspace"),
+    [
+        ("stripe.write", False, False),
+        ("user.read", True, False),
+        ("workspace.read", False, True),
+        ("user.read stripe.write", True, False),
+    ],
+)
+def test_userinfo_answers_only_what_the_scopes_allow(
+    server: LiveServer,
+    client: Client,
+    account: Account,
+    scope: str,
+    sees_user: bool,
+    sees_workspace: bool,
+) -> None:
+    """A token for the Stripe App alone (stripe.write) learns neither the user's email nor
+    the workspace; user.read and workspace.read each open their own half."""
+    browser = signed_in_client(server, account)
+    challenge = pkce()
+    answer = decide(browser, client, challenge, workspace_id=account.workspace_id, scope=scope)
+    code = query_of(answer.headers["location"])["code"]
+    tokens = exchange(server.client(), client, code, challenge.verifier).json()
+    assert tokens["scope"] == scope
+    who = userinfo(server.client(), tokens["access_token"])
+    assert who.status_code == 200, who.text
+    body = who.json()
+    assert set(body) == {"user", "workspace"}
+    if sees_user:
+        assert body["user"] == {"id": account.user_id, "name": "Ada", "email": account.email}
+    else:
+        assert body["user"] is None
+        assert account.email not in who.text
+    if sees_workspace:
+        assert body["workspace"]["id"] == account.workspace_id
+    else:
+        assert body["workspace"] is None
+        assert account.workspace_id not in who.text
+        assert account.slug not in who.text
 
 
 @pytest.mark.parametrize(

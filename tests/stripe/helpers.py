@@ -25,6 +25,8 @@ SECRET = "whsec_test_secret"
 OLD_SECRET = "whsec_old_rotated_secret"
 ACCOUNT = "acct_1PgafTB7WZ01zgkW"
 CONNECTED_ACCOUNT = "acct_1RcQx4Lm8Tz2VbNd"
+PLATFORM_KEY = "sk_test_platform_standin"  # the Stripe App's platform key (ACCOUNT's own)
+STANDIN_KEY = "rk_test_standin"  # a restricted key of ACCOUNT
 
 
 def event_bytes(name: str) -> bytes:
@@ -62,9 +64,10 @@ def connect(
     account: str = ACCOUNT,
     live: str | None = None,
     test: str | None = SECRET,
-    api_key: str | None = "rk_test_standin",
+    api_key: str | None = STANDIN_KEY,
 ) -> None:
-    """Connect the tenant's workspace the self-hosted way (a sandbox: test secret only)."""
+    """Connect the tenant's workspace the self-hosted way (a sandbox: test secret only),
+    Stripe vouching through ``api_key``; without a key, through the Stripe App."""
     modes = set()
     if live:
         modes.add(connection.StripeMode.live)
@@ -73,11 +76,14 @@ def connect(
     with server.services.db.transaction() as session:
         connection.connect(
             session,
+            server.services.stripe,
             ws.get_workspace(session, tenant.slug),
             account_id=account,
             webhook_secret=live,
             test_webhook_secret=test,
             api_key=api_key,
+            through_app=api_key is None,
+            platform_key=server.services.settings.stripe_app_secret_key,
             modes=modes,
             via="cli",
         )

@@ -2,7 +2,8 @@
 
 It serves Stripe's own published fixture objects from ``tests/fixtures/stripe/objects`` with only
 the ids and fields a test names changed, so the official ``stripe`` library parses real
-shapes. Tests register what exists: customers (with their metadata) and invoice payments.
+shapes. Tests register what exists: customers (with their metadata), invoice payments, and
+accounts with their keys (which account a key belongs to, which accounts a platform reaches).
 """
 
 from __future__ import annotations
@@ -29,6 +30,28 @@ def fixture_object(name: str) -> dict[str, Any]:
     return data
 
 
+def built_account(account_id: str) -> dict[str, Any]:
+    """An account object. BUILT, NOT PUBLISHED: Stripe's fixtures have no ``account``, so this
+    is the least the ``stripe`` library and CodeQR read from ``GET /v1/account`` (id and
+    object), plus a few fields every account has, with plain values."""
+    return {
+        "id": account_id,
+        "object": "account",
+        "type": "standard",
+        "country": "US",
+        "default_currency": "usd",
+        "charges_enabled": True,
+        "payouts_enabled": True,
+        "details_submitted": True,
+        "created": 1700000000,
+        "metadata": {},
+    }
+
+
+def _masked(key: str) -> str:
+    return key[:8] + "*" * max(len(key) - 12, 4) + key[-4:]
+
+
 def _not_found(kind: str, ident: str) -> JSONResponse:
     return JSONResponse(
         {
@@ -49,6 +72,8 @@ class StripeStandIn:
     def __init__(self) -> None:
         self.customers: dict[str, dict[str, Any]] = {}
         self.invoice_payments: dict[str, str] = {}
+        self.keys: dict[str, str] = {}  # API key → the account it belongs to
+        self.connected: dict[str, set[str]] = {}  # platform account → accounts it reaches
         self.failing = False
         self.requests: list[tuple[str, str, str | None]] = []
         self.port = free_port()
@@ -57,6 +82,7 @@ class StripeStandIn:
             routes=[
                 Route("/v1/customers/{customer_id}", self._customer),
                 Route("/v1/invoice_payments", self._invoice_payments),
+                Route("/v1/account", self._account),
             ]
         )
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
@@ -68,6 +94,14 @@ class StripeStandIn:
         body = fixture_object("customer")
         body.update(id=customer_id, **fields)
         self.customers[customer_id] = body
+
+    def add_account(self, account_id: str, *keys: str, platform_key: str | None = None) -> None:
+        """Make an account exist with these keys of its own; with ``platform_key``, also
+        connect it to that key's platform (the account installed the platform's app)."""
+        for key in keys:
+            self.keys[key] = account_id
+        if platform_key is not None:
+            self.connected.setdefault(self.keys[platform_key], set()).add(account_id)
 
     def start(self) -> None:
         self._thread.start()
@@ -103,6 +137,39 @@ class StripeStandIn:
         if found is None:
             return _not_found("customer", ident)
         return JSONResponse(copy.deepcopy(found))
+
+    async def _account(self, request: Request) -> JSONResponse:
+        """``GET /v1/account``: the key's own account, or with ``Stripe-Account`` that
+        account, when the key's account is it or a platform it is connected to."""
+        refused = self._note(request)
+        if refused is not None:
+            return refused
+        key = request.headers["authorization"].removeprefix("Bearer ").strip()
+        owner = self.keys.get(key)
+        if owner is None:
+            return JSONResponse(
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "message": f"Invalid API Key provided: {_masked(key)}",
+                    }
+                },
+                status_code=401,
+            )
+        asked = request.headers.get("stripe-account") or owner
+        if asked != owner and asked not in self.connected.get(owner, set()):
+            return JSONResponse(
+                {
+                    "error": {
+                        "type": "invalid_request_error",
+                        "message": f"The provided key '{_masked(key)}' does not have access to "
+                        f"account '{asked}' (or that account does not exist). Application "
+                        "access may have been revoked.",
+                    }
+                },
+                status_code=403,
+            )
+        return JSONResponse(built_account(asked))
 
     async def _invoice_payments(self, request: Request) -> JSONResponse:
         refused = self._note(request)

@@ -11,7 +11,7 @@ from tests.cli.test_commands import CODEQR
 from tests.conftest import LiveServer
 from tests.conversion.helpers import customers, sales
 from tests.factories import make_tenant
-from tests.stripe.helpers import SECRET, deliver, event_bytes, inbox
+from tests.stripe.helpers import ACCOUNT, SECRET, STANDIN_KEY, deliver, event_bytes, inbox
 from tests.stripe.standin import StripeStandIn, dead_base
 
 
@@ -42,6 +42,8 @@ def test_connect_prints_the_webhook_url_and_events_then_flow(
         "acct_1PgafTB7WZ01zgkW",
         "--test-webhook-secret",
         SECRET,
+        "--api-key",
+        STANDIN_KEY,
         "--json",
     )
     assert done.returncode == 0, done.stderr
@@ -64,6 +66,8 @@ def test_connect_prints_the_webhook_url_and_events_then_flow(
         "acct_1PgafTB7WZ01zgkW",
         "--webhook-secret",
         "whsec_other",
+        "--api-key",
+        STANDIN_KEY,
     )
     assert refused.returncode == 1
     assert "already connected to another workspace" in refused.stderr
@@ -92,6 +96,7 @@ def test_replay_finishes_what_failed(
     server: LiveServer, settings: Settings, stripe_api: StripeStandIn
 ) -> None:
     tenant = make_tenant(server)
+    stripe_api.add_account(ACCOUNT, "rk_test_cli")
     connected = run(
         settings,
         "stripe",
@@ -127,3 +132,23 @@ def test_replay_finishes_what_failed(
     assert stored.handled_at is not None
     again = json.loads(run(settings, "stripe", "replay", "--json").stdout)
     assert again["replayed"] == 0
+
+
+def test_connect_binds_only_the_account_its_key_belongs_to(
+    server: LiveServer, settings: Settings, stripe_api: StripeStandIn
+) -> None:
+    """A squatter names someone else's account: Stripe says the key is another account's
+    (or no key at all), so nothing is bound."""
+    tenant = make_tenant(server)
+    stripe_api.add_account("acct_1SquatterOwnAcct", "rk_test_squatter")
+    base = ["stripe", "connect", "--workspace", tenant.slug, "--account", ACCOUNT]
+    secret = ["--test-webhook-secret", SECRET]
+    for extra, said in [
+        ([], "give a restricted key"),
+        (["--api-key", "rk_test_squatter"], "belongs to Stripe account acct_1SquatterOwnAcct"),
+        (["--api-key", "rk_test_unknown"], "Invalid API Key"),
+    ]:
+        refused = run(settings, *base, *secret, *extra)
+        assert refused.returncode == 1, refused.stdout
+        assert said in refused.stderr
+    assert deliver(server, tenant, event_bytes("checkout.session.completed")).status_code == 404

@@ -96,3 +96,21 @@ def test_an_unconnected_workspace_endpoint_is_404(server: LiveServer) -> None:
     answer = deliver(server, tenant, body)
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
+
+
+def test_a_timestamp_beyond_the_tolerance_ahead_is_refused(server: LiveServer) -> None:
+    """The library refuses only old timestamps; one an hour ahead would replay for an hour
+    more than the tolerance allows. A small clock skew ahead is still fine."""
+    tenant = make_tenant(server)
+    connect(server, tenant)
+    body = event_bytes(BODY)
+    now = int(time.time())
+    for ahead in (3600, 301 + 5):
+        answer = deliver(server, tenant, body, header=sign(body, at=now + ahead))
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["code"] == "bad_request"
+        assert "in the future" in answer.json()["error"]["message"]
+    assert inbox(server, tenant.workspace_id) == []
+    answer = deliver(server, tenant, body, header=sign(body, at=now + 60))
+    assert answer.status_code == 200, answer.text
+    assert len(inbox(server, tenant.workspace_id)) == 1

@@ -62,15 +62,20 @@ def connect(
         str | None, typer.Option(help="Signing secret (whsec_…) of the test-mode endpoint.")
     ] = None,
     api_key: Annotated[
-        str | None, typer.Option(help="A restricted key (rk_…) to read customers and invoices.")
+        str | None,
+        typer.Option(
+            help="A restricted key (rk_…) of the account: Stripe is asked which account it "
+            "belongs to, and only that account is bound. Kept to read customers and invoices. "
+            "Needed unless the workspace already holds this account."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Bind a Stripe account to a workspace and print the webhook URL to give Stripe.
 
-    Live events are taken when --webhook-secret is given, test events when
-    --test-webhook-secret is; with only the test secret the workspace is a sandbox whose
-    test data are its figures."""
+    Stripe must vouch for the account: --api-key is a key of that account. Live events are
+    taken when --webhook-secret is given, test events when --test-webhook-secret is; with
+    only the test secret the workspace is a sandbox whose test data are its figures."""
     if not webhook_secret and not test_webhook_secret:
         typer.echo("error: give --webhook-secret, --test-webhook-secret or both.", err=True)
         raise typer.Exit(code=1)
@@ -86,6 +91,7 @@ def connect(
             target = ws.get_workspace(session, workspace)
             integration = connection.connect(
                 session,
+                services.stripe,
                 target,
                 account_id=account,
                 webhook_secret=webhook_secret,
@@ -98,12 +104,16 @@ def connect(
                 "workspaceId": target.id,
                 "workspace": target.slug,
                 "stripeAccountId": integration.account_id,
-                "stripeModes": sorted(m.value for m in modes),
+                "stripeModes": sorted(
+                    m.value for m in connection.StripeMode if getattr(integration, m.value)
+                ),
                 "webhookUrl": connection.webhook_url(services.links.ctx.public_url, target.id),
                 "events": sorted(HANDLERS),
             }
     except CodeQRError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
+        # The service names the API's fields; here they are options.
+        message = exc.message.replace("stripeApiKey:", "--api-key:")
+        typer.echo(f"error: {message}", err=True)
         raise typer.Exit(code=1) from exc
     finally:
         _close(services)

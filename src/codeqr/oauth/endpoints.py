@@ -237,9 +237,11 @@ def token(
 
 @api_router.get("/userinfo", response_model=UserInfo)
 def userinfo(grant: OAuthGrantDep, session: SessionDep, response: Response) -> UserInfo:
-    """The user who granted the access token and the workspace it is for."""
+    """The user who granted the access token and the workspace it is for, as far as the
+    token's scopes allow (``user.read``, ``workspace.read``)."""
     response.headers.update(TOKEN_HEADERS)
-    return UserInfo.of(*service.grant_subjects(session, grant.user_id, grant.workspace_id))
+    user, workspace = service.grant_subjects(session, grant.user_id, grant.workspace_id)
+    return UserInfo.of(user, workspace, grant.scopes)
 
 
 @api_router.options("/token", include_in_schema=False)

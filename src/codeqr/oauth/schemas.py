@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from codeqr.kit.clock import iso
 from codeqr.oauth.models import OAuthApp
+from codeqr.oauth.scopes import USER_READ, WORKSPACE_READ
 from codeqr.oauth.service import IssuedTokens
 from codeqr.workspace.models import User, Workspace
 
@@ -53,19 +54,25 @@ class UserInfoWorkspace(BaseModel):
 
 
 class UserInfo(BaseModel):
-    """Who granted the token, and the workspace it is for."""
+    """Who granted the token, and the workspace it is for: each only as far as the token's
+    scopes allow (``user.read``: the user; ``workspace.read``: the workspace), else ``null``.
+    A token for the Stripe App alone (``stripe.write``) learns neither."""
 
-    user: UserInfoUser
-    workspace: UserInfoWorkspace
+    user: UserInfoUser | None
+    workspace: UserInfoWorkspace | None
 
     @classmethod
-    def of(cls, user: User, workspace: Workspace) -> UserInfo:
-        """The wire shape of a grant's user and workspace."""
+    def of(cls, user: User, workspace: Workspace, scopes: tuple[str, ...]) -> UserInfo:
+        """The wire shape of a grant's user and workspace, as its scopes allow."""
         return cls(
-            user=UserInfoUser(id=user.id, name=user.name, email=user.email),
+            user=UserInfoUser(id=user.id, name=user.name, email=user.email)
+            if USER_READ in scopes
+            else None,
             workspace=UserInfoWorkspace(
                 id=workspace.id, slug=workspace.slug, name=workspace.name, plan=workspace.plan
-            ),
+            )
+            if WORKSPACE_READ in scopes
+            else None,
         )
 
 

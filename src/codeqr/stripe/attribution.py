@@ -13,6 +13,7 @@ from codeqr.conversion import repository
 from codeqr.conversion.flows import DEFAULT_LEAD_EVENT
 from codeqr.customer import service as customers
 from codeqr.customer.models import Customer
+from codeqr.customer.schemas import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX
 from codeqr.events.store import Click
 from codeqr.kit.clock import utcnow
 from codeqr.kit.ids import is_base62
@@ -21,6 +22,23 @@ from codeqr.stripe.context import Context
 
 CLICK_REFERENCE_PREFIX = "codeqr_id_"
 NEW_CUSTOMER_LEAD_EVENT = "New customer"
+
+
+def profile(name: str | None, email: str | None) -> customers.Profile:
+    """The buyer's name and email as a customer keeps them (``shape`` checked they are
+    strings): a name cut to what is stored, an email too long to be one left out."""
+    return customers.Profile(
+        name[:NAME_MAX] if name else None,
+        email if email and len(email) <= EMAIL_MAX else None,
+        None,
+    )
+
+
+def codeqr_customer_id(metadata: dict[str, Any]) -> str | None:
+    """``codeqrCustomerId`` when it can name a customer: a string no longer than an
+    external id (Stripe metadata is the merchant's free text, and so is a fetched customer's)."""
+    value = metadata.get("codeqrCustomerId")
+    return value if isinstance(value, str) and 0 < len(value) <= EXTERNAL_ID_MAX else None
 
 
 def codeqr_click_id(reference: Any) -> str | None:
@@ -52,7 +70,8 @@ def from_click_reference(
     if click is None:
         return None
     known = by_stripe_id(session, ctx.workspace.id, stripe_customer) if stripe_customer else None
-    external_id = known.external_id if known else (stripe_customer or email or obj["id"])
+    usable_email = email if email and len(email) <= EXTERNAL_ID_MAX else None
+    external_id = known.external_id if known else (stripe_customer or usable_email or obj["id"])
     return claim_with_lead(session, ctx, external_id, profile, click, DEFAULT_LEAD_EVENT)
 
 
@@ -65,15 +84,15 @@ def from_metadata(
 ) -> Customer | None:
     """Rule 3: a Stripe customer's ``codeqrCustomerId`` names ours; failing that, its
     ``codeqrClickId`` makes a new one (lead "New customer")."""
-    codeqr_id = metadata.get("codeqrCustomerId")
+    codeqr_id = codeqr_customer_id(metadata)
     if codeqr_id:
-        found = by_codeqr_id(session, ctx.workspace.id, str(codeqr_id))
+        found = by_codeqr_id(session, ctx.workspace.id, codeqr_id)
         if found is not None:
             return found
     click = find_click(session, ctx, metadata.get("codeqrClickId"))
     if click is None:
         return None
-    external_id = str(codeqr_id or stripe_customer)
+    external_id = codeqr_id or stripe_customer
     return claim_with_lead(session, ctx, external_id, profile, click, NEW_CUSTOMER_LEAD_EVENT)
 
 

@@ -17,6 +17,10 @@ class StripeUnavailable(Exception):
     """Stripe's API could not be reached or answered with an error other than 404."""
 
 
+class StripeRefused(Exception):
+    """Stripe answered that the key is not valid, or may not see the account asked for."""
+
+
 class StripeClients:
     """One ``stripe.StripeClient`` (and its connection pool) per API key, closed at shutdown."""
 
@@ -40,6 +44,35 @@ class StripeClients:
                 )
                 self._clients[api_key] = (client, http)
             return StripeApi(self._clients[api_key][0], account)
+
+    def account(self, api_key: str, account: str | None = None) -> dict[str, Any]:
+        """The Stripe account ``api_key`` belongs to (``GET /v1/account``), or ``account`` as
+        that key may see it through Connect (the ``Stripe-Account`` header).
+
+        Raises ``StripeRefused`` when Stripe refuses the key or the account, and
+        ``StripeUnavailable`` when it cannot be asked. The key is an outsider's until Stripe
+        vouches for it, so its client is made for this one call and closed, never kept.
+        """
+        http = stripe.HTTPXClient(timeout=10, allow_sync_methods=True)
+        client = stripe.StripeClient(
+            api_key, base_addresses={"api": self.base}, max_network_retries=0, http_client=http
+        )
+        try:
+            found = client.v1.accounts.retrieve_current(
+                options={"stripe_account": account} if account else {}
+            )
+        except (stripe.AuthenticationError, stripe.PermissionError) as exc:
+            raise StripeRefused(exc.user_message or str(exc)) from exc
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status in (403, 404):
+                raise StripeRefused(exc.user_message or str(exc)) from exc
+            raise StripeUnavailable(str(exc)) from exc
+        except stripe.StripeError as exc:
+            raise StripeUnavailable(str(exc)) from exc
+        finally:
+            http.close()  # type: ignore[no-untyped-call]
+        data: dict[str, Any] = found.to_dict()
+        return data
 
     def close(self) -> None:
         with self._lock:

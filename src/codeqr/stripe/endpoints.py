@@ -3,6 +3,7 @@ are ``stripe.receiver`` (plain ASGI, beside the framework)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -20,10 +21,16 @@ from codeqr.workspace.models import Workspace
 router = APIRouter(prefix="/stripe", tags=["stripe"])
 
 
+@dataclass(frozen=True)
+class Binder:
+    """Who binds: the workspace, and whether it is the Stripe App (an OAuth token)."""
+
+    workspace: Workspace
+    through_app: bool
+
+
 @answers(*WORKSPACE_CALLER_ANSWERS)
-def integration_workspace(
-    request: Request, session: SessionDep, services: ServicesDep
-) -> Workspace:
+def integration_binder(request: Request, session: SessionDep, services: ServicesDep) -> Binder:
     """The workspace a caller may bind: an OAuth access token granted ``stripe.write`` (the
     Stripe App after its OAuth flow) or a secret API key of the workspace."""
     header = request.headers.get("authorization", "")
@@ -31,18 +38,20 @@ def integration_workspace(
         grant = require_scope(STRIPE_WRITE)(get_oauth_grant(request, session))
         workspace = session.get(Workspace, grant.workspace_id)
         assert workspace is not None  # the grant is live only while the workspace is
-        return workspace
-    return authorize(session, request, services).workspace
+        return Binder(workspace, through_app=True)
+    return Binder(authorize(session, request, services).workspace, through_app=False)
 
 
 @router.patch("/integration", response_model=IntegrationOut)
 def bind_integration(
     body: IntegrationIn,
-    workspace: Annotated[Workspace, Depends(integration_workspace)],
+    binder: Annotated[Binder, Depends(integration_binder)],
     session: SessionDep,
     services: ServicesDep,
 ) -> IntegrationOut:
-    """Bind a Stripe account to the workspace (the Stripe App calls this after OAuth)."""
+    """Bind a Stripe account to the workspace once Stripe vouches for it: the Stripe App
+    (OAuth token) for an account that installed it, anyone else with ``stripeApiKey``."""
+    workspace = binder.workspace
     url = connection.webhook_url(services.links.ctx.public_url, workspace.id)
     if body.stripe_account_id is None:
         connection.disconnect(session, workspace)
@@ -51,10 +60,14 @@ def bind_integration(
         )
     integration = connection.connect(
         session,
+        services.stripe,
         workspace,
         account_id=body.stripe_account_id,
         modes={body.stripe_mode},
-        via="oauth",
+        via="oauth" if binder.through_app else "api",
+        api_key=body.stripe_api_key,
+        through_app=binder.through_app,
+        platform_key=services.settings.stripe_app_secret_key,
     )
     modes = [m for m in StripeMode if getattr(integration, m.value)]
     return IntegrationOut(

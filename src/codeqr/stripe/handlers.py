@@ -80,7 +80,7 @@ def on_customer(session: Session, ctx: Context) -> str:
     metadata = obj.get("metadata") or {}
     if not metadata.get("codeqrCustomerId") and not metadata.get("codeqrClickId"):
         return "No codeqrCustomerId or codeqrClickId in the customer's metadata: nothing to do."
-    profile = customers.Profile(obj.get("name"), obj.get("email"), None)
+    profile = attribution.profile(obj.get("name"), obj.get("email"))
     customer = attribution.from_metadata(session, ctx, metadata, obj["id"], profile)
     if customer is None:
         return (
@@ -109,7 +109,7 @@ def on_checkout(session: Session, ctx: Context) -> str:
     stripe_customer = ref_id(obj.get("customer"))
     details = obj.get("customer_details") or {}
     email = details.get("email") or obj.get("customer_email")
-    profile = customers.Profile(details.get("name"), email, None)
+    profile = attribution.profile(details.get("name"), email)
 
     customer = attribution.from_click_reference(session, ctx, obj, stripe_customer, email, profile)
     if customer is None:
@@ -151,7 +151,7 @@ def on_invoice_paid(session: Session, ctx: Context) -> str:
     if amount <= 0:
         return "Zero amount: nothing to record."
     stripe_customer = ref_id(obj.get("customer"))
-    profile = customers.Profile(obj.get("customer_name"), obj.get("customer_email"), None)
+    profile = attribution.profile(obj.get("customer_name"), obj.get("customer_email"))
     customer = (
         attribution.by_stripe_id(session, ctx.workspace.id, stripe_customer)
         if stripe_customer

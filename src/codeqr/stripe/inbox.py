@@ -19,10 +19,11 @@ from codeqr.kit.db import insert_unless_exists
 from codeqr.kit.ids import new_id
 from codeqr.kit.prepared import insert_unless_exists as prepared_insert
 from codeqr.kit.prepared import prepared
+from codeqr.stripe import shape
 from codeqr.stripe.models import StripeEvent
 
 
-def claim(session: Session, workspace_id: str, event: dict[str, Any], payload: bytes) -> str | None:
+def claim(session: Session, workspace_id: str, event: dict[str, Any]) -> str | None:
     """Claim the event for handling in this transaction: insert it stamped handled (undone
     with everything else if handling fails), or take the stored row while it is unhandled.
 
@@ -34,7 +35,7 @@ def claim(session: Session, workspace_id: str, event: dict[str, Any], payload: b
         session,
         StripeEvent.__table__,  # type: ignore[arg-type]
         {
-            **_row(workspace_id, event, payload),
+            **_row(workspace_id, event),
             "id": inbox_id,
             "handled_at": utcnow(),
             "attempts": 1,
@@ -60,7 +61,6 @@ def keep(
     session: Session,
     workspace_id: str,
     event: dict[str, Any],
-    payload: bytes,
     *,
     error: str | None = None,
 ) -> None:
@@ -68,7 +68,7 @@ def keep(
     insert_unless_exists(
         session,
         StripeEvent.__table__,  # type: ignore[arg-type]
-        {**_row(workspace_id, event, payload), "id": new_id("sev"), "attempts": 0},
+        {**_row(workspace_id, event), "id": new_id("sev"), "attempts": 0},
         ["workspace_id", "event_id"],
     )
     if error is not None:
@@ -80,6 +80,36 @@ def keep(
                 StripeEvent.handled_at.is_(None),
             )
             .values(attempts=StripeEvent.attempts + 1, last_error=error[:2000])
+            .execution_options(synchronize_session=False)
+        )
+
+
+def refuse(session: Session, workspace_id: str, event: dict[str, Any], reason: str) -> None:
+    """Store the event settled with no effects: handled, the reason as outcome and error,
+    so neither a redelivery, ``codeqr stripe replay`` nor a waiting refund takes it up."""
+    now = utcnow()
+    said = {"outcome": f"Refused: {reason}"[:2000], "last_error": reason[:2000]}
+    inserted = insert_unless_exists(
+        session,
+        StripeEvent.__table__,  # type: ignore[arg-type]
+        {
+            **_row(workspace_id, event),
+            "id": new_id("sev"),
+            "attempts": 1,
+            "handled_at": now,
+            **said,
+        },
+        ["workspace_id", "event_id"],
+    )
+    if not inserted:  # stored before (a failed or waiting attempt): settle that row
+        session.execute(
+            update(StripeEvent)
+            .where(
+                StripeEvent.workspace_id == workspace_id,
+                StripeEvent.event_id == event["id"],
+                StripeEvent.handled_at.is_(None),
+            )
+            .values(handled_at=now, attempts=StripeEvent.attempts + 1, **said)
             .execution_options(synchronize_session=False)
         )
 
@@ -139,7 +169,9 @@ def settle(session: Session, inbox_id: str, outcome: str) -> None:
     )
 
 
-def _row(workspace_id: str, event: dict[str, Any], payload: bytes) -> dict[str, Any]:
+def _row(workspace_id: str, event: dict[str, Any]) -> dict[str, Any]:
+    # What is stored is what handling reads, not the whole body: see ``shape.kept``.
+    kept = json.dumps(shape.kept(event), ensure_ascii=False, separators=(",", ":"))
     return {
         "workspace_id": workspace_id,
         "event_id": event["id"],
@@ -147,7 +179,7 @@ def _row(workspace_id: str, event: dict[str, Any], payload: bytes) -> dict[str, 
         "livemode": bool(event.get("livemode")),
         "account": event.get("account"),
         "created": int(event.get("created") or 0),
-        "payload": payload.decode("utf-8"),
+        "payload": kept,
         "received_at": utcnow(),
         "handled_at": None,
         "outcome": None,

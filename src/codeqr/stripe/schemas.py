@@ -14,6 +14,9 @@ class IntegrationIn(BaseModel):
 
     stripe_account_id: str | None = Field(alias="stripeAccountId", max_length=64)
     stripe_mode: StripeMode = Field(default=StripeMode.live, alias="stripeMode")
+    stripe_api_key: str | None = Field(default=None, alias="stripeApiKey", max_length=255)
+    """The account's own restricted key: how a caller other than the Stripe App makes
+    Stripe vouch that the account is theirs (kept to read customers and invoices)."""
 
 
 class IntegrationOut(BaseModel):

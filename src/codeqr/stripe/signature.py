@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import stripe
@@ -11,7 +12,8 @@ from codeqr.kit.errors import BadRequest
 
 def verify(payload: bytes, header: str | None, secrets: Sequence[str], tolerance: int) -> None:
     """Accept the body when any ``v1`` signature matches one of ``secrets`` within
-    ``tolerance`` seconds; 400 otherwise (nothing is stored for a rejected event)."""
+    ``tolerance`` seconds either side of now; 400 otherwise (nothing is stored for a
+    rejected event). The body must already be known to be UTF-8 (``shape.text``)."""
     if not header:
         raise BadRequest("Missing Stripe-Signature header.")
     if not secrets:
@@ -21,8 +23,23 @@ def verify(payload: bytes, header: str | None, secrets: Sequence[str], tolerance
             stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
         except stripe.SignatureVerificationError:
             continue
+        _not_ahead(header, tolerance)
         return
     raise BadRequest(
         "Invalid Stripe-Signature: no v1 signature matches this endpoint's signing secret "
         f"within {tolerance} seconds."
     )
+
+
+def _not_ahead(header: str, tolerance: int) -> None:
+    """Refuse a signature dated more than ``tolerance`` seconds ahead: the library only
+    refuses old ones, and a signature made for the future would replay for as long."""
+    # The library verified the header, so its first ``t`` is an integer; it is the one the
+    # library signed with (it reads the first one too).
+    items = [item.split("=", 2) for item in header.split(",")]
+    stamp = int(next(item[1] for item in items if item[0] == "t"))
+    if stamp > time.time() + tolerance:
+        raise BadRequest(
+            f"Invalid Stripe-Signature: its timestamp is more than {tolerance} seconds in the "
+            "future."
+        )

@@ -8,7 +8,6 @@ handling failed (the event stays unhandled for the redelivery or ``codeqr stripe
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -16,10 +15,10 @@ import structlog
 from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.orm import Session
 
-from codeqr.kit.errors import BadRequest, NotFound
+from codeqr.kit.errors import NotFound
 from codeqr.kit.prepared import prepared
 from codeqr.services import Services
-from codeqr.stripe import handlers, inbox, signature
+from codeqr.stripe import handlers, inbox, shape, signature
 from codeqr.stripe import service as connection
 from codeqr.stripe.client import StripeApi, StripeUnavailable
 from codeqr.stripe.context import Context, Waiting
@@ -53,26 +52,13 @@ def _ignored(reason: str) -> Receipt:
     return Receipt(200, {"received": True, "handled": False, "reason": reason})
 
 
-def _parse(payload: bytes) -> dict[str, Any]:
-    try:
-        event = json.loads(payload)
-    except ValueError as exc:
-        raise BadRequest("The body is not a JSON Stripe event.") from exc
-    if (
-        not isinstance(event, dict)
-        or not isinstance(event.get("id"), str)
-        or not isinstance(event.get("type"), str)
-        or not isinstance((event.get("data") or {}).get("object"), dict)
-    ):
-        raise BadRequest("The body is not a Stripe event (id, type and data.object needed).")
-    return event
-
-
 def receive_for_workspace(
     services: Services, workspace_id: str, payload: bytes, header: str | None
 ) -> Receipt:
     """``POST /api/stripe/webhook/{workspaceId}``: the self-hosted endpoint of one workspace,
     signed with the live or the test secret the workspace was connected with."""
+
+    body = shape.text(payload)
 
     def receive(session: Session) -> Receipt:
         found = _connection(session, BY_WORKSPACE, workspace_id)
@@ -81,7 +67,7 @@ def receive_for_workspace(
         integration = found[0]
         secrets = [s for s in (integration.webhook_secret, integration.test_webhook_secret) if s]
         signature.verify(payload, header, secrets, services.settings.stripe_webhook_tolerance)
-        return _accept(session, services, found, _parse(payload), payload)
+        return _accept(session, services, found, shape.parse(body))
 
     return _in_transaction(services, receive)
 
@@ -92,11 +78,12 @@ def receive_from_app(
     """``POST /api/stripe/integration/webhook[/test]``: the Stripe App's (Connect) endpoints;
     the workspace is the one bound to the event's account."""
     settings = services.settings
+    body = shape.text(payload)
     secret = (
         settings.stripe_app_webhook_secret if livemode else settings.stripe_app_test_webhook_secret
     )
     signature.verify(payload, header, [secret] if secret else [], settings.stripe_webhook_tolerance)
-    event = _parse(payload)
+    event = shape.parse(body)
     account = event.get("account")
     if not isinstance(account, str):
         return _ignored("The event names no connected account.")
@@ -105,7 +92,7 @@ def receive_from_app(
         found = _connection(session, BY_ACCOUNT, account)
         if found is None:
             return _ignored(f"No workspace is connected to Stripe account {account}.")
-        return _accept(session, services, found, event, payload)
+        return _accept(session, services, found, event)
 
     return _in_transaction(services, receive)
 
@@ -138,9 +125,7 @@ BY_WORKSPACE = _CONNECTION.where(_si.c.workspace_id == bindparam("key"))
 BY_ACCOUNT = _CONNECTION.where(_si.c.account_id == bindparam("key"))
 
 
-def _accept(
-    session: Session, services: Services, found: Found, event: dict[str, Any], payload: bytes
-) -> Receipt:
+def _accept(session: Session, services: Services, found: Found, event: dict[str, Any]) -> Receipt:
     integration = found[0]
     kind = event["type"]
     if kind not in handlers.HANDLERS:
@@ -150,17 +135,16 @@ def _accept(
         return _ignored("A live-mode event, but this connection only takes test mode.")
     if not livemode and not integration.test:
         return _ignored("A test-mode event, but this connection only takes live mode.")
-    return _handle(session, services, found, event, payload)
+    return _handle(session, services, found, event)
 
 
 class _Failed(Exception):
     """Handling raised: the transaction is rolled back, then the event is kept unhandled."""
 
-    def __init__(self, workspace_id: str, event: dict[str, Any], payload: bytes, cause: Exception):
+    def __init__(self, workspace_id: str, event: dict[str, Any], cause: Exception):
         super().__init__(str(cause))
         self.workspace_id = workspace_id
         self.event = event
-        self.payload = payload
         self.cause = cause
 
 
@@ -178,7 +162,7 @@ def _in_transaction(services: Services, work: Callable[[Session], Receipt]) -> R
         error = f"{type(cause).__name__}: {cause}"
         try:
             with services.db.transaction() as session:
-                inbox.keep(session, failed.workspace_id, failed.event, failed.payload, error=error)
+                inbox.keep(session, failed.workspace_id, failed.event, error=error)
         except Exception:  # noting the failure must not hide the failure itself
             log.exception("stripe.keep_failed", event_id=failed.event["id"])
         if unavailable:
@@ -194,14 +178,23 @@ def _in_transaction(services: Services, work: Callable[[Session], Receipt]) -> R
         ) from cause
 
 
-def _handle(
-    session: Session, services: Services, found: Found, event: dict[str, Any], payload: bytes
-) -> Receipt:
+def _handle(session: Session, services: Services, found: Found, event: dict[str, Any]) -> Receipt:
     """Claim the event and apply its effects, all in the caller's transaction."""
     integration, workspace, allowed = found
+    odd = shape.problem(event)
+    if odd is not None:
+        # Signed and well filed, but a field no handler can act on: its body never changes,
+        # so it is settled now, refused with the reason, rather than failed again on every
+        # retry (see ``shape``).
+        inbox.refuse(session, workspace.id, event, odd)
+        log.warning("stripe.event_refused", event_id=event["id"], reason=odd)
+        return Receipt(
+            200,
+            {"received": True, "handled": False, "eventId": event["id"], "reason": odd},
+        )
     if not allowed:
         # Kept unhandled, not dropped: after an upgrade, `codeqr stripe replay`.
-        inbox.keep(session, workspace.id, event, payload)
+        inbox.keep(session, workspace.id, event)
         return _ignored(
             f"{connection.FEATURE} requires a Business plan subscription or higher; this "
             f"workspace is on the {workspace.plan} plan. The event is kept and can be "
@@ -217,7 +210,7 @@ def _handle(
         )
         # Reads (Stripe's API included) before the first write takes any lock.
         ctx.prefetched = handlers.prefetch(session, ctx)
-        inbox_id = inbox.claim(session, workspace.id, event, payload)
+        inbox_id = inbox.claim(session, workspace.id, event)
         if inbox_id is None:
             return _duplicate(event["id"])
         try:
@@ -228,7 +221,7 @@ def _handle(
         inbox.set_outcome(session, inbox_id, outcome)
         session.flush()
     except Exception as exc:
-        raise _Failed(workspace.id, event, payload, exc) from exc
+        raise _Failed(workspace.id, event, exc) from exc
     log.info("stripe.event_handled", event_id=event["id"], type=event["type"], outcome=outcome)
     return Receipt(
         200, {"received": True, "handled": True, "eventId": event["id"], "outcome": outcome}
@@ -247,7 +240,7 @@ def process(services: Services, inbox_id: str) -> Receipt:
         found = _connection(session, BY_WORKSPACE, row.workspace_id)
         if found is None:
             return _ignored("The workspace has no Stripe account connected any more.")
-        return _handle(session, services, found, event, row.payload.encode("utf-8"))
+        return _handle(session, services, found, event)
 
     return _in_transaction(services, again)
 

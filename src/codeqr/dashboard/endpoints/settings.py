@@ -184,18 +184,10 @@ def connect_stripe(
     test_webhook_secret: Annotated[str, Form(max_length=300)] = "",
     api_key: Annotated[str, Form(max_length=300)] = "",
 ) -> Response:
-    """Bind a Stripe account with the signing secrets of the endpoint(s) made for it."""
+    """Bind a Stripe account with the signing secrets of the endpoint(s) made for it, once
+    Stripe vouches for it through the account's own restricted key."""
     values = {"account_id": account_id}
     live, test, key = webhook_secret.strip(), test_webhook_secret.strip(), api_key.strip()
-    if not live and not test:
-        exc = CodeQRError(
-            "Paste the signing secret (whsec_…) of the endpoint you created in Stripe: "
-            "live mode, test mode, or both."
-        )
-        return _refused(session, services, page, "webhook_secret", exc, **values)
-    if key and not key.startswith(("rk_", "sk_")):
-        exc = CodeQRError("A Stripe API key starts with rk_ (restricted, recommended) or sk_.")
-        return _refused(session, services, page, "api_key", exc, **values)
     modes = set()
     if live:
         modes.add(stripe_connection.StripeMode.live)
@@ -204,6 +196,7 @@ def connect_stripe(
     try:
         stripe_connection.connect(
             session,
+            services.stripe,
             page.workspace,
             account_id=account_id,
             webhook_secret=live or None,
@@ -214,7 +207,11 @@ def connect_stripe(
         )
     except CodeQRError as exc:
         head = exc.message.partition(": ")[0]
-        field = {"webhookSecret": "webhook_secret", "testWebhookSecret": "test_webhook_secret"}
+        field = {
+            "webhookSecret": "webhook_secret",
+            "testWebhookSecret": "test_webhook_secret",
+            "stripeApiKey": "api_key",
+        }
         return _refused(session, services, page, field.get(head, "account_id"), exc, **values)
     return _done(page, "stripe")
 
