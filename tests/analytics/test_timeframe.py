@@ -81,3 +81,31 @@ def test_midnight_skipped_by_a_dst_change_starts_the_day_at_one() -> None:
     start = tf.local_midnight(datetime(2026, 9, 6).date(), santiago)
     assert start.hour == 1
     assert start.astimezone(UTC) == datetime(2026, 9, 6, 4, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata", "Pacific/Kiritimati"])
+def test_bucket_count_is_the_number_of_buckets(zone: str) -> None:
+    tz = ZoneInfo(zone)
+    day = tf.DAY_MS
+    start = ms(datetime(2026, 1, 31, 17, 30, tzinfo=UTC))
+    for granularity, length in (
+        (tf.Granularity.day, 1),
+        (tf.Granularity.day, 179 * day),
+        (tf.Granularity.month, 181 * day),
+        (tf.Granularity.month, 40 * 365 * day + 1),
+    ):
+        count = tf.bucket_count(start, start + length, tz, granularity)
+        assert count == len(tf.buckets(start, start + length, tz, granularity))
+    # Hours are counted as they elapse: across a DST change at most one off.
+    fall = ms(datetime(2026, 11, 1, 2, tzinfo=UTC))
+    count = tf.bucket_count(fall, fall + 2 * day, tz, tf.Granularity.hour)
+    assert abs(count - len(tf.buckets(fall, fall + 2 * day, tz, tf.Granularity.hour))) <= 1
+
+
+@pytest.mark.parametrize("text", ["0001-01-01", "1969-12-31", "3000-01-01", "9999-12-31"])
+def test_dates_past_the_calendar_window_are_refused(text: str) -> None:
+    for zone in ("UTC", "Pacific/Kiritimati", "Etc/GMT+12"):
+        with pytest.raises(ValueError, match="between 1970-01-01 and 2999-12-31"):
+            tf.resolve(None, text, None, ZoneInfo(zone), NOW)
+        with pytest.raises(ValueError, match=r"end: .*between 1970-01-01 and 2999-12-31"):
+            tf.resolve(None, "2026-01-01", text, ZoneInfo(zone), NOW)

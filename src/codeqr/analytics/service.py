@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,9 +28,12 @@ from codeqr.analytics.schemas import (
     GroupBy,
 )
 from codeqr.analytics.timeframe import (
+    MAX_BUCKETS,
     Timeframe,
+    bucket_count,
     buckets,
     days_back,
+    days_spanned,
     label,
     resolve,
     to_ms,
@@ -140,25 +144,29 @@ def scope(
 
 def check_range(session: Session, workspace: Workspace, tf: Timeframe, now: datetime) -> None:
     """403 naming the plan needed when the range starts further back than the plan's
-    analytics range (counted in local days: a 30-day plan reaches back to the local
-    midnight 30 days before today)."""
+    analytics range, or is longer than it (counted in local days: a 30-day plan reaches
+    back to the local midnight 30 days before today, and a range of it to 30 days after)."""
     plan = get_plan(session, workspace.plan)
-    if plan.analytics_days is None:
-        return
-    back = None if tf.start_ms is None else days_back(tf.start_ms, now, tf.zone)
-    if back is not None and back <= plan.analytics_days:
+    back = length = None
+    if tf.start_ms is not None:
+        back = days_back(tf.start_ms, now, tf.zone)
+        length = days_spanned(tf.start_ms, tf.end_ms, tf.zone)
+
+    def reaches(days: int | None) -> bool:
+        return days is None or (
+            back is not None and back <= days and length is not None and length <= days
+        )
+
+    if reaches(plan.analytics_days):
         return
     plans = list(session.scalars(select(Plan).order_by(Plan.rank)))
-    needed = next(
-        (
-            p
-            for p in plans
-            if p.rank > plan.rank
-            and (p.analytics_days is None or (back is not None and back <= p.analytics_days))
-        ),
-        None,
-    )
-    what = "All-time analytics" if back is None else f"Analytics {back} days back"
+    needed = next((p for p in plans if p.rank > plan.rank and reaches(p.analytics_days)), None)
+    if back is None or length is None:
+        what = "All-time analytics"
+    elif plan.analytics_days is not None and back > plan.analytics_days:
+        what = f"Analytics {back} days back"
+    else:
+        what = f"A range of {length} days"
     need = needed.name.capitalize() if needed else "higher"
     raise Forbidden(
         f"{what} requires a {need} plan subscription or higher; this workspace is on the "
@@ -234,24 +242,42 @@ def rank(
 
 def _timeseries(session: Session, scoped: Scoped, kinds: Sequence[Kind]) -> list[dict[str, Any]]:
     tf = scoped.timeframe
+    span = repo.event_span(session, scoped.workspace_id)
     start = tf.start_ms
-    if start is None:
-        first = repo.first_event_ms(session, scoped.workspace_id)
-        start = min(first, tf.end_ms - 1) if first is not None else tf.end_ms - 1
-    starts = buckets(start, tf.end_ms, tf.zone, tf.granularity(start))
+    if start is None:  # ``all``: from the workspace's first event
+        start = min(span[0], tf.end_ms - 1) if span is not None else tf.end_ms - 1
+    granularity = tf.granularity(start)
+    count = bucket_count(start, tf.end_ms, tf.zone, granularity)
+    if count > MAX_BUCKETS:
+        param = "interval" if tf.interval is not None else "start/end"
+        raise Unprocessable(
+            f"Invalid request: query parameter {param}: this range makes a time series of "
+            f"{count} {granularity}s, more than the {MAX_BUCKETS} one answer may hold; "
+            "ask for a shorter range."
+        )
+    starts = buckets(start, tf.end_ms, tf.zone, granularity)
     # The range clips the first and last buckets.
     bounds = [max(to_ms(s), start) for s in starts] + [tf.end_ms]
     rows = [{"start": label(s), **zeros()} for s in starts]
+    if span is None:
+        return rows
+    # Buckets before the workspace's first event or after its last hold nothing, whatever
+    # the filters: only those between are read (a long range costs what its events do).
+    first = max(bisect_right(bounds, span[0]) - 1, 0)
+    last = min(bisect_right(bounds, span[1]) - 1, len(rows) - 1)
+    if first > last:
+        return rows
+    read = bounds[first : last + 2]
     for kind in kinds:
         if kind is Kind.clicks:
-            for src, where, ranges in rolled.ranged_parts(session, scoped, bounds):
+            for src, where, ranges in rolled.ranged_parts(session, scoped, read):
                 for n, values in repo.in_ranges(session, src, where, ranges).items():
-                    _add(rows[n], values)
+                    _add(rows[first + n], values)
             continue
         src = repo.source(kind)
         for row, values in zip(
-            rows,
-            repo.per_range(session, src, scoped.conditions(src, timed=False), bounds),
+            rows[first : last + 1],
+            repo.per_range(session, src, scoped.conditions(src, timed=False), read),
             strict=True,
         ):
             row.update(values)

@@ -14,8 +14,20 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 HOURLY_UP_TO_MS = 2 * DAY_MS
 DAILY_UP_TO_MS = 180 * DAY_MS
+EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)
+"""The dates a range may name. Events are stamped in milliseconds since 1970, so nothing
+lies before; far-off dates would only overflow the calendar arithmetic (a local day's next
+midnight, a zone's offset) at the edges of what ``datetime`` holds."""
+MAX_BUCKETS = 1_000
+"""The most buckets a time series may have. Hours (ranges of 2 days or less) and days (180
+days or less) stay under 200 by the granularity rules, so this bounds months: 83 years,
+every month from 1970 to 2053, which ``interval=all`` (starting at the workspace's first
+event) cannot exceed before then. The answer stays under 100 kB, and only the buckets
+between the workspace's first and last events are read (an index range scan each per event
+type)."""
 
 
 class Interval(StrEnum):
@@ -91,15 +103,22 @@ def local_midnight(day: date, tz: ZoneInfo) -> datetime:
 
 def parse_bound(text: str, tz: ZoneInfo, *, end: bool) -> datetime:
     """An ISO date or datetime; naive values are local to ``tz``. A date alone is its
-    local midnight, and as an end the next midnight (the date is included)."""
+    local midnight, and as an end the next midnight (the date is included). Dates before
+    ``EARLIEST`` or after ``LATEST`` (as written) are refused."""
     value = text.strip()
+    day_only = len(value) == 10
     try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return local_midnight(day + timedelta(days=1) if end else day, tz)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        if day_only:
+            moment = datetime.combine(date.fromisoformat(value), time())
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as exc:
         raise ValueError(f"{text!r} is not an ISO 8601 date or datetime") from exc
+    day = moment.date()
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"{text!r} is not between {EARLIEST} and {LATEST}")
+    if day_only:
+        return local_midnight(day + timedelta(days=1) if end else day, tz)
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
@@ -168,6 +187,17 @@ def buckets(start_ms: int, end_ms: int, tz: ZoneInfo, granularity: Granularity) 
     return starts
 
 
+def bucket_count(start_ms: int, end_ms: int, tz: ZoneInfo, granularity: Granularity) -> int:
+    """How many buckets ``buckets`` would make, worked out without making them (for hours,
+    counted in elapsed hours: one off across a DST change, which does not matter here)."""
+    if granularity is Granularity.hour:
+        return -(-(end_ms - start_ms) // HOUR_MS) + 1
+    first, last = _local(start_ms, tz).date(), _local(max(end_ms - 1, start_ms), tz).date()
+    if granularity is Granularity.day:
+        return (last - first).days + 1
+    return (last.year - first.year) * 12 + last.month - first.month + 1
+
+
 def _local(ms: int, tz: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(tz)
 
@@ -181,3 +211,9 @@ def label(moment: datetime) -> str:
 def days_back(start_ms: int, now: datetime, tz: ZoneInfo) -> int:
     """How many local days before today the range starts (0 for today)."""
     return (now.astimezone(tz).date() - _local(start_ms, tz).date()).days
+
+
+def days_spanned(start_ms: int, end_ms: int, tz: ZoneInfo) -> int:
+    """How many local days after its first the range's last day is (0 within one day)."""
+    last = _local(max(end_ms - 1, start_ms), tz).date()
+    return (last - _local(start_ms, tz).date()).days

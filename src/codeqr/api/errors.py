@@ -87,6 +87,11 @@ def install(app: FastAPI) -> None:
         message = str(exc.detail) if exc.detail else code.replace("_", " ").capitalize()
         if exc.status_code == 405:
             code, message = "method_not_allowed", "Method not allowed."
+        elif isinstance(exc.__cause__, RecursionError):
+            # FastAPI's answer to a body its JSON parser gave up on: say why.
+            message = "Invalid JSON body: nested too deeply"
+        elif isinstance(exc.__cause__, UnicodeDecodeError):
+            message = "Invalid JSON body: not UTF-8 text"
         return JSONResponse(
             error_envelope(code, message),
             status_code=exc.status_code,

@@ -9,12 +9,15 @@ import orjson
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from codeqr.customer.schemas import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, URL_MAX
+from codeqr.kit import jsonvalues
 from codeqr.kit.errors import CodeQRError
 from codeqr.kit.schemas import Nullable
 from codeqr.money.bounds import AMOUNT_MAX
 from codeqr.money.currency import normalize_currency
 
 METADATA_MAX = 10_000
+METADATA_DEPTH = 10
+"""Levels of objects and arrays ``metadata`` may nest (itself included)."""
 EVENT_NAME_MAX = 255
 INVOICE_ID_MAX = 190
 
@@ -41,7 +44,14 @@ class PaymentProcessor(StrEnum):
 
 
 def _check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and len(orjson.dumps(value)) > METADATA_MAX:
+    if value is None:
+        return value
+    # Depth and numbers first: orjson raises (a TypeError, not a validation error) on what
+    # it cannot write, and every value takes at least one character of the size limit.
+    why = jsonvalues.problem(value, max_depth=METADATA_DEPTH, max_items=METADATA_MAX)
+    if why is not None:
+        raise ValueError(why)
+    if len(orjson.dumps(value)) > METADATA_MAX:
         raise ValueError(f"must be at most {METADATA_MAX} characters as JSON")
     return value
 

@@ -12,6 +12,7 @@ from codeqr.api.errors import describe_validation
 from codeqr.kit.schemas import QueryInt
 from codeqr.link.schemas import (
     BulkDeleted,
+    BulkItem,
     BulkUpdate,
     CountGroupBy,
     Deleted,
@@ -129,7 +130,7 @@ def upsert_link(
 
 @router.post("/bulk", response_model=list[LinkOut | LinkError])
 def bulk_create(
-    body: Annotated[list[Any], Body(max_length=MAX_BULK)],
+    body: Annotated[list[BulkItem], Body(max_length=MAX_BULK)],
     caller: CallerDep,
     session: SessionDep,
     services: ServicesDep,

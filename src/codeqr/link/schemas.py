@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -15,6 +16,7 @@ from pydantic import (
     field_validator,
 )
 
+from codeqr.kit import jsonvalues
 from codeqr.kit.schemas import Nullable
 from codeqr.link.countries import COUNTRY_CODES
 from codeqr.money.bounds import Total
@@ -276,6 +278,23 @@ LinkErrorCode = Literal[
     "rate_limit_exceeded",
 ]
 """Codes a bulk-create item can fail with (a subset of Dub's ``LinkErrorSchema`` codes)."""
+
+
+BULK_ITEM_DEPTH = 32
+"""How deeply a bulk-create item may nest: far more than a link has (3), and far less than
+what echoing it back in a ``LinkError`` could serialize."""
+
+
+def _echoable(item: Any) -> Any:
+    why = jsonvalues.problem(item, max_depth=BULK_ITEM_DEPTH, numbers=False)
+    if why is not None:
+        raise ValueError(why)
+    return item
+
+
+BulkItem = Annotated[Any, AfterValidator(_echoable)]
+"""One item of a bulk create, checked item by item later; only its nesting is bounded here,
+as the item is echoed back whole when it fails."""
 
 
 class LinkError(BaseModel):
