@@ -59,6 +59,8 @@ def create_api(services: Services) -> FastAPI:
         await services.feed.aclose()
         if services.invalidations is not None:
             await services.invalidations.aclose()
+        if services.redirector.shared_visitors is not None:
+            await services.redirector.shared_visitors.aclose()
         services.rollups.stop()
         await services.recorder.drain()
         services.recorder.close()

@@ -13,6 +13,7 @@ from codeqr.events.ceiling import ClickCeiling
 from codeqr.events.dedupe import RecentVisitors
 from codeqr.events.enrich import GeoLocator, IdentityHasher
 from codeqr.events.recorder import ClickRecorder
+from codeqr.events.shared_visitors import SharedVisitors
 from codeqr.events.sql import SqlEventsStore
 from codeqr.events.store import EventsStore
 from codeqr.kit.db import Database
@@ -103,6 +104,7 @@ class Services:
             ceiling=ClickCeiling(settings.click_ceiling_per_hour)
             if settings.click_ceiling_per_hour
             else None,
+            shared_visitors=SharedVisitors(settings.redis_url) if settings.redis_url else None,
         )
         feed = Feed(db, shaper(links))
         recorder.on_stored = feed.nudge
