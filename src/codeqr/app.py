@@ -51,12 +51,17 @@ def create_api(services: Services) -> FastAPI:
         services.rollups.start()
         if services.invalidations is not None:
             services.invalidations.start()
+        if services.nudges is not None:
+            services.feed.watch_commits()
+            services.nudges.start()
         # Objects made at start-up live for the whole process: keep them out of the
         # garbage collector's scans so its pauses stay short on the redirect path.
         gc.collect()
         gc.freeze()
         yield
         await services.feed.aclose()
+        if services.nudges is not None:
+            await services.nudges.aclose()
         if services.invalidations is not None:
             await services.invalidations.aclose()
         if services.redirector.shared_visitors is not None:
