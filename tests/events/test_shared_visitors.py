@@ -4,12 +4,7 @@ dedupe holds again once it is back."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import httpx
 import pytest
@@ -19,67 +14,16 @@ from codeqr.settings import Settings
 from tests.conftest import LiveServer, free_port
 from tests.factories import make_tenant
 from tests.redirect.helpers import CHROME_WINDOWS, browser_ua, cq_id_of
+from tests.redis_server import PrivateRedis, private_redis
 
 pytestmark = pytest.mark.redis
 HOST = "go.test"
 
 
-@contextmanager
-def private_redis() -> Iterator[tuple[str, Any]]:
-    """A Redis server of this test's own (it is killed and restarted here)."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is needed (apt-get install redis-server)"
-    port = free_port()
-
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while (
-            subprocess.run(
-                ["redis-cli", "-p", str(port), "ping"], capture_output=True, check=False
-            ).stdout.strip()
-            != b"PONG"
-        ):
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-        return proc
-
-    state = {"proc": start()}
-
-    class Control:
-        @staticmethod
-        def kill() -> None:
-            state["proc"].kill()
-            state["proc"].wait()
-
-        @staticmethod
-        def restart() -> None:
-            state["proc"] = start()
-
-    try:
-        yield f"redis://127.0.0.1:{port}/0", Control
-    finally:
-        state["proc"].kill()
-        state["proc"].wait()
-
-
 @pytest.fixture
-def redis_url() -> Iterator[tuple[str, Any]]:
-    with private_redis() as found:
-        yield found
+def redis() -> Iterator[PrivateRedis]:
+    with private_redis() as server:
+        yield server
 
 
 def two_processes(settings: Settings, url: str) -> list[LiveServer]:
@@ -110,9 +54,9 @@ def stored_clicks(server: LiveServer, link_id: str, api: httpx.Client) -> tuple[
 
 
 def test_one_visitor_through_two_processes_is_one_click(
-    settings: Settings, redis_url: tuple[str, Any]
+    settings: Settings, redis: PrivateRedis
 ) -> None:
-    a, b = two_processes(settings, redis_url[0])
+    a, b = two_processes(settings, redis.url)
     try:
         tenant = make_tenant(a)
         api = a.client(tenant.token)
@@ -135,10 +79,9 @@ def test_one_visitor_through_two_processes_is_one_click(
 
 
 def test_redis_going_away_loses_no_click_and_the_dedupe_comes_back(
-    settings: Settings, redis_url: tuple[str, Any]
+    settings: Settings, redis: PrivateRedis
 ) -> None:
-    url, redis = redis_url
-    a, b = two_processes(settings, url)
+    a, b = two_processes(settings, redis.url)
     try:
         tenant = make_tenant(a)
         api = a.client(tenant.token)
