@@ -64,8 +64,16 @@ SCRIPT = textwrap.dedent(
         finally:
             note("stopped")
 
-    work = {"flaky": flaky, "broken": broken, "steady": steady}[scenario]
-    count = 1 if scenario == "flaky" else 2
+    def slow(ready):
+        note("start")
+        time.sleep(1.5)
+        ready()
+        note("serving")
+        while True:
+            time.sleep(1)
+
+    work = {"flaky": flaky, "broken": broken, "steady": steady, "slow": slow}[scenario]
+    count = 1 if scenario in ("flaky", "slow") else 2
     code = Supervisor(count, work, first_delay=0.4, max_delay=1.0).run()
     note(f"supervisor-exit {code}")
     sys.exit(code)
@@ -129,6 +137,7 @@ def test_a_worker_that_served_is_restarted_at_once_one_failing_at_start_backs_of
 
 
 def test_when_no_worker_ever_starts_the_supervisor_gives_up_with_3(tmp_path: Path) -> None:
+    """A worker exiting with an error before any served: the configuration is wrong."""
     events = tmp_path / "events"
     proc = supervise(events, "broken")
     try:
@@ -140,6 +149,28 @@ def test_when_no_worker_ever_starts_the_supervisor_gives_up_with_3(tmp_path: Pat
     workers = {pid for _, pid, event in lines(events) if event == "start"}
     assert len(workers) == 2, "not retried: the configuration is what fails"
     assert not any(alive(pid) for pid in workers)
+
+
+def test_a_worker_killed_before_it_served_is_started_again(tmp_path: Path) -> None:
+    """A signal from outside (an operator, the OOM killer) is no broken configuration."""
+    events = tmp_path / "events"
+    proc = supervise(events, "slow")
+    try:
+        wait_for(events, "start", 1)
+        first = lines(events)[0][1]
+        os.kill(first, signal.SIGKILL)
+        wait_for(events, "serving", 1)
+        assert proc.poll() is None
+        starts = [(at, pid) for at, pid, event in lines(events) if event == "start"]
+        assert len(starts) == 2
+        assert starts[1][1] != first
+        assert starts[1][0] - starts[0][0] >= 0.4, "backed off: it died before serving"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_sigterm_stops_every_worker_and_the_supervisor_exits_0(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -25,8 +26,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from codeqr.kit.db import Database
+from codeqr.link.models import Link
 from codeqr.settings import Settings
 from tests.conftest import free_port
 from tests.events.test_durability import CLICK_ID, Answer, _read_response, _stored, visitors
@@ -484,3 +487,44 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.slow
+def test_a_request_in_flight_at_sigterm_is_finished_and_new_connections_refused(
+    scale_out: Workers, settings: Settings
+) -> None:
+    """A request whose body is still arriving when SIGTERM comes is answered (and its link
+    stored); meanwhile the port refuses new connections rather than queueing them for
+    nobody, and the supervisor exits 0 once the request is done."""
+    workers = scale_out
+    workers.wait_serving()
+    body = json.dumps({"url": "https://example.com/drained", "key": "drained"}).encode()
+    head = (
+        f"POST /api/links HTTP/1.1\r\nHost: 127.0.0.1:{workers.port}\r\n"
+        f"Authorization: Bearer {workers.api_key()}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", workers.port), timeout=20) as sock:
+        sock.sendall(head + body[:10])
+        time.sleep(0.5)  # the worker has the head: the request is in progress
+        workers.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while _listening(workers.port):
+            assert time.monotonic() < deadline, "new connections still accepted while draining"
+            time.sleep(0.05)
+        assert workers.proc.poll() is None, "still draining the request in flight"
+        sock.sendall(body[10:])
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    assert workers.proc.wait(timeout=30) == 0
+    db = Database(settings.sqlalchemy_url)
+    try:
+        with db.engine.connect() as conn:
+            stored = conn.execute(select(Link.url).where(Link.key == "drained")).scalar_one()
+    finally:
+        db.dispose()
+    assert stored == "https://example.com/drained"

@@ -151,7 +151,7 @@ def _serve_workers(settings: Settings, host: str, port: int, count: int) -> None
     from codeqr.kit import logs
     from codeqr.stream import serving
 
-    logs.configure(stream=sys.stderr)
+    logs.configure()  # the supervisor logs as its workers do
     try:
         sock = listen(host, port)
     except OSError as exc:
@@ -185,7 +185,7 @@ def _serve_workers(settings: Settings, host: str, port: int, count: int) -> None
         server.run(sockets=[sock])
         return 0 if server.started else STARTUP_FAILED
 
-    code = Supervisor(count, work).run()
+    code = Supervisor(count, work, listener=sock).run()
     sock.close()
     if code:
         raise typer.Exit(code=code)

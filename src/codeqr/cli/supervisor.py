@@ -8,9 +8,9 @@ kernel hands each new connection to whichever worker accepts first.
 - A worker that dies after it began serving (a crash, ``kill -9``, the OOM killer) is
   replaced at once; one that dies before it served (its start failed) is tried again after a
   back-off that doubles from ``first_delay`` up to ``max_delay``, so a worker that cannot
-  start does not spin. When no worker has ever served and one fails at start, the
-  configuration is broken: every worker is stopped and ``run`` returns ``STARTUP_FAILED``,
-  as a single ``codeqr serve`` that cannot start exits.
+  start does not spin. When no worker has ever served and one exits with an error at start,
+  the configuration is broken: every worker is stopped and ``run`` returns
+  ``STARTUP_FAILED``, as a single ``codeqr serve`` that cannot start exits.
 - SIGTERM or SIGINT to the parent sends SIGTERM to every worker (each stops accepting,
   finishes the requests in flight and drains its click writer) and ``run`` returns 0 once all
   have exited. A worker whose parent disappears stops the same way (``WorkerServer``).
@@ -105,10 +105,13 @@ class Supervisor:
         count: int,
         work: Work,
         *,
+        listener: socket.socket | None = None,
         first_delay: float = 0.5,
         max_delay: float = 30.0,
     ) -> None:
         self.work = work
+        self.listener = listener
+        """The workers' listening socket, closed here as they start to stop."""
         self.first_delay = first_delay
         self.max_delay = max_delay
         self.slots = [_Slot(number) for number in range(1, count + 1)]
@@ -176,6 +179,10 @@ class Supervisor:
         self.stopping = True
         self.exit_code = exit_code
         log.info("serve.workers.stopping", reason=why)
+        # Once the workers have closed theirs too, new connections are refused at once (a
+        # load balancer tries another host) instead of waiting in a backlog nobody accepts.
+        if self.listener is not None:
+            self.listener.close()
         for slot in self.slots:
             slot.start_at = None
             if slot.pid is not None:
@@ -209,7 +216,9 @@ class Supervisor:
             slot.start_at = time.monotonic()
             log.warning("serve.worker.died", worker=slot.number, pid=pid, ended=how)
             return
-        if not self.ever_served:
+        if not self.ever_served and code > 0:
+            # Its own failure (not a signal from outside, such as the OOM killer's): the
+            # configuration or a service is wrong, and so it would stay.
             log.error("serve.worker.start_failed", worker=slot.number, pid=pid, ended=how)
             self._stop("no worker could start", STARTUP_FAILED)
             return
@@ -231,6 +240,7 @@ class Supervisor:
             slot.serving = True
             slot.failures = 0
             self.ever_served = True
+            log.info("serve.worker.serving", worker=slot.number, pid=slot.pid)
 
     def _close_ready(self, slot: _Slot) -> None:
         if slot.ready_fd is not None:
@@ -275,9 +285,14 @@ class Supervisor:
             for other in self.slots:
                 self._close_ready(other)
 
+            told = False
+
             def ready() -> None:
-                with contextlib.suppress(OSError):
-                    os.write(ready_w, b"1")
+                nonlocal told
+                if not told:  # once: the descriptor's number may be reused after closing
+                    told = True
+                    with contextlib.suppress(OSError):
+                        os.write(ready_w, b"1")
                     os.close(ready_w)
 
             code = self.work(ready)
