@@ -35,11 +35,13 @@ from codeqr.stripe.endpoints import router as stripe_router
 from codeqr.stripe.receiver import WebhookReceiver
 from codeqr.system.docs import router as docs_router
 from codeqr.system.endpoints import router as system_router
+from codeqr.system.health import Readiness
 from codeqr.workspace.endpoints import router as workspace_router
 
 
 def create_api(services: Services) -> FastAPI:
     """The FastAPI app of the API and pages; ``services`` is built by the caller."""
+    readiness = Readiness(services.db, services.settings.redis_url, services.invalidations)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +58,7 @@ def create_api(services: Services) -> FastAPI:
         gc.collect()
         gc.freeze()
         yield
+        await readiness.aclose()
         await services.feed.aclose()
         if services.invalidations is not None:
             await services.invalidations.aclose()
@@ -78,6 +81,7 @@ def create_api(services: Services) -> FastAPI:
         redoc_url=None,
     )
     api.state.services = services
+    api.state.readiness = readiness
     errors.install(api)
     auth_deps.install(api)
     api.include_router(links_router, prefix="/api")

@@ -637,6 +637,7 @@ ROWS: list[Row] = [
     # --- public ------------------------------------------------------------------------------
     Row("GET", "/{key}", anyone(302), api("GET", "/{key}"), public=True),
     Row("GET", "/healthz", anyone(200), api("GET", "/healthz"), public=True),
+    Row("GET", "/readyz", anyone(200), api("GET", "/readyz"), public=True),
     Row("GET", "/api/openapi.json", anyone(200), api("GET", "/api/openapi.json"), public=True),
     Row("GET", "/api/docs", anyone(200), api("GET", "/api/docs"), public=True),
     Row(

@@ -42,6 +42,7 @@ RESERVED_KEYS = frozenset(
         "oauth",
         "static",
         "healthz",
+        "readyz",
         "dashboard",
         "login",
         "logout",
