@@ -12,6 +12,7 @@ from codeqr import migrate
 from codeqr.analytics.endpoints import router as analytics_router
 from codeqr.api import errors
 from codeqr.api.limits import BodyLimit, RateLimitHeaders
+from codeqr.api.requestid import with_request_id
 from codeqr.auth import deps as auth_deps
 from codeqr.auth.endpoints import router as auth_router
 from codeqr.conversion.client_endpoints import ClientCors
@@ -130,9 +131,10 @@ class CodeQR:
             if first and first.lower() not in RESERVED_KEYS:
                 return self._redirect(scope, receive, send)
             if path.startswith("/api/stripe/") and (handle := self._webhooks.route(scope)):
-                return self._webhooks(scope, receive, send, handle)
+                return with_request_id(scope, receive, send, self._webhooks, handle)
             if path.startswith("/api/track/") and (schema := self._track.route(scope)):
-                return self._track(scope, receive, send, schema)
+                return with_request_id(scope, receive, send, self._track, schema)
+            return with_request_id(scope, receive, send, self._api)
         return self._api(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -145,6 +147,6 @@ def create_app(settings: Settings | None = None, *, default_domain: str | None =
     ``default_domain`` is the host:port served on, used when ``CODEQR_SHORT_DOMAIN`` is unset.
     """
     settings = settings or Settings()
-    logs.configure()
+    logs.configure(fmt=settings.log_format.value)
     domain, base = settings.instance_urls(default_domain or "localhost:8000")
     return CodeQR(Services.build(settings, default_domain=domain, public_url=base))

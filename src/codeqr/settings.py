@@ -24,6 +24,14 @@ class Durability(StrEnum):
     fsync = "fsync"
 
 
+class LogFormat(StrEnum):
+    """How log lines are written: ``console`` (key=value text, for a person at a terminal)
+    or ``json`` (one JSON object a line, for a log collector)."""
+
+    console = "console"
+    json = "json"
+
+
 class Settings(BaseSettings):
     """Built once at start and passed in; nothing else reads the environment."""
 
@@ -103,6 +111,8 @@ class Settings(BaseSettings):
     and open event streams count; the open-files limit is raised to fit it when it can."""
     analytics_rollup_seconds: float = Field(default=300.0, ge=0)
     """How often the daily click rollups catch up (SQLite only; 0 turns them off)."""
+    log_format: LogFormat = LogFormat.console
+    """``console`` for a terminal (``make serve``), ``json`` for production log collectors."""
 
     def instance_urls(self, fallback_domain: str) -> tuple[str, str]:
         """``(default short domain, public base URL)``: configured values, else the fallback."""
