@@ -37,6 +37,7 @@ from codeqr.stripe.receiver import WebhookReceiver
 from codeqr.system.docs import router as docs_router
 from codeqr.system.endpoints import router as system_router
 from codeqr.system.health import Readiness
+from codeqr.system.metrics import AppMetrics
 from codeqr.workspace.endpoints import router as workspace_router
 
 
@@ -116,6 +117,9 @@ class CodeQR:
         self._redirect = services.redirector
         self._webhooks = WebhookReceiver(services)
         self._track = TrackReceiver(services, self._api, self.api.exception_handlers)
+        self.metrics = AppMetrics(services, self._webhooks)
+        """What ``/metrics`` reads; ``codeqr serve`` sets its ``server``."""
+        self.api.state.metrics = self.metrics
 
     def dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """The app as a plain function that hands back the chosen handler's coroutine.

@@ -6,10 +6,12 @@ import contextlib
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from codeqr.events.dedupe import DEFAULT_CAPACITY
+
+METRICS_TOKEN_MIN = 16
 
 
 class Durability(StrEnum):
@@ -113,6 +115,18 @@ class Settings(BaseSettings):
     """How often the daily click rollups catch up (SQLite only; 0 turns them off)."""
     log_format: LogFormat = LogFormat.console
     """``console`` for a terminal (``make serve``), ``json`` for production log collectors."""
+    metrics_token: str | None = None
+    """Bearer token that ``/metrics`` (Prometheus) asks for; empty turns ``/metrics`` off
+    (404). At least 16 characters: it is compared to whatever anyone sends."""
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_long_enough(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if len(value) < METRICS_TOKEN_MIN:
+            raise ValueError(f"must be at least {METRICS_TOKEN_MIN} characters (or empty: off)")
+        return value
 
     def instance_urls(self, fallback_domain: str) -> tuple[str, str]:
         """``(default short domain, public base URL)``: configured values, else the fallback."""

@@ -115,6 +115,7 @@ def serve(
     serving.allow_open_files(settings.http_max_concurrency)
     # Open event streams end as shutdown begins, so the server stops at once.
     server = Server(config, before_shutdown=application.services.feed.close)
+    application.metrics.server = server  # its slowloris cut-offs, for /metrics
     server.run()
     if not server.started:
         raise typer.Exit(code=3)

@@ -43,6 +43,7 @@ RESERVED_KEYS = frozenset(
         "static",
         "healthz",
         "readyz",
+        "metrics",
         "dashboard",
         "login",
         "logout",
