@@ -167,15 +167,18 @@ def children_cpu_seconds() -> float:
 
 
 class Server:
-    """A server process pinned to the server core, stopped for sure by ``stop``."""
+    """A server process pinned to the server core (or to ``cpus``), stopped for sure by
+    ``stop``."""
 
-    def __init__(self, name: str, command: list[str], log: Path, **popen: Any) -> None:
+    def __init__(
+        self, name: str, command: list[str], log: Path, *, cpus: str | None = None, **popen: Any
+    ) -> None:
         self.name = name
         self.log = log
         self._log_file: TextIO = log.open("w")
         # taskset execs its command, so this pid is the server's own.
         self.process = subprocess.Popen(
-            ["taskset", "-c", str(SERVER_CPU), *command],
+            ["taskset", "-c", cpus or str(SERVER_CPU), *command],
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

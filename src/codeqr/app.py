@@ -55,6 +55,9 @@ def create_api(services: Services) -> FastAPI:
         services.rollups.start()
         if services.invalidations is not None:
             services.invalidations.start()
+        if services.nudges is not None:
+            services.feed.watch_commits()
+            services.nudges.start()
         # Objects made at start-up live for the whole process: keep them out of the
         # garbage collector's scans so its pauses stay short on the redirect path.
         gc.collect()
@@ -62,8 +65,12 @@ def create_api(services: Services) -> FastAPI:
         yield
         await readiness.aclose()
         await services.feed.aclose()
+        if services.nudges is not None:
+            await services.nudges.aclose()
         if services.invalidations is not None:
             await services.invalidations.aclose()
+        if services.redirector.shared_visitors is not None:
+            await services.redirector.shared_visitors.aclose()
         services.rollups.stop()
         await services.recorder.drain()
         services.recorder.close()

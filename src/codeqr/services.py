@@ -13,6 +13,7 @@ from codeqr.events.ceiling import ClickCeiling
 from codeqr.events.dedupe import RecentVisitors
 from codeqr.events.enrich import GeoLocator, IdentityHasher
 from codeqr.events.recorder import ClickRecorder
+from codeqr.events.shared_visitors import SharedVisitors
 from codeqr.events.sql import SqlEventsStore
 from codeqr.events.store import EventsStore
 from codeqr.kit.db import Database
@@ -26,6 +27,7 @@ from codeqr.redirect.handler import Redirector
 from codeqr.redirect.invalidation import LinkInvalidations
 from codeqr.redirect.proxies import TrustedProxies
 from codeqr.settings import Durability, Settings
+from codeqr.stream.fanout import SAFETY_NET_S, RemoteNudges
 from codeqr.stream.feed import Feed
 from codeqr.stream.service import shaper
 from codeqr.stripe.client import StripeClients
@@ -52,6 +54,8 @@ class Services:
     rate_limits: RateLimits
     """Who may do how much (SPEC §9); counted in this process in the embedded mode."""
     invalidations: LinkInvalidations | None = None
+    nudges: RemoteNudges | None = None
+    """Scale-out: every process's writes wake the event streams of every other (Redis)."""
     """Scale-out: link changes of every process reach this one's cache (Redis pub/sub)."""
     limiters: dict[str, Any] = field(default_factory=dict)
     """The API's admission and commit thread limits (see ``api.deps``), made per app."""
@@ -103,9 +107,14 @@ class Services:
             ceiling=ClickCeiling(settings.click_ceiling_per_hour)
             if settings.click_ceiling_per_hour
             else None,
+            shared_visitors=SharedVisitors(settings.redis_url) if settings.redis_url else None,
         )
-        feed = Feed(db, shaper(links))
+        feed = Feed(db, shaper(links), interval=SAFETY_NET_S if settings.redis_url else 0.2)
         recorder.on_stored = feed.nudge
+        nudges = None
+        if settings.redis_url:
+            nudges = RemoteNudges(settings.redis_url, feed)
+            feed.announce = nudges.stored
         return cls(
             settings=settings,
             db=db,
@@ -122,4 +131,5 @@ class Services:
             rollups=RollupWorker(db, settings.analytics_rollup_seconds),
             rate_limits=rate_limits,
             invalidations=invalidations,
+            nudges=nudges,
         )

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from codeqr.events.dedupe import DEFAULT_CAPACITY
 
+WORKERS_MAX = 256
 METRICS_TOKEN_MIN = 16
 
 
@@ -111,6 +112,9 @@ class Settings(BaseSettings):
     """Open connections or requests in progress past which ``codeqr serve`` answers 503
     (uvicorn's ``limit_concurrency``): a bound on its memory. Idle keep-alive connections
     and open event streams count; the open-files limit is raised to fit it when it can."""
+    workers: int = Field(default=1, ge=1, le=WORKERS_MAX)
+    """App processes ``codeqr serve`` runs on its port, each restarted when it dies
+    (``--workers`` wins). More than one needs PostgreSQL and Redis (refused otherwise)."""
     analytics_rollup_seconds: float = Field(default=300.0, ge=0)
     """How often the daily click rollups catch up (SQLite only; 0 turns them off)."""
     log_format: LogFormat = LogFormat.console

@@ -3,7 +3,6 @@ within a second (Redis pub/sub); a process that lost Redis caches nothing until 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 
@@ -18,16 +17,23 @@ from codeqr.settings import Settings
 from tests.conftest import LiveServer, free_port
 from tests.factories import make_tenant
 from tests.redirect.helpers import CHROME_WINDOWS
+from tests.redis_server import private_redis
 
 pytestmark = pytest.mark.redis
-REDIS_URL = os.environ.get("CODEQR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 HOST = "go.test"
 
 
 @pytest.fixture
-def pair(settings: Settings) -> Iterator[tuple[LiveServer, LiveServer]]:
+def redis_url() -> Iterator[str]:
+    """A Redis of this module's own: one test cuts every subscriber of it."""
+    with private_redis() as server:
+        yield server.url
+
+
+@pytest.fixture
+def pair(settings: Settings, redis_url: str) -> Iterator[tuple[LiveServer, LiveServer]]:
     """Two app processes on one database and one Redis, answering for the same domain."""
-    shared = settings.model_copy(update={"redis_url": REDIS_URL})
+    shared = settings.model_copy(update={"redis_url": redis_url})
     servers = []
     for _ in range(2):
         port = free_port()
@@ -75,7 +81,7 @@ def test_an_edit_and_a_delete_reach_the_other_process_within_a_second(
 
 
 def test_a_lost_subscription_drops_the_cache_until_it_is_back(
-    pair: tuple[LiveServer, LiveServer],
+    pair: tuple[LiveServer, LiveServer], redis_url: str
 ) -> None:
     a, b = pair
     tenant = make_tenant(a)
@@ -85,7 +91,7 @@ def test_a_lost_subscription_drops_the_cache_until_it_is_back(
     assert invalidations is not None
     resets = invalidations.resets
     # Redis drops every subscriber (as a restart or a network cut would).
-    admin = redis.Redis.from_url(REDIS_URL)
+    admin = redis.Redis.from_url(redis_url)
     admin.client_kill_filter(_type="pubsub")
     wait_until(lambda: invalidations.resets > resets)
     assert invalidations.subscribed.is_set()

@@ -535,8 +535,10 @@ ROWS: list[Row] = [
     Row(
         "PATCH",
         "/api/stripe/integration",
-        # B cannot bind A's Stripe account: it is connected to A.
-        secret(other=409),
+        # A re-binds its own account (no key needed for the account it holds); B cannot bind
+        # A's account: without the account's own key Stripe cannot vouch for B (400), and
+        # only a caller Stripe vouches for would learn that A holds it (409).
+        secret(other=400),
         api(
             "PATCH",
             "/api/stripe/integration",
@@ -663,13 +665,6 @@ ROWS: list[Row] = [
     ),
     Row("GET", "/api/openapi.json", anyone(200), api("GET", "/api/openapi.json"), public=True),
     Row("GET", "/api/docs", anyone(200), api("GET", "/api/docs"), public=True),
-    Row(
-        "GET",
-        "/docs/oauth2-redirect",
-        anyone(200),
-        api("GET", "/docs/oauth2-redirect"),
-        public=True,
-    ),
     Row("GET", "/static/{path}", anyone(200), api("GET", "/static/{path}"), public=True),
     # --- sign-in and OAuth consent pages ---------------------------------------------------
     Row("GET", "/login", {OWN: 303, OTHER: 303, NONE: 200}, page("GET", "/login")),
@@ -785,6 +780,13 @@ ROWS: list[Row] = [
         DASH + "/settings/currency",
         FORM,
         page("POST", DASH + "/settings/currency", form={"currency": "USD"}),
+    ),
+    Row(
+        "POST",
+        DASH + "/settings/client-sales",
+        FORM,
+        # turned (or kept) off: the client sale cells expect a workspace without client sales
+        page("POST", DASH + "/settings/client-sales", form={"enabled": "", "client_sale_max": ""}),
     ),
     Row(
         "POST",

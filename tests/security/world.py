@@ -22,6 +22,7 @@ from codeqr.auth import service as auth
 from codeqr.auth.csrf import csrf_keys
 from codeqr.oauth import service as oauth
 from codeqr.stripe import service as stripe_connection
+from codeqr.stripe.models import StripeIntegration
 from codeqr.workspace import service as ws
 from codeqr.workspace.models import KeyKind
 from tests.conftest import LiveServer
@@ -221,17 +222,23 @@ class World:
             found_token[0].revoked_at = found_token[0].created_at
 
     def ensure_stripe(self, side: Side) -> None:
-        """Bind the side's Stripe account with its endpoint secret (cells may unbind it)."""
+        """Bind the side's Stripe account with its endpoint secret (cells may unbind it).
+        Written straight into the table: how Stripe vouches for a binding has tests of its
+        own (tests/stripe/test_integration.py); the matrix needs a bound account."""
         with self.server.services.db.transaction() as session:
-            stripe_connection.connect(
-                session,
-                ws.get_workspace(session, side.slug),
-                account_id=side.account_id,
-                webhook_secret=side.webhook_secret,
-                test_webhook_secret=side.webhook_secret,
-                modes={stripe_connection.StripeMode.live, stripe_connection.StripeMode.test},
-                via="dashboard",
-            )
+            workspace = ws.get_workspace(session, side.slug)
+            if stripe_connection.get(session, workspace.id) is None:
+                session.add(
+                    StripeIntegration(
+                        workspace_id=workspace.id,
+                        account_id=side.account_id,
+                        live=True,
+                        test=True,
+                        webhook_secret=side.webhook_secret,
+                        test_webhook_secret=side.webhook_secret,
+                        connected_via="dashboard",
+                    )
+                )
 
     def oauth_token(self, side: Side) -> str:
         """An OAuth access token the side's owner granted the matrix's app (consent over

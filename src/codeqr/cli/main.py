@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy.orm import Session
@@ -16,9 +17,14 @@ from codeqr.cli.oauth_apps import oauth_apps
 from codeqr.cli.stripe import stripe_app
 from codeqr.kit.db import Database
 from codeqr.kit.errors import CodeQRError
-from codeqr.settings import Settings
+from codeqr.settings import WORKERS_MAX, Settings
 from codeqr.workspace import service as ws
 from codeqr.workspace.models import KeyKind
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from codeqr.app import CodeQR
 
 app = typer.Typer(
     help="CodeQR: short links, QR codes and conversion tracking.",
@@ -71,22 +77,130 @@ def _transaction() -> Iterator[tuple[Settings, Database, Session]]:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=WORKERS_MAX,
+            help="App processes sharing the port, restarted when they die (default "
+            "CODEQR_WORKERS, else 1). More than one needs PostgreSQL and Redis.",
+        ),
+    ] = None,
 ) -> None:
     """Run the server (migrations are applied at start)."""
-    import uvicorn
-
+    settings = Settings()
+    count = settings.workers if workers is None else workers
+    if count > 1:
+        _refuse_workers_without_services(settings, count)
+        _serve_workers(settings, host, port, count)
+        return
     from codeqr.app import create_app
     from codeqr.stream import serving
     from codeqr.stream.serving import Server
 
-    settings = Settings()
-    shown_host = "localhost" if host in {"0.0.0.0", "::", "127.0.0.1"} else host  # noqa: S104
-    domain, public = settings.instance_urls(f"{shown_host}:{port}")
+    domain = _shown_domain(settings, host, port)
     application = create_app(settings, default_domain=domain)
     if settings.migrate_on_start:
         migrate.upgrade(application.services.db.engine)
     bootstrap.remember_domain(settings.data_dir, domain)
     first = bootstrap.ensure_owner(application.services.db)
+    _banner(settings, host, port, first)
+    serving.allow_open_files(settings.http_max_concurrency)
+    # Open event streams end as shutdown begins, so the server stops at once.
+    server = Server(
+        _uvicorn_config(application, settings, host, port),
+        before_shutdown=application.services.feed.close,
+    )
+    application.metrics.server = server  # its slowloris cut-offs, for /metrics
+    server.run()
+    if not server.started:
+        raise typer.Exit(code=3)
+
+
+def _refuse_workers_without_services(settings: Settings, count: int) -> None:
+    """Exit 2, starting nothing, unless ``count`` processes can share their state.
+
+    On SQLite one process writes (each process's click writer groups commits and keeps its
+    own one-hour dedupe); without Redis, each process would serve links from a cache no other
+    process can invalidate, and dedupe clicks and count rate limits on its own.
+    """
+    if settings.is_sqlite:
+        reason = (
+            "they would share a SQLite file, which takes one writer, and each would dedupe "
+            "clicks on its own"
+        )
+    elif not settings.redis_url:
+        reason = (
+            "without Redis each would serve links from its own cache after they change, and "
+            "dedupe clicks and count rate limits on its own"
+        )
+    else:
+        return
+    typer.echo(
+        f"error: {count} worker processes need PostgreSQL (CODEQR_DATABASE_URL) and Redis "
+        f"(CODEQR_REDIS_URL): {reason}. Set both, or serve with --workers 1.",
+        err=True,
+    )
+    raise typer.Exit(code=2)
+
+
+def _serve_workers(settings: Settings, host: str, port: int, count: int) -> None:
+    """``count`` supervised app processes on one socket; the database is prepared once here,
+    before any of them starts (they start with migrations off)."""
+    from codeqr.app import create_app  # imported before forking: shared by every worker
+    from codeqr.cli.supervisor import STARTUP_FAILED, Supervisor, WorkerServer, listen
+    from codeqr.kit import logs
+    from codeqr.stream import serving
+
+    logs.configure(fmt=settings.log_format.value)  # the supervisor logs as its workers do
+    try:
+        sock = listen(host, port)
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror}", err=True)
+        raise typer.Exit(code=STARTUP_FAILED) from exc
+    domain = _shown_domain(settings, host, port)
+    settings.ensure_data_dir()
+    # Made once here: workers creating it at the same time would each keep another key.
+    settings.secret()
+    db = Database(settings.sqlalchemy_url)
+    try:
+        if settings.migrate_on_start:
+            migrate.upgrade(db.engine)
+        first = bootstrap.ensure_owner(db)
+    finally:
+        db.dispose()  # no connection may cross the fork
+    bootstrap.remember_domain(settings.data_dir, domain)
+    _banner(settings, host, port, first)
+    typer.echo(f"  Workers:   {count} processes, supervised by process {os.getpid()}")
+    sys.stdout.flush()
+    serving.allow_open_files(settings.http_max_concurrency)
+    worker_settings = settings.model_copy(update={"migrate_on_start": False})
+
+    def work(ready: Callable[[], None]) -> int:
+        application = create_app(worker_settings, default_domain=domain)
+        server = WorkerServer(
+            _uvicorn_config(application, worker_settings, host, port),
+            before_shutdown=application.services.feed.close,
+            ready=ready,
+        )
+        application.metrics.server = server  # its slowloris cut-offs, for /metrics
+        server.run(sockets=[sock])
+        return 0 if server.started else STARTUP_FAILED
+
+    code = Supervisor(count, work, listener=sock).run()
+    sock.close()
+    if code:
+        raise typer.Exit(code=code)
+
+
+def _shown_domain(settings: Settings, host: str, port: int) -> str:
+    shown_host = "localhost" if host in {"0.0.0.0", "::", "127.0.0.1"} else host  # noqa: S104
+    return settings.instance_urls(f"{shown_host}:{port}")[0]
+
+
+def _banner(settings: Settings, host: str, port: int, first: bootstrap.FirstRun | None) -> None:
+    domain = _shown_domain(settings, host, port)
+    public = settings.instance_urls(domain)[1]
     typer.echo(f"CodeQR is serving on http://{host}:{port} (short links on {domain})")
     typer.echo(f"  Dashboard: {public}/dashboard")
     typer.echo(f"  API:       {public}/api  (reference: {public}/api/docs)")
@@ -97,7 +211,18 @@ def serve(
         typer.echo(f"    workspace: {first.workspace}")
         typer.echo(f"    API key:   {first.api_key}   (shown once; keep it)")
     sys.stdout.flush()
-    config = uvicorn.Config(
+
+
+def _uvicorn_config(
+    application: CodeQR, settings: Settings, host: str, port: int
+) -> uvicorn.Config:
+    """What every ``codeqr serve`` process runs uvicorn with (a worker's host and port only
+    label its logs: it accepts from the socket it is given)."""
+    import uvicorn
+
+    from codeqr.stream import serving
+
+    return uvicorn.Config(
         application.dispatch,
         host=host,
         port=port,
@@ -112,13 +237,6 @@ def serve(
         timeout_graceful_shutdown=5,
         **serving.limits(settings),
     )
-    serving.allow_open_files(settings.http_max_concurrency)
-    # Open event streams end as shutdown begins, so the server stops at once.
-    server = Server(config, before_shutdown=application.services.feed.close)
-    application.metrics.server = server  # its slowloris cut-offs, for /metrics
-    server.run()
-    if not server.started:
-        raise typer.Exit(code=3)
 
 
 @app.command("migrate")

@@ -21,6 +21,7 @@ from codeqr.events.ceiling import ClickCeiling
 from codeqr.events.dedupe import WINDOW_MS, RecentVisitors, visitor_key
 from codeqr.events.enrich import GeoLocator, IdentityHasher, is_bot, mobile_os
 from codeqr.events.recorder import ClickRecorder, RawClick
+from codeqr.events.shared_visitors import SharedVisitors, VisitorsUnavailable
 from codeqr.kit.clock import now_ms
 from codeqr.kit.errors import RateLimited
 from codeqr.kit.ids import click_id as new_click_id
@@ -74,6 +75,7 @@ class Redirector:
         visitors: RecentVisitors,
         rate_limits: RateLimits,
         ceiling: ClickCeiling | None = None,
+        shared_visitors: SharedVisitors | None = None,
     ) -> None:
         self.cache = cache
         self.recorder = recorder
@@ -85,6 +87,8 @@ class Redirector:
         self.rate_limits = rate_limits
         """Password guesses only: the redirect itself is never limited."""
         self.ceiling = ceiling
+        self.shared_visitors = shared_visitors
+        """Scale-out: visitors claimed in Redis, so the dedupe holds across processes."""
         """Clicks recorded at most per address and link an hour; ``None``: no ceiling."""
         self._inflight: dict[int, asyncio.Future[str | None] | None] = {}
         """Visitor keys (``dedupe.visitor_key``) whose click is being written."""
@@ -211,44 +215,63 @@ class Redirector:
             if waiting is None:
                 waiting = inflight[visitor] = asyncio.get_running_loop().create_future()
             return await asyncio.shield(waiting)
-        ceiling = self.ceiling
-        if ceiling is not None and ip and not ceiling.spend(ip, route.link_id, now):
-            # A new "visitor" past the address's ceiling on this link this hour (a client
-            # rotating user agents): it still gets where it is going, unrecorded.
-            return None
         inflight[visitor] = None
-        # Positional, in field order: this runs once per stored click.
-        raw = new_record(
-            RawClick,
-            (
-                new_click_id(now),
-                now,
-                route.workspace_id,
-                route.link_id,
-                route.domain,
-                route.key,
-                target or route.url,
-                trigger,
-                ua,
-                ip,
-                geo_header or None,
-                referer,
-                identity,
-            ),
-        )
-        # Stored durably; the id to hand out is an earlier one for a repeat. One coroutine
-        # frame less than a helper for this part: it is resumed on every click.
         click_id: str | None = None
-        check = None if visitors.complete(now) else now - WINDOW_MS
         try:
-            stored, first_seen = await self.recorder.record(raw, check_since=check)
-        except Exception as exc:
-            # The visitor still gets where they are going; no click id is promised for a
-            # click that is not stored.
-            log.error("redirect.click.lost", link_id=route.link_id, error=repr(exc))
-        else:
-            visitors.remember_key(visitor, stored, first_seen)
-            click_id = stored
+            new_id = new_click_id(now)
+            check = None if visitors.complete(now) else now - WINDOW_MS
+            shared = self.shared_visitors
+            claimed = False
+            if shared is not None:
+                try:
+                    earlier = await shared.claim(route.link_id, identity, new_id, now)
+                except VisitorsUnavailable:
+                    check = now - WINDOW_MS  # as after a restart: the database decides
+                else:
+                    if earlier is not None:
+                        # Another process stored this visitor's click on this link this hour.
+                        visitors.remember_key(visitor, *earlier)
+                        click_id = earlier[0]
+                        return click_id
+                    check, claimed = None, True  # the visitor's first here, said Redis
+            ceiling = self.ceiling
+            if ceiling is not None and ip and not ceiling.spend(ip, route.link_id, now):
+                # A new "visitor" past the address's ceiling on this link this hour (a
+                # client rotating user agents): it still gets where it is going, unrecorded.
+                if claimed and shared is not None:
+                    await shared.release(route.link_id, identity)
+                return None
+            # Positional, in field order: this runs once per stored click.
+            raw = new_record(
+                RawClick,
+                (
+                    new_id,
+                    now,
+                    route.workspace_id,
+                    route.link_id,
+                    route.domain,
+                    route.key,
+                    target or route.url,
+                    trigger,
+                    ua,
+                    ip,
+                    geo_header or None,
+                    referer,
+                    identity,
+                ),
+            )
+            # Stored durably; the id to hand out is an earlier one for a repeat.
+            try:
+                stored, first_seen = await self.recorder.record(raw, check_since=check)
+            except Exception as exc:
+                # The visitor still gets where they are going; no click id is promised for a
+                # click that is not stored.
+                log.error("redirect.click.lost", link_id=route.link_id, error=repr(exc))
+                if claimed and shared is not None:
+                    await shared.release(route.link_id, identity)
+            else:
+                visitors.remember_key(visitor, stored, first_seen)
+                click_id = stored
         finally:
             waiting = inflight.pop(visitor)
             if waiting is not None:

@@ -120,6 +120,8 @@ class Feed:
         self._closed = False
         self._listening = False
         self._byte_order: bool | None = None
+        self.announce: Callable[[], None] | None = None
+        """Told of every write of this process, streams open or not (scale-out fan-out)."""
 
     @property
     def polling(self) -> bool:
@@ -180,7 +182,9 @@ class Feed:
 
     def nudge(self) -> None:
         """Poll now rather than at the next tick (this process just stored events). Cheap
-        and thread-safe; nothing at all happens while no stream is open."""
+        and thread-safe; nothing else happens while no stream is open."""
+        if self.announce is not None:
+            self.announce()
         loop = self._loop
         if self._task is None or self._nudged or loop is None:
             return
@@ -215,13 +219,17 @@ class Feed:
         self._wake = asyncio.Event()
         self._armed = asyncio.Event()
         self._seen = {}
+        self.watch_commits()
+        self._task = self._loop.create_task(self._run(), name="codeqr.stream.poller")
+
+    def watch_commits(self) -> None:
+        """Hear every commit of this process: SQLAlchemy's commit hook fires on each (track
+        calls, Stripe webhooks, the API); the click writer's raw connections call ``nudge``
+        themselves. Hooked once, with the first stream (or at start in scale-out, where
+        other processes may be watching): no cost before that."""
         if not self._listening:
-            # SQLAlchemy's commit hook fires on every commit of this process (track calls,
-            # Stripe webhooks, the API); the click writer's raw connections call ``nudge``
-            # themselves. Hooked once, with the first stream: no cost before that.
             event.listen(self.db.engine, "commit", self._on_commit)
             self._listening = True
-        self._task = self._loop.create_task(self._run(), name="codeqr.stream.poller")
 
     def _on_commit(self, _conn: Any) -> None:
         self.nudge()

@@ -37,10 +37,12 @@ Count = Callable[["Services"], int]
 DEDUPE_HITS: dict[str, Count] = {
     "memory": lambda s: s.redirector.dedupe_hits,
     "store": lambda s: s.recorder.stats.repeats,
+    "redis": lambda s: getattr(s.redirector.shared_visitors, "repeats", 0),
 }
 """Repeat clicks of the hour not stored again, by where the earlier click was found."""
 REDIS_FALLBACKS: dict[str, Count] = {
     "rate_limits": lambda s: getattr(s.rate_limits.store, "fallbacks", 0),
+    "dedupe": lambda s: getattr(s.redirector.shared_visitors, "fallbacks", 0),
 }
 """Operations done without Redis because it could not be reached, by what fell back."""
 

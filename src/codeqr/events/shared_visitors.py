@@ -1,0 +1,85 @@
+"""The one-hour click dedupe across processes (scale-out), in Redis.
+
+Each process keeps its recent visitors in memory (``dedupe.RecentVisitors``), which only
+knows that process's clicks. With several processes, a new visitor of a link is claimed in
+Redis before its click is written: ``SET key "<click id>:<first ms>" NX PX 3600000 GET``
+claims the visitor for an hour in one round trip, or answers the click id of the process
+that claimed it first. Redis away never loses a click or fails a redirect: the click is
+counted with the database check of the single-process mode (logged, counted in
+``fallbacks``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+import redis.asyncio
+import structlog
+
+from codeqr.events.dedupe import WINDOW_MS
+
+log = structlog.get_logger(__name__)
+
+PREFIX = "codeqr:visitor:"
+
+
+class VisitorsUnavailable(Exception):
+    """Redis could not be asked (down, or slower than the timeout)."""
+
+
+_LOG_EVERY_S = 10.0
+
+
+class SharedVisitors:
+    """Claims of (link, visitor) for an hour, shared by every process through Redis."""
+
+    def __init__(self, url: str, *, timeout_s: float = 0.25) -> None:
+        self.client = redis.asyncio.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+        self.fallbacks = 0
+        """Clicks counted without asking Redis (it was unreachable or too slow)."""
+        self.repeats = 0
+        """Clicks found claimed by another process (or an earlier life of this one)."""
+        self._logged_at = 0.0
+
+    async def claim(
+        self, link_id: str, identity: str, click_id: str, now_ms: int
+    ) -> tuple[str, int] | None:
+        """``None`` when this click is the visitor's first on the link this hour (now
+        claimed for it); else ``(click id, first ms)`` of the earlier click. Raises
+        ``VisitorsUnavailable`` when Redis cannot answer."""
+        key = f"{PREFIX}{link_id}:{identity}"
+        try:
+            earlier = await self.client.set(
+                key, f"{click_id}:{now_ms}", nx=True, px=WINDOW_MS, get=True
+            )
+        except (redis.RedisError, OSError) as error:
+            self._unavailable(error)
+            raise VisitorsUnavailable from error
+        if not isinstance(earlier, bytes):
+            return None
+        self.repeats += 1
+        found, _, first = earlier.decode().partition(":")
+        return found, int(first) if first.isdigit() else now_ms
+
+    async def release(self, link_id: str, identity: str) -> None:
+        """Give a claim back (its click was not stored): the visitor's next click counts."""
+        try:
+            await self.client.delete(f"{PREFIX}{link_id}:{identity}")
+        except (redis.RedisError, OSError) as error:
+            self._unavailable(error)
+
+    def _unavailable(self, error: Exception) -> None:
+        self.fallbacks += 1
+        now = time.monotonic()
+        if now - self._logged_at >= _LOG_EVERY_S:  # an outage logs a line every 10 s
+            self._logged_at = now
+            log.warning(
+                "redirect.dedupe.redis_unavailable", error=repr(error), fallbacks=self.fallbacks
+            )
+
+    async def aclose(self) -> None:
+        """Close the client's connections (on the loop that used them)."""
+        await self.client.aclose()
