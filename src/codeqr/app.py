@@ -12,6 +12,7 @@ from codeqr import migrate
 from codeqr.analytics.endpoints import router as analytics_router
 from codeqr.api import errors
 from codeqr.api.limits import BodyLimit, RateLimitHeaders
+from codeqr.api.requestid import with_request_id
 from codeqr.auth import deps as auth_deps
 from codeqr.auth.endpoints import router as auth_router
 from codeqr.conversion.client_endpoints import ClientCors
@@ -35,11 +36,14 @@ from codeqr.stripe.endpoints import router as stripe_router
 from codeqr.stripe.receiver import WebhookReceiver
 from codeqr.system.docs import router as docs_router
 from codeqr.system.endpoints import router as system_router
+from codeqr.system.health import Readiness
+from codeqr.system.metrics import AppMetrics
 from codeqr.workspace.endpoints import router as workspace_router
 
 
 def create_api(services: Services) -> FastAPI:
     """The FastAPI app of the API and pages; ``services`` is built by the caller."""
+    readiness = Readiness(services.db, services.settings.redis_url, services.invalidations)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -59,6 +63,7 @@ def create_api(services: Services) -> FastAPI:
         gc.collect()
         gc.freeze()
         yield
+        await readiness.aclose()
         await services.feed.aclose()
         if services.nudges is not None:
             await services.nudges.aclose()
@@ -85,6 +90,7 @@ def create_api(services: Services) -> FastAPI:
         redoc_url=None,
     )
     api.state.services = services
+    api.state.readiness = readiness
     errors.install(api)
     auth_deps.install(api)
     api.include_router(links_router, prefix="/api")
@@ -118,6 +124,9 @@ class CodeQR:
         self._redirect = services.redirector
         self._webhooks = WebhookReceiver(services)
         self._track = TrackReceiver(services, self._api, self.api.exception_handlers)
+        self.metrics = AppMetrics(services, self._webhooks)
+        """What ``/metrics`` reads; ``codeqr serve`` sets its ``server``."""
+        self.api.state.metrics = self.metrics
 
     def dispatch(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """The app as a plain function that hands back the chosen handler's coroutine.
@@ -133,9 +142,10 @@ class CodeQR:
             if first and first.lower() not in RESERVED_KEYS:
                 return self._redirect(scope, receive, send)
             if path.startswith("/api/stripe/") and (handle := self._webhooks.route(scope)):
-                return self._webhooks(scope, receive, send, handle)
+                return with_request_id(scope, receive, send, self._webhooks, handle)
             if path.startswith("/api/track/") and (schema := self._track.route(scope)):
-                return self._track(scope, receive, send, schema)
+                return with_request_id(scope, receive, send, self._track, schema)
+            return with_request_id(scope, receive, send, self._api)
         return self._api(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -148,6 +158,6 @@ def create_app(settings: Settings | None = None, *, default_domain: str | None =
     ``default_domain`` is the host:port served on, used when ``CODEQR_SHORT_DOMAIN`` is unset.
     """
     settings = settings or Settings()
-    logs.configure()
+    logs.configure(fmt=settings.log_format.value)
     domain, base = settings.instance_urls(default_domain or "localhost:8000")
     return CodeQR(Services.build(settings, default_domain=domain, public_url=base))

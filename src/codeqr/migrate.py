@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -41,3 +44,17 @@ def revision(engine: Engine, message: str) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.revision(cfg, message=message, autogenerate=True)
+
+
+@functools.cache
+def code_heads() -> frozenset[str]:
+    """The head revision(s) of the migrations shipped with this code (read once: they are
+    files of the installed package)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return frozenset(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def database_heads(conn: Connection) -> frozenset[str]:
+    """The revision(s) the database is at (empty before the first migration)."""
+    return frozenset(MigrationContext.configure(conn).get_current_heads())

@@ -6,12 +6,13 @@ import contextlib
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from codeqr.events.dedupe import DEFAULT_CAPACITY
 
 WORKERS_MAX = 256
+METRICS_TOKEN_MIN = 16
 
 
 class Durability(StrEnum):
@@ -24,6 +25,14 @@ class Durability(StrEnum):
 
     process = "process"
     fsync = "fsync"
+
+
+class LogFormat(StrEnum):
+    """How log lines are written: ``console`` (key=value text, for a person at a terminal)
+    or ``json`` (one JSON object a line, for a log collector)."""
+
+    console = "console"
+    json = "json"
 
 
 class Settings(BaseSettings):
@@ -108,6 +117,20 @@ class Settings(BaseSettings):
     (``--workers`` wins). More than one needs PostgreSQL and Redis (refused otherwise)."""
     analytics_rollup_seconds: float = Field(default=300.0, ge=0)
     """How often the daily click rollups catch up (SQLite only; 0 turns them off)."""
+    log_format: LogFormat = LogFormat.console
+    """``console`` for a terminal (``make serve``), ``json`` for production log collectors."""
+    metrics_token: str | None = None
+    """Bearer token that ``/metrics`` (Prometheus) asks for; empty turns ``/metrics`` off
+    (404). At least 16 characters: it is compared to whatever anyone sends."""
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_long_enough(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if len(value) < METRICS_TOKEN_MIN:
+            raise ValueError(f"must be at least {METRICS_TOKEN_MIN} characters (or empty: off)")
+        return value
 
     def instance_urls(self, fallback_domain: str) -> tuple[str, str]:
         """``(default short domain, public base URL)``: configured values, else the fallback."""

@@ -10,7 +10,7 @@ from codeqr.app import create_app
 from codeqr.settings import Settings
 from tests.conftest import POSTGRES_URL, LiveServer, _drop_postgres, _postgres_database, free_port
 
-from .world import APP_TEST_WEBHOOK_SECRET, APP_WEBHOOK_SECRET, World
+from .world import APP_TEST_WEBHOOK_SECRET, APP_WEBHOOK_SECRET, METRICS_TOKEN, World
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +26,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         default_plan="free",
         stripe_app_webhook_secret=APP_WEBHOOK_SECRET,
         stripe_app_test_webhook_secret=APP_TEST_WEBHOOK_SECRET,
+        metrics_token=METRICS_TOKEN,
     )
     port = free_port()
     server = LiveServer(create_app(settings, default_domain=f"127.0.0.1:{port}"), port)

@@ -38,7 +38,14 @@ from codeqr.conversion.client_endpoints import CLIENT_PATHS
 from codeqr.conversion.receiver import ROUTES as TRACK_ROUTES
 from codeqr.stripe.receiver import APP_LIVE, APP_TEST, WORKSPACE_PREFIX
 
-from .world import APP_TEST_WEBHOOK_SECRET, APP_WEBHOOK_SECRET, PASSWORD, World, sign
+from .world import (
+    APP_TEST_WEBHOOK_SECRET,
+    APP_WEBHOOK_SECRET,
+    METRICS_TOKEN,
+    PASSWORD,
+    World,
+    sign,
+)
 
 OWN = "own"
 OTHER = "other"
@@ -242,6 +249,14 @@ def webhook(path: str, app_secret: str | None = None) -> Build:
         return Call("POST", path.format(**_ids(world, a.slug)), content=body, headers=headers)
 
     return build
+
+
+def metrics_scrape(world: World, caller: str) -> Call:
+    """``GET /metrics``: own is the operator's Prometheus with the metrics token; every
+    other caller sends its own API key (or nothing): an API key is not the metrics token."""
+    if caller == OWN:
+        return Call("GET", "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    return Call("GET", "/metrics", headers=key_headers(world, caller))
 
 
 def page_credentials(world: World, caller: str) -> tuple[dict[str, str], str, str]:
@@ -639,6 +654,15 @@ ROWS: list[Row] = [
     # --- public ------------------------------------------------------------------------------
     Row("GET", "/{key}", anyone(302), api("GET", "/{key}"), public=True),
     Row("GET", "/healthz", anyone(200), api("GET", "/healthz"), public=True),
+    Row("GET", "/readyz", anyone(200), api("GET", "/readyz"), public=True),
+    # On with CODEQR_METRICS_TOKEN (as here): 401 without it; off without one: 404 for all
+    # (tests/system/test_metrics.py).
+    Row(
+        "GET",
+        "/metrics",
+        {OWN: 200, OTHER: 401, PUBLISHABLE: 401, NONE: 401, REVOKED: 401},
+        metrics_scrape,
+    ),
     Row("GET", "/api/openapi.json", anyone(200), api("GET", "/api/openapi.json"), public=True),
     Row("GET", "/api/docs", anyone(200), api("GET", "/api/docs"), public=True),
     Row("GET", "/static/{path}", anyone(200), api("GET", "/static/{path}"), public=True),

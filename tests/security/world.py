@@ -30,6 +30,7 @@ from tests.conftest import LiveServer
 PASSWORD = "correct horse battery"
 APP_WEBHOOK_SECRET = "whsec_matrix_app_live"
 APP_TEST_WEBHOOK_SECRET = "whsec_matrix_app_test"
+METRICS_TOKEN = "matrix-metrics-token-0123456789"
 OAUTH_REDIRECT = "https://stripe-app.example/callback"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
 _counter = itertools.count(1)

@@ -8,6 +8,7 @@ by its /64 (what one subscriber is given). The redirect itself is never limited.
 from __future__ import annotations
 
 import ipaddress
+import threading
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -30,6 +31,8 @@ QR_PER_CLIENT = Quota(120, 60)
 """QR renders for one client (a dashboard page of links makes a few dozen)."""
 STATE_KEY = "codeqr.rate_limit"
 """Where a request's last API-key decision waits for ``RateLimitHeaders``."""
+RULES = ("api_key", "login_client", "login_account", "link_password", "client_tracking", "qr")
+"""The rules refusals are counted by (``RateLimits.refused``, ``/metrics``)."""
 
 
 def client_key(ip: str | None) -> str:
@@ -54,6 +57,15 @@ class RateLimits:
 
     def __init__(self, store: RateLimitStore) -> None:
         self.store = store
+        self.refused = dict.fromkeys(RULES, 0)
+        """Hits refused (each a 429 answered), by rule."""
+        self._counting = threading.Lock()  # refusals come from worker threads too
+
+    def _count(self, rule: str, decision: Decision) -> Decision:
+        if not decision.allowed:
+            with self._counting:
+                self.refused[rule] += 1
+        return decision
 
     def close(self) -> None:
         """Let go of the store's connections, if it has any."""
@@ -65,7 +77,7 @@ class RateLimits:
         """Count one API call of a key against its plan's rate; the decision's headers go
         out on the answer (``RateLimitHeaders``). From a worker thread."""
         quota = Quota(per_minute, API_WINDOW_S)
-        decision = self.store.hit(f"api:{key_id}", quota, now_ms())
+        decision = self._count("api_key", self.store.hit(f"api:{key_id}", quota, now_ms()))
         state[STATE_KEY] = decision
         decision.raise_if_refused(_api_message(per_minute))
 
@@ -74,7 +86,7 @@ class RateLimits:
     ) -> None:
         """``api_key`` from the event loop."""
         quota = Quota(per_minute, API_WINDOW_S)
-        decision = await self.store.ahit(f"api:{key_id}", quota, now_ms())
+        decision = self._count("api_key", await self.store.ahit(f"api:{key_id}", quota, now_ms()))
         state[STATE_KEY] = decision
         decision.raise_if_refused(_api_message(per_minute))
 
@@ -83,13 +95,11 @@ class RateLimits:
         (a refused client does not use up the account's attempts)."""
         now = now_ms()
         client = f"login:client:{client_key(client_ip)}"
-        self.store.hit(client, LOGIN_PER_CLIENT, now).raise_if_refused(
-            "Too many sign-in attempts from this client"
-        )
+        decision = self._count("login_client", self.store.hit(client, LOGIN_PER_CLIENT, now))
+        decision.raise_if_refused("Too many sign-in attempts from this client")
         account = f"login:account:{email.strip().lower()[:320]}"
-        self.store.hit(account, LOGIN_PER_ACCOUNT, now).raise_if_refused(
-            "Too many sign-in attempts for this account"
-        )
+        decision = self._count("login_account", self.store.hit(account, LOGIN_PER_ACCOUNT, now))
+        decision.raise_if_refused("Too many sign-in attempts for this account")
 
     async def link_password(self, link_id: str, client_ip: str | None) -> Decision:
         """Count a password guess on a link, against the client and against the link."""
@@ -100,7 +110,7 @@ class RateLimits:
             decision = await self.store.ahit(
                 f"link_password:{link_id}", LINK_PASSWORD_PER_LINK, now
             )
-        return decision
+        return self._count("link_password", decision)
 
     async def client_tracking(self, visitor_ip: str | None) -> None:
         """Count a client-side tracking call against the visitor (the key's own rate is
@@ -108,8 +118,10 @@ class RateLimits:
         decision = await self.store.ahit(
             f"client:{client_key(visitor_ip)}", CLIENT_TRACKING_PER_VISITOR, now_ms()
         )
+        self._count("client_tracking", decision)
         decision.raise_if_refused("Too many client-side tracking calls from this visitor")
 
     async def qr(self, client_ip: str | None) -> Decision:
         """Count a QR render for the client."""
-        return await self.store.ahit(f"qr:{client_key(client_ip)}", QR_PER_CLIENT, now_ms())
+        decision = await self.store.ahit(f"qr:{client_key(client_ip)}", QR_PER_CLIENT, now_ms())
+        return self._count("qr", decision)

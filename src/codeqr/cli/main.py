@@ -111,6 +111,7 @@ def serve(
         _uvicorn_config(application, settings, host, port),
         before_shutdown=application.services.feed.close,
     )
+    application.metrics.server = server  # its slowloris cut-offs, for /metrics
     server.run()
     if not server.started:
         raise typer.Exit(code=3)
@@ -151,7 +152,7 @@ def _serve_workers(settings: Settings, host: str, port: int, count: int) -> None
     from codeqr.kit import logs
     from codeqr.stream import serving
 
-    logs.configure()  # the supervisor logs as its workers do
+    logs.configure(fmt=settings.log_format.value)  # the supervisor logs as its workers do
     try:
         sock = listen(host, port)
     except OSError as exc:
@@ -182,6 +183,7 @@ def _serve_workers(settings: Settings, host: str, port: int, count: int) -> None
             before_shutdown=application.services.feed.close,
             ready=ready,
         )
+        application.metrics.server = server  # its slowloris cut-offs, for /metrics
         server.run(sockets=[sock])
         return 0 if server.started else STARTUP_FAILED
 

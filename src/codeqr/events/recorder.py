@@ -17,6 +17,7 @@ import structlog
 
 from codeqr.events.enrich import GeoLocator, parse_agent, truncate_ip
 from codeqr.events.store import Click, EventsStore
+from codeqr.kit.batchstats import BatchStats
 from codeqr.kit.db import WriteGate
 from codeqr.kit.records import new_record
 
@@ -87,6 +88,8 @@ class ClickRecorder:
         self._idle.set()
         self.on_stored: Callable[[], None] | None = None
         """Called on the loop after each stored batch (wakes the events stream's poller)."""
+        self.stats = BatchStats()
+        """Batches, clicks written, batch durations (``/metrics``)."""
 
     def record(
         self, raw: RawClick, *, check_since: int | None = None
@@ -130,6 +133,7 @@ class ClickRecorder:
         self._start_batch(loop)
 
     def _start_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.stats.start()
         batch = self._pending[: self.batch_max]
         del self._pending[: self.batch_max]
         raws = [(raw, check_since) for raw, check_since, _ in batch]
@@ -160,6 +164,7 @@ class ClickRecorder:
     ) -> None:
         error = done.exception()
         repeats = {} if error is not None else done.result()[1]
+        self.stats.finish(len(batch), len(repeats), error is None)
         for raw, _, future in batch:
             if future.done():
                 continue

@@ -42,6 +42,8 @@ RESERVED_KEYS = frozenset(
         "oauth",
         "static",
         "healthz",
+        "readyz",
+        "metrics",
         "dashboard",
         "login",
         "logout",

@@ -92,8 +92,13 @@ class Redirector:
         """Clicks recorded at most per address and link an hour; ``None``: no ceiling."""
         self._inflight: dict[int, asyncio.Future[str | None] | None] = {}
         """Visitor keys (``dedupe.visitor_key``) whose click is being written."""
+        self.redirects = 0
+        """Requests answered (``/metrics``; a plain int: ~20 ns a request)."""
+        self.dedupe_hits = 0
+        """Repeat clicks of the hour answered from memory, not stored again."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.redirects += 1
         method = scope["method"]
         if method not in ("GET", "HEAD", "POST"):
             await _respond(send, 405, b"", [(b"allow", b"GET, HEAD, POST")])
@@ -197,6 +202,7 @@ class Redirector:
         if known is not None:
             # A repeat within the hour: its user agent (part of the identity) was no bot's
             # when the first click was stored, so the bot rules need not run again.
+            self.dedupe_hits += 1
             return known
         if is_bot(ua):
             return None

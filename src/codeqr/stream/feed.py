@@ -136,6 +136,11 @@ class Feed:
                 self._byte_order = repo.byte_order(conn)
         return self._byte_order
 
+    @property
+    def open_count(self) -> int:
+        """Streams open in this process, all workspaces together (``/metrics``)."""
+        return sum(len(subs) for subs in self._subs.values())
+
     def open_streams(self, workspace_id: str, holder: str) -> tuple[int, int]:
         """``(of this holder, of the whole workspace)``: the streams open in this process."""
         subs = self._subs.get(workspace_id, ())

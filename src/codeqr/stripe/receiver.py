@@ -17,12 +17,17 @@ from codeqr.kit.errors import CodeQRError, PayloadTooLarge, error_envelope
 from codeqr.redirect.handler import Receive, Scope, Send
 from codeqr.services import Services
 from codeqr.stripe import webhooks
+from codeqr.stripe.signature import BadSignature
 
 log = structlog.get_logger(__name__)
 
 WORKSPACE_PREFIX = "/api/stripe/webhook/"
 APP_LIVE = "/api/stripe/integration/webhook"
 APP_TEST = "/api/stripe/integration/webhook/test"
+OUTCOMES = ("handled", "duplicate", "ignored", "refused", "failed", "bad_signature", "rejected")
+"""What became of deliveries (``WebhookReceiver.outcomes``): a ``webhooks.Receipt``'s
+outcome, ``failed`` (5xx: Stripe delivers again), ``bad_signature``, or ``rejected`` (any
+other 4xx: no such connection, not a Stripe event, too large)."""
 
 
 class WebhookReceiver:
@@ -35,6 +40,8 @@ class WebhookReceiver:
         # racing for SQLite's one writer (unfair: a few would wait far longer than others).
         self.workers = 2 if services.db.is_sqlite else services.db.max_connections
         self._limiter: anyio.CapacityLimiter | None = None
+        self.outcomes = dict.fromkeys(OUTCOMES, 0)
+        """Deliveries by outcome (``/metrics``); counted on the event loop."""
 
     def route(self, scope: Scope) -> Callable[[bytes, str | None], webhooks.Receipt] | None:
         if scope["method"] != "POST":
@@ -72,13 +79,17 @@ class WebhookReceiver:
                 self._limiter = anyio.CapacityLimiter(self.workers)
             receipt = await anyio.to_thread.run_sync(handle, body, header, limiter=self._limiter)
             status, answer = receipt.status, receipt.body
+            self.outcomes[receipt.outcome] += 1
         except CodeQRError as exc:
             status, answer = exc.status_code, exc.envelope()
+            self.outcomes["bad_signature" if isinstance(exc, BadSignature) else "rejected"] += 1
         except webhooks.HandlingFailed as exc:
             code = "bad_gateway" if exc.status == 502 else "internal_server_error"
             status, answer = exc.status, error_envelope(code, exc.message)
+            self.outcomes["failed"] += 1
         except Exception:
             log.exception("stripe.webhook_crashed", path=scope["path"])
+            self.outcomes["failed"] += 1
             status = 500
             answer = error_envelope(
                 "internal_server_error", "The event could not be received; Stripe will retry."

@@ -10,14 +10,18 @@ import stripe
 from codeqr.kit.errors import BadRequest
 
 
+class BadSignature(BadRequest):
+    """400: the event's signature is missing, wrong, stale, or cannot be checked."""
+
+
 def verify(payload: bytes, header: str | None, secrets: Sequence[str], tolerance: int) -> None:
     """Accept the body when any ``v1`` signature matches one of ``secrets`` within
     ``tolerance`` seconds either side of now; 400 otherwise (nothing is stored for a
     rejected event). The body must already be known to be UTF-8 (``shape.text``)."""
     if not header:
-        raise BadRequest("Missing Stripe-Signature header.")
+        raise BadSignature("Missing Stripe-Signature header.")
     if not secrets:
-        raise BadRequest("No webhook signing secret is configured for this endpoint.")
+        raise BadSignature("No webhook signing secret is configured for this endpoint.")
     for secret in secrets:
         try:
             stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
@@ -25,7 +29,7 @@ def verify(payload: bytes, header: str | None, secrets: Sequence[str], tolerance
             continue
         _not_ahead(header, tolerance)
         return
-    raise BadRequest(
+    raise BadSignature(
         "Invalid Stripe-Signature: no v1 signature matches this endpoint's signing secret "
         f"within {tolerance} seconds."
     )
@@ -39,7 +43,7 @@ def _not_ahead(header: str, tolerance: int) -> None:
     items = [item.split("=", 2) for item in header.split(",")]
     stamp = int(next(item[1] for item in items if item[0] == "t"))
     if stamp > time.time() + tolerance:
-        raise BadRequest(
+        raise BadSignature(
             f"Invalid Stripe-Signature: its timestamp is more than {tolerance} seconds in the "
             "future."
         )

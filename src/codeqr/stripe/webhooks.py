@@ -37,6 +37,8 @@ class Receipt:
 
     status: int
     body: dict[str, Any]
+    outcome: str = "ignored"
+    """``handled``, ``duplicate``, ``ignored`` or ``refused`` (counted for ``/metrics``)."""
 
 
 class HandlingFailed(Exception):
@@ -191,6 +193,7 @@ def _handle(session: Session, services: Services, found: Found, event: dict[str,
         return Receipt(
             200,
             {"received": True, "handled": False, "eventId": event["id"], "reason": odd},
+            "refused",
         )
     if not allowed:
         # Kept unhandled, not dropped: after an upgrade, `codeqr stripe replay`.
@@ -224,7 +227,9 @@ def _handle(session: Session, services: Services, found: Found, event: dict[str,
         raise _Failed(workspace.id, event, exc) from exc
     log.info("stripe.event_handled", event_id=event["id"], type=event["type"], outcome=outcome)
     return Receipt(
-        200, {"received": True, "handled": True, "eventId": event["id"], "outcome": outcome}
+        200,
+        {"received": True, "handled": True, "eventId": event["id"], "outcome": outcome},
+        "handled",
     )
 
 
@@ -254,6 +259,7 @@ def _duplicate(event_id: str) -> Receipt:
             "eventId": event_id,
             "reason": "Already handled: a redelivery is acknowledged and not processed again.",
         },
+        "duplicate",
     )
 
 
