@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import queue
 import threading
-import time
 
 import redis
 import redis.asyncio
@@ -46,6 +45,7 @@ class LinkInvalidations:
             target=self._publish_loop, name="codeqr-link-publisher", daemon=True
         )
         self._listener: asyncio.Task[None] | None = None
+        self._stopping = threading.Event()
 
     # -- this process's changes -----------------------------------------------------------
 
@@ -71,7 +71,8 @@ class LinkInvalidations:
                         # Subscribers lost Redis too and stop caching until they hear it
                         # again; keep trying so the change is announced as soon as it can be.
                         log.warning("redirect.invalidation.publish_failed", error=repr(error))
-                        time.sleep(self.retry_s)
+                        if self._stopping.wait(self.retry_s):
+                            return
         finally:
             client.close()
 
@@ -125,4 +126,8 @@ class LinkInvalidations:
                 await self._listener
         if self._publisher.is_alive():
             self._outbox.put(_STOP)
-            await asyncio.to_thread(self._publisher.join, 5)
+            await asyncio.to_thread(self._publisher.join, 2)
+            # Still retrying an unreachable Redis: give up (the others, cut off from it
+            # too, cache nothing until they hear it again).
+            self._stopping.set()
+            await asyncio.to_thread(self._publisher.join, 2)
