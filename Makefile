@@ -5,7 +5,10 @@ UV := $(PYTHON) -m uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 VENV := .venv
-PYTEST := $(VENV)/bin/pytest
+# The suites spend most of their time waiting on real servers, so they run in parallel
+# processes (pytest-xdist), a test module each, at least three even on two cores.
+TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n > 3 ? n : 3 )))
+PYTEST := $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 .PHONY: install system-deps serve test test-sqlite test-postgres check lint types format bench bench-track vendor vendor-swagger-ui clean
 
