@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from codeqr import migrate
 from codeqr.app import create_app
 from codeqr.settings import Settings
-from tests.conftest import POSTGRES_URL, LiveServer, _drop_postgres, free_port
+from tests.conftest import LiveServer, _drop_postgres, free_port
 
 REDIS_URL = os.environ.get("CODEQR_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 OLDER = "b41f0c2d7e93"
@@ -137,7 +137,7 @@ def test_probes_share_one_check_a_second(server: LiveServer) -> None:
     assert readiness.checks - before <= int(took) + 2, (readiness.checks - before, took)
 
 
-@pytest.mark.skipif(not POSTGRES_URL, reason="a PostgreSQL database can be taken away")
+@pytest.mark.postgres  # a PostgreSQL database can be taken away (the SQLite run deselects it)
 def test_a_database_gone_is_not_ready_and_says_database(
     settings: Settings, make_server: MakeServer
 ) -> None:
