@@ -381,11 +381,11 @@ def _fail_next_batch(store: SqlEventsStore, monkeypatch: pytest.MonkeyPatch) -> 
     real = store._insert
     statements: list[str] = []
 
-    def insert(handle: Any, clicks: Sequence[Click]) -> None:
+    def insert(handle: Any, clicks: Sequence[Click], *adopted: Sequence[Click]) -> None:
         if clicks and not statements:
-            real(_FailOnCounter(handle, statements), clicks)
+            real(_FailOnCounter(handle, statements), clicks, *adopted)
             raise AssertionError("unreachable: the counter update raises")
-        real(handle, clicks)
+        real(handle, clicks, *adopted)
 
     monkeypatch.setattr(store, "_insert", insert)
     return statements

@@ -110,3 +110,104 @@ def test_redis_going_away_loses_no_click_and_the_dedupe_comes_back(
     finally:
         for server in (a, b):
             server.stop()
+
+
+def test_a_click_claimed_by_a_process_that_died_before_storing_it_is_stored_once(
+    settings: Settings, redis: PrivateRedis
+) -> None:
+    """A process claims a visitor in Redis and is killed before its click is stored; the
+    visitor retries through another process, which is handed the dead one's click id. That
+    id is answered, so it must be stored: by the process that answers it, once, and the
+    link's counter agrees with its rows however many processes answer it afterwards."""
+    import asyncio
+
+    from codeqr.events.shared_visitors import SharedVisitors
+    from codeqr.kit.clock import now_ms
+    from codeqr.kit.ids import click_id
+
+    a, b = two_processes(settings, redis.url)
+    try:
+        tenant = make_tenant(a)
+        api = a.client(tenant.token)
+        link = api.post(
+            "/api/links",
+            json={"url": "https://shop.example/", "key": "died", "trackConversion": True},
+        ).json()
+        now = now_ms()
+        identity = a.services.redirector.identity("127.0.0.1", CHROME_WINDOWS, now)
+        lost = click_id(now)
+
+        async def claim_and_die() -> None:
+            dead = SharedVisitors(redis.url)
+            try:
+                assert await dead.claim(link["id"], identity, lost, now) is None
+            finally:
+                await dead.aclose()
+
+        asyncio.run(claim_and_die())
+        answers = [click(server, "died") for server in (b, a, b, a)]
+        assert {cq_id_of(r.headers["location"]) for r in answers} == {lost}
+        assert stored_clicks(a, link["id"], api) == (1, 1)
+        with a.services.db.engine.connect() as conn:
+            from sqlalchemy import select
+
+            from codeqr.events.models import click_events
+
+            row = conn.execute(
+                select(click_events.c.timestamp).where(click_events.c.id == lost)
+            ).one()
+        assert row.timestamp == now, "stored as the click it was claimed as"
+    finally:
+        for server in (a, b):
+            server.stop()
+
+
+def test_an_adopted_click_id_already_taken_is_neither_stored_nor_counted_again(
+    settings: Settings,
+) -> None:
+    """The store's side of the race above: the process that handed the id out stores it
+    while another adopts it (neither sees the other's row in its check). The id is stored
+    once and the counter bumped once."""
+    from codeqr.events.sql import SqlEventsStore
+    from codeqr.events.store import Click
+    from codeqr.kit.clock import now_ms
+    from codeqr.kit.ids import click_id
+
+    live = LiveServer(create_app(settings, default_domain=HOST), free_port())
+    live.start()
+    try:
+        tenant = make_tenant(live)
+        api = live.client(tenant.token)
+        link = api.post("/api/links", json={"url": "https://shop.example/", "key": "race"}).json()
+        now = now_ms()
+
+        def a_click(identity: str) -> Click:
+            values: list[object] = [""] * len(Click._fields)
+            values[:8] = [
+                click_id(now),
+                now,
+                tenant.workspace_id,
+                link["id"],
+                HOST,
+                "race",
+                "https://shop.example/",
+                "click",
+            ]
+            click = Click(*values)
+            return click._replace(identity_hash=identity, ip=None)
+
+        store = SqlEventsStore(live.services.db)
+        try:
+            first = a_click("a" * 32)
+            store.write_clicks([first])
+            # The adopter's check looks for the visitor and misses (another identity here
+            # stands for "not committed yet"); its insert then finds the id taken.
+            adopted = first._replace(identity_hash="b" * 32)
+            fresh = a_click("c" * 32)
+            repeats = store.write_clicks_once([adopted, fresh], now - 1000, {first.id})
+        finally:
+            store.close()
+        assert repeats == {first.id: (first.id, now)}
+        assert stored_clicks(live, link["id"], api) == (2, 2)
+    finally:
+        live.stop()

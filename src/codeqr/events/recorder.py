@@ -78,6 +78,8 @@ class ClickRecorder:
         self.inline = inline
         """Write on the event loop when this gate is free (SQLite without fsync)."""
         self._pending: list[tuple[RawClick, int | None, asyncio.Future[tuple[str, int]]]] = []
+        self._adopted: set[str] = set()
+        """Ids of pending clicks handed out by another process (``record``'s ``adopted``)."""
         self._writing = False
         self._arrived = False
         """Whether a click came since the last turn of ``_gather``."""
@@ -92,7 +94,7 @@ class ClickRecorder:
         """Batches, clicks written, batch durations (``/metrics``)."""
 
     def record(
-        self, raw: RawClick, *, check_since: int | None = None
+        self, raw: RawClick, *, check_since: int | None = None, adopted: bool = False
     ) -> asyncio.Future[tuple[str, int]]:
         """A future that resolves once ``raw`` is stored durably, or fails if it could not be.
 
@@ -100,12 +102,18 @@ class ClickRecorder:
         looked for in the same transaction, and if one exists its ``(id, timestamp)`` is the
         result and nothing is stored. Otherwise ``raw``'s own id and time are.
 
+        ``adopted`` (with ``check_since``): ``raw``'s id was handed out by another process,
+        which may have died before storing it, or be storing it now; it is stored unless a
+        click with that id already is (the id is never stored twice, nor counted twice).
+
         A plain method handing out the future, not a coroutine: awaiting the future directly
         saves a coroutine frame on every click.
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[str, int]] = loop.create_future()
         self._pending.append((raw, check_since, future))
+        if adopted:
+            self._adopted.add(raw.id)
         self._arrived = True
         if not self._writing:
             self._writing = True
@@ -137,6 +145,10 @@ class ClickRecorder:
         batch = self._pending[: self.batch_max]
         del self._pending[: self.batch_max]
         raws = [(raw, check_since) for raw, check_since, _ in batch]
+        adopted: frozenset[str] = frozenset()
+        if self._adopted:
+            adopted = frozenset(raw.id for raw, _ in raws if raw.id in self._adopted)
+            self._adopted -= adopted
         if self.inline is not None:
             # SQLite in WAL mode commits in well under a millisecond without fsync: doing it
             # on the event loop avoids two thread hand-offs and GIL contention per batch.
@@ -147,13 +159,13 @@ class ClickRecorder:
                     done: asyncio.Future[tuple[list[Click], dict[str, tuple[str, int]]]]
                     done = loop.create_future()
                     try:
-                        done.set_result(self._write(raws))
+                        done.set_result(self._write(raws, adopted))
                     except Exception as exc:
                         done.set_exception(exc)
             if free:
                 self._finish(loop, batch, done)
                 return
-        task = loop.run_in_executor(self._executor, self._write, raws)
+        task = loop.run_in_executor(self._executor, self._write, raws, adopted)
         task.add_done_callback(lambda done: self._finish(loop, batch, done))
 
     def _finish(
@@ -218,14 +230,14 @@ class ClickRecorder:
         )
 
     def _write(
-        self, raws: list[tuple[RawClick, int | None]]
+        self, raws: list[tuple[RawClick, int | None]], adopted: frozenset[str]
     ) -> tuple[list[Click], dict[str, tuple[str, int]]]:
         clicks = [self.enrich(raw) for raw, _ in raws]
         checks = [since for _, since in raws if since is not None]
         if not checks:
             self.store.write_clicks(clicks)
             return clicks, {}
-        repeats = self.store.write_clicks_once(clicks, min(checks))
+        repeats = self.store.write_clicks_once(clicks, min(checks), adopted)
         return [c for c in clicks if c.id not in repeats], repeats
 
     async def drain(self) -> None:

@@ -3,14 +3,18 @@
 Each process keeps its recent visitors in memory (``dedupe.RecentVisitors``), which only
 knows that process's clicks. With several processes, a new visitor of a link is claimed in
 Redis before its click is written: ``SET key "<click id>:<first ms>" NX PX 3600000 GET``
-claims the visitor for an hour in one round trip, or answers the click id of the process
-that claimed it first. Redis away never loses a click or fails a redirect: the click is
+claims the visitor for an hour, or answers the click id of the process that claimed it
+first. Claims go out as the clicks do, in groups: the claims that arrive while one pipeline
+is in flight are sent together in the next (one round trip and one pass through the client
+for all of them; a claim a round trip cost ~40% of a redirect's time on PostgreSQL).
+Redis away never loses a click or fails a redirect: the click is
 counted with the database check of the single-process mode (logged, counted in
 ``fallbacks``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import redis
@@ -43,6 +47,8 @@ class SharedVisitors:
         self.repeats = 0
         """Clicks found claimed by another process (or an earlier life of this one)."""
         self._logged_at = 0.0
+        self._waiting: list[tuple[str, str, asyncio.Future[object]]] = []
+        self._sending = False
 
     async def claim(
         self, link_id: str, identity: str, click_id: str, now_ms: int
@@ -50,19 +56,41 @@ class SharedVisitors:
         """``None`` when this click is the visitor's first on the link this hour (now
         claimed for it); else ``(click id, first ms)`` of the earlier click. Raises
         ``VisitorsUnavailable`` when Redis cannot answer."""
-        key = f"{PREFIX}{link_id}:{identity}"
-        try:
-            earlier = await self.client.set(
-                key, f"{click_id}:{now_ms}", nx=True, px=WINDOW_MS, get=True
-            )
-        except (redis.RedisError, OSError) as error:
-            self._unavailable(error)
-            raise VisitorsUnavailable from error
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._waiting.append((f"{PREFIX}{link_id}:{identity}", f"{click_id}:{now_ms}", future))
+        if not self._sending:
+            self._sending = True
+            asyncio.get_running_loop().create_task(self._send())
+        earlier = await future
+        if isinstance(earlier, BaseException):
+            raise VisitorsUnavailable from earlier
         if not isinstance(earlier, bytes):
             return None
         self.repeats += 1
         found, _, first = earlier.decode().partition(":")
         return found, int(first) if first.isdigit() else now_ms
+
+    async def _send(self) -> None:
+        """Send the waiting claims in one pipeline, then those that came meanwhile, until
+        none waits."""
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting, []
+                try:
+                    async with self.client.pipeline(transaction=False) as pipe:
+                        for key, value, _ in group:
+                            pipe.set(key, value, nx=True, px=WINDOW_MS, get=True)
+                        replies: list[object] = await pipe.execute(raise_on_error=False)
+                except (redis.RedisError, OSError) as error:
+                    self._unavailable(error)
+                    replies = [error] * len(group)
+                for (_, _, future), reply in zip(group, replies, strict=True):
+                    if isinstance(reply, Exception):
+                        self._unavailable(reply)
+                    if not future.done():
+                        future.set_result(reply)
+        finally:
+            self._sending = False
 
     async def release(self, link_id: str, identity: str) -> None:
         """Give a claim back (its click was not stored): the visitor's next click counts."""
@@ -71,7 +99,7 @@ class SharedVisitors:
         except (redis.RedisError, OSError) as error:
             self._unavailable(error)
 
-    def _unavailable(self, error: Exception) -> None:
+    def _unavailable(self, error: BaseException) -> None:
         self.fallbacks += 1
         now = time.monotonic()
         if now - self._logged_at >= _LOG_EVERY_S:  # an outage logs a line every 10 s

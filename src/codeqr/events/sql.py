@@ -7,7 +7,7 @@ import os
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain
 from typing import Any
@@ -98,6 +98,7 @@ class SqlEventsStore:
         self._insert_clicks = f"INSERT INTO click_events ({cols}) VALUES ({marks})"
         self._insert_rows: dict[int, str] = {}
         """Multi-row INSERTs by row count (SQLite)."""
+        self._insert_unless_taken = self._insert_clicks + " ON CONFLICT (id) DO NOTHING"
         self._bump_link = (
             f"UPDATE links SET clicks = clicks + {placeholder}, "
             f"last_clicked = {placeholder} WHERE id = {placeholder}"
@@ -247,9 +248,14 @@ class SqlEventsStore:
         return now_ms if newest is None else newest + WINDOW_MS
 
     def write_clicks_once(
-        self, clicks: Sequence[Click], since_ms: int
+        self, clicks: Sequence[Click], since_ms: int, adopted: Collection[str] = ()
     ) -> dict[str, tuple[str, int]]:
-        """Insert the clicks that are not repeats of a click within the window."""
+        """Insert the clicks that are not repeats of a click within the window.
+
+        ``adopted`` clicks carry an id another process handed out (``SharedVisitors``): it
+        may be storing that click right now, so theirs are inserted only if the id is not
+        taken, and counted only if inserted.
+        """
         if not clicks:
             return {}
         forgotten, self._forgotten = self._forgotten, []
@@ -267,7 +273,16 @@ class SqlEventsStore:
                     else:
                         earlier[pair] = (click.id, click.timestamp)
                         fresh.append(click)
-                self._insert(cursor, fresh)
+                inserted: list[Click] = []
+                if adopted:
+                    for click in [c for c in fresh if c.id in adopted]:
+                        fresh.remove(click)
+                        cursor.execute(self._insert_unless_taken, click)
+                        if cursor.rowcount == 1:
+                            inserted.append(click)
+                        else:  # stored meanwhile by the process that handed it out
+                            repeats[click.id] = (click.id, click.timestamp)
+                self._insert(cursor, fresh, inserted)
         except BaseException:
             self._forgotten[:0] = forgotten  # rolled back with the batch: next time
             raise
@@ -307,11 +322,14 @@ class SqlEventsStore:
                 earlier.setdefault((ident, link_id), (click_id, ts))
         return earlier
 
-    def _insert(self, cursor: Any, clicks: Sequence[Click]) -> None:
-        if not clicks:
+    def _insert(self, cursor: Any, clicks: Sequence[Click], inserted: Sequence[Click] = ()) -> None:
+        """Insert ``clicks`` and bump their links' counters, and those of ``inserted``."""
+        if not (clicks or inserted):
             return
-        per_link = Counter(c.link_id for c in clicks)
-        last = {c.link_id: c.timestamp for c in clicks}
+        per_link = Counter(c.link_id for c in chain(clicks, inserted))
+        last = {c.link_id: c.timestamp for c in clicks}  # in time order
+        for click in inserted:  # adopted: older than the batch's own
+            last[click.link_id] = max(last.get(click.link_id, 0), click.timestamp)
         bumps: list[tuple[int, object, str]] = []
         for link_id, n in per_link.items():
             when = from_ms(last[link_id])
@@ -322,7 +340,7 @@ class SqlEventsStore:
             for start in range(0, len(clicks), _ROWS_PER_INSERT):
                 chunk = clicks[start : start + _ROWS_PER_INSERT]
                 cursor.execute(self._insert_statement(len(chunk)), list(chain.from_iterable(chunk)))
-        else:
+        elif clicks:
             cursor.executemany(self._insert_clicks, clicks)
         cursor.executemany(self._bump_link, bumps)
 

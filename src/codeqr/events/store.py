@@ -6,7 +6,7 @@ the links; a ClickHouse implementation can take its place behind the same protoc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
@@ -66,11 +66,13 @@ class EventsStore(Protocol):
         ...
 
     def write_clicks_once(
-        self, clicks: Sequence[Click], since_ms: int
+        self, clicks: Sequence[Click], since_ms: int, adopted: Collection[str] = ()
     ) -> dict[str, tuple[str, int]]:
         """Store the clicks whose visitor has no click on the same link since ``since_ms``.
 
         Returns, for each click that was not stored, the ``(id, timestamp)`` of the earlier
-        click it repeats. The check and the insert happen in one transaction.
+        click it repeats. The check and the insert happen in one transaction. A click whose
+        id is in ``adopted`` was handed out by another process, which may store it too: it
+        is stored (and counted) only if no click has that id yet.
         """
         ...

@@ -220,22 +220,29 @@ class Redirector:
         try:
             new_id = new_click_id(now)
             check = None if visitors.complete(now) else now - WINDOW_MS
+            click_ts = now
             shared = self.shared_visitors
-            claimed = False
+            claimed = adopted = False
             if shared is not None:
                 try:
                     earlier = await shared.claim(route.link_id, identity, new_id, now)
                 except VisitorsUnavailable:
                     check = now - WINDOW_MS  # as after a restart: the database decides
                 else:
-                    if earlier is not None:
-                        # Another process stored this visitor's click on this link this hour.
-                        visitors.remember_key(visitor, *earlier)
-                        click_id = earlier[0]
-                        return click_id
-                    check, claimed = None, True  # the visitor's first here, said Redis
+                    if earlier is None:
+                        check, claimed = None, True  # the visitor's first here, said Redis
+                    else:
+                        # Another process claimed this visitor's click on this link this hour
+                        # and handed its id out, but may have died before storing it: the
+                        # click is stored under that id here unless it already is.
+                        (new_id, click_ts), check, adopted = earlier, now - WINDOW_MS, True
             ceiling = self.ceiling
-            if ceiling is not None and ip and not ceiling.spend(ip, route.link_id, now):
+            if (
+                ceiling is not None
+                and ip
+                and not adopted
+                and not ceiling.spend(ip, route.link_id, now)
+            ):
                 # A new "visitor" past the address's ceiling on this link this hour (a
                 # client rotating user agents): it still gets where it is going, unrecorded.
                 if claimed and shared is not None:
@@ -246,7 +253,7 @@ class Redirector:
                 RawClick,
                 (
                     new_id,
-                    now,
+                    click_ts,
                     route.workspace_id,
                     route.link_id,
                     route.domain,
@@ -262,7 +269,9 @@ class Redirector:
             )
             # Stored durably; the id to hand out is an earlier one for a repeat.
             try:
-                stored, first_seen = await self.recorder.record(raw, check_since=check)
+                stored, first_seen = await self.recorder.record(
+                    raw, check_since=check, adopted=adopted
+                )
             except Exception as exc:
                 # The visitor still gets where they are going; no click id is promised for a
                 # click that is not stored.
