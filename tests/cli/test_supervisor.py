@@ -72,9 +72,22 @@ SCRIPT = textwrap.dedent(
         while True:
             time.sleep(1)
 
-    work = {"flaky": flaky, "broken": broken, "steady": steady, "slow": slow}[scenario]
-    count = 1 if scenario in ("flaky", "slow") else 2
-    code = Supervisor(count, work, first_delay=0.4, max_delay=1.0).run()
+    def stuck(ready):
+        # Ignores SIGTERM, as a worker hung in its shutdown would; dumps its stack on USR1.
+        import faulthandler, signal
+        faulthandler.register(signal.SIGUSR1, file=open(events + ".stacks", "w"))
+        signal.signal(signal.SIGTERM, lambda *_: note("sigterm"))
+        note("start")
+        ready()
+        note("serving")
+        while True:
+            time.sleep(1)
+
+    work = {
+        "flaky": flaky, "broken": broken, "steady": steady, "slow": slow, "stuck": stuck
+    }[scenario]
+    count = 1 if scenario in ("flaky", "slow", "stuck") else 2
+    code = Supervisor(count, work, first_delay=0.4, max_delay=1.0, stop_timeout=1.0).run()
     note(f"supervisor-exit {code}")
     sys.exit(code)
     """
@@ -190,3 +203,28 @@ def test_sigterm_stops_every_worker_and_the_supervisor_exits_0(tmp_path: Path) -
     assert happened[-1][2] == "supervisor-exit 0"
     assert not any(alive(pid) for pid in workers)
     assert os.getpid() not in workers
+
+
+def test_a_worker_stuck_in_its_shutdown_has_its_stack_printed_and_is_killed(
+    tmp_path: Path,
+) -> None:
+    """A stop always ends: past the stop timeout a worker gets SIGUSR1 (its threads' stacks,
+    to find what it waits on) and then SIGKILL."""
+    events = tmp_path / "events"
+    proc = supervise(events, "stuck")
+    try:
+        wait_for(events, "serving", 1)
+        stopped_at = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        took = time.monotonic() - stopped_at
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    happened = lines(events)
+    (worker,) = {pid for _, pid, event in happened if event == "start"}
+    assert "sigterm" in [event for _, _, event in happened], "asked first"
+    assert 2.0 <= took < 10, "1 s of stop timeout, 1 s for the stacks, then killed"
+    assert "in stuck" in Path(f"{events}.stacks").read_text(), "the worker's stack"
+    assert not alive(worker)

@@ -143,6 +143,21 @@ def test_the_flag_wins_over_the_setting(tmp_path: Path) -> None:
 # --- which process answered: /proc ----------------------------------------------------------
 
 
+def _stacks(pid: int) -> str:
+    """What ``pid`` is doing: its threads' Python stacks, printed to the log by ``codeqr
+    serve``'s SIGUSR1 handler (faulthandler), and its threads' names and states."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGUSR1)
+    time.sleep(0.5)
+    lines = [f"process {pid}:"]
+    with contextlib.suppress(OSError):
+        for task in sorted(os.listdir(f"/proc/{pid}/task")):
+            name = Path(f"/proc/{pid}/task/{task}/comm").read_text().strip()
+            state = Path(f"/proc/{pid}/task/{task}/stat").read_text().rpartition(")")[2].split()[0]
+            lines.append(f"  thread {task} {name} {state}")
+    return "\n".join(lines)
+
+
 def _children(pid: int) -> set[int]:
     """The live child processes of ``pid``."""
     found = set()
@@ -270,7 +285,22 @@ class Workers:
         """SIGTERM; the supervisor's exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=30)
+        return self.exit_code()
+
+    def exit_code(self, timeout: float = 60) -> int:
+        """The supervisor's exit code once it has ended, its workers having stopped by
+        themselves. A worker stuck in its shutdown is killed by the supervisor after its
+        stop timeout, with its threads' stacks in the log: shown here, as they are on a
+        timeout of the supervisor itself."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stacks = [_stacks(pid) for pid in sorted({self.proc.pid, *self.workers()})]
+            raise AssertionError(
+                f"still running after {timeout} s\n" + "\n".join(stacks) + "\n" + self.log()
+            ) from None
+        assert "serve.worker.stop_timeout" not in self.log(), self.log()
+        return code
 
     def kill_all(self) -> None:
         """Clean-up after a failure: nothing may outlive the test."""
@@ -520,7 +550,7 @@ def test_a_request_in_flight_at_sigterm_is_finished_and_new_connections_refused(
         while b"\r\n\r\n" not in answer:
             answer += sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 200 "), answer
-    assert workers.proc.wait(timeout=30) == 0
+    assert workers.exit_code() == 0
     db = Database(settings.sqlalchemy_url)
     try:
         with db.engine.connect() as conn:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -88,6 +90,9 @@ def serve(
     ] = None,
 ) -> None:
     """Run the server (migrations are applied at start)."""
+    # ``kill -USR1`` prints every thread's stack to stderr (workers inherit it): what a
+    # process that will not stop is waiting on.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     settings = Settings()
     count = settings.workers if workers is None else workers
     if count > 1:

@@ -13,7 +13,9 @@ kernel hands each new connection to whichever worker accepts first.
   ``STARTUP_FAILED``, as a single ``codeqr serve`` that cannot start exits.
 - SIGTERM or SIGINT to the parent sends SIGTERM to every worker (each stops accepting,
   finishes the requests in flight and drains its click writer) and ``run`` returns 0 once all
-  have exited. A worker whose parent disappears stops the same way (``WorkerServer``).
+  have exited. A worker still running ``stop_timeout`` seconds later is stuck: it is sent
+  SIGUSR1 (``codeqr serve`` has it print its threads' stacks), then SIGKILL, so a stop always
+  ends. A worker whose parent disappears stops like on SIGTERM (``WorkerServer``).
 
 Workers are forked, not spawned: the parent has imported the app, so a worker (re)starts in
 the time the app takes to build, not the time Python takes to import it. The parent forks
@@ -108,12 +110,17 @@ class Supervisor:
         listener: socket.socket | None = None,
         first_delay: float = 0.5,
         max_delay: float = 30.0,
+        stop_timeout: float = 30.0,
     ) -> None:
         self.work = work
         self.listener = listener
         """The workers' listening socket, closed here as they start to stop."""
         self.first_delay = first_delay
         self.max_delay = max_delay
+        self.stop_timeout = stop_timeout
+        """Seconds a worker has to exit after SIGTERM (uvicorn's own graceful shutdown of
+        requests in flight takes at most 5 of them)."""
+        self._stop_deadline: float | None = None
         self.slots = [_Slot(number) for number in range(1, count + 1)]
         self.stopping = False
         self.exit_code = 0
@@ -162,6 +169,8 @@ class Supervisor:
 
     def _wait(self) -> list[int]:
         due = [slot.start_at for slot in self.slots if slot.start_at is not None]
+        if self._stop_deadline is not None:
+            due.append(self._stop_deadline)
         timeout = max(0.0, min(due) - time.monotonic()) if due else None
         fds = [self._wake_r, *(s.ready_fd for s in self.slots if s.ready_fd is not None)]
         readable, _, _ = select.select(fds, [], [], timeout)
@@ -188,6 +197,22 @@ class Supervisor:
             if slot.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(slot.pid, signal.SIGTERM)
+        self._stop_deadline = time.monotonic() + self.stop_timeout
+
+    def _kill_stuck(self) -> None:
+        """Workers still running past the stop timeout: their stacks to the log, then kill."""
+        stuck = [(slot.number, slot.pid) for slot in self.slots if slot.pid is not None]
+        for number, pid in stuck:
+            log.error(
+                "serve.worker.stop_timeout", worker=number, pid=pid, seconds=self.stop_timeout
+            )
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGUSR1)
+        if stuck:
+            time.sleep(1.0)  # the dump is written by the worker's own signal handler
+        for _, pid in stuck:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def _reap(self) -> None:
         while True:
@@ -249,6 +274,9 @@ class Supervisor:
 
     def _start_due(self) -> None:
         now = time.monotonic()
+        if self._stop_deadline is not None and now >= self._stop_deadline:
+            self._stop_deadline = None
+            self._kill_stuck()
         for slot in self.slots:
             if slot.start_at is not None and slot.start_at <= now and not self.stopping:
                 slot.start_at = None
