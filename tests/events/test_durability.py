@@ -440,3 +440,43 @@ def test_a_failed_group_commit_leaves_nothing_half_written(
     ids, counter = _stored(server.services.db, link["id"])
     assert ids == kept | retried
     assert counter == len(ids) == 64
+
+
+@pytest.mark.postgres
+def test_the_click_writer_outlives_its_postgresql_connection(server: LiveServer) -> None:
+    """The writer keeps one connection between batches (no ping per batch). When PostgreSQL
+    cuts it (a restart, a proxy's idle timeout), the next batch runs again on a new one:
+    its redirects carry their click ids and every click is stored and counted once."""
+    from sqlalchemy import text
+
+    tenant = make_tenant(server)
+    api = server.client(tenant.token)
+    link = api.post(
+        "/api/links",
+        json={"url": "https://example.com/kept", "key": "kept", "trackConversion": True},
+    ).json()
+    host = urlsplit(link["shortLink"]).netloc
+    visit = server.client()
+
+    def click(n: int) -> str:
+        answer = visit.get("/kept", headers={"Host": host, "User-Agent": f"Mozilla/5.0 Kept/{n}"})
+        assert answer.status_code == 302
+        (cid,) = parse_qs(urlsplit(answer.headers["location"]).query)["cq_id"]
+        return cid
+
+    ids = [click(1)]
+    writer = server.services.events._pg  # type: ignore[attr-defined]
+    assert writer is not None, "kept after the first batch"
+    pid = writer.dbapi_connection.info.backend_pid
+    with server.services.db.engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    ids += [click(n) for n in range(2, 6)]
+    assert server.services.events._pg is not writer  # type: ignore[attr-defined]
+    with server.services.db.engine.connect() as conn:
+        stored = set(
+            conn.execute(select(click_events.c.id).where(click_events.c.link_id == link["id"]))
+            .scalars()
+            .all()
+        )
+    assert stored == set(ids)
+    assert api.get(f"/api/links/{link['id']}").json()["clicks"] == 5
