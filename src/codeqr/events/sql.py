@@ -359,7 +359,9 @@ class SqlEventsStore:
         for click in inserted:  # adopted: older than the batch's own
             last[click.link_id] = max(last.get(click.link_id, 0), click.timestamp)
         bumps: list[tuple[int, object, str]] = []
-        for link_id, n in per_link.items():
+        # In one order everywhere: two transactions (processes, or batches) that lock the
+        # same links' rows in different orders would deadlock, and one would fail whole.
+        for link_id, n in sorted(per_link.items()):
             when = from_ms(last[link_id])
             # SQLite keeps datetimes as text: bind them the way SQLAlchemy writes them.
             bound = when.strftime("%Y-%m-%d %H:%M:%S.%f") if self.db.is_sqlite else when
