@@ -215,3 +215,26 @@ def test_oauth_grant_is_a_frozen_value() -> None:
     assert not grant.has("stripe.write")
     with pytest.raises(AttributeError):
         grant.user_id = "other"  # type: ignore[misc]
+
+
+def test_an_access_token_gets_its_workspace_plans_api_rate(
+    server: LiveServer, client: Client, account: Account
+) -> None:
+    """A token is a credential like a key: its calls count against the plan's rate per
+    minute (429 in the envelope, with the X-RateLimit headers), each token on its own."""
+    from codeqr.workspace.models import Plan
+
+    with server.services.db.transaction() as session:
+        session.execute(update(Plan).where(Plan.name == "business").values(api_rate_per_minute=5))
+    tokens = grant_tokens(server, client, account)
+    api = server.client()
+    answers = [userinfo(api, tokens["access_token"]) for _ in range(6)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429]
+    assert [a.headers["x-ratelimit-remaining"] for a in answers[:2]] == ["4", "3"]
+    assert answers[5].json()["error"]["code"] == "rate_limit_exceeded"
+    assert answers[5].headers["x-ratelimit-limit"] == "5"
+    assert int(answers[5].headers["retry-after"]) >= 1
+    # The same count on every route the token reaches.
+    assert api.get("/api/grant-test", headers=bearer(tokens["access_token"])).status_code == 429
+    other = grant_tokens(server, client, account)
+    assert userinfo(api, other["access_token"]).status_code == 200

@@ -13,10 +13,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from codeqr.api.deps import SessionDep
+from codeqr.api.deps import ServicesDep, SessionDep
 from codeqr.api.errors import answers
 from codeqr.kit.errors import Forbidden, Unauthorized
 from codeqr.oauth import service
+from codeqr.services import Services
+from codeqr.workspace.service import get_plan
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,11 @@ def _refused(description: str) -> Unauthorized:
     )
 
 
-@answers(401)
-def get_oauth_grant(request: Request, session: SessionDep) -> OAuthGrant:
+@answers(401, 429)
+def get_oauth_grant(request: Request, session: SessionDep, services: ServicesDep) -> OAuthGrant:
     """The grant of the request's ``Authorization: Bearer`` OAuth access token; 401 in the
-    error envelope when it is missing, unknown, expired or revoked."""
+    error envelope when it is missing, unknown, expired or revoked. A token's calls count
+    against its workspace plan's API rate, as a key's do (429 past it)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
@@ -55,13 +58,22 @@ def get_oauth_grant(request: Request, session: SessionDep) -> OAuthGrant:
     found = service.resolve_access_token(session, token)
     if found is None:
         raise _refused("The access token is invalid, expired or revoked.")
-    row, _user, _workspace = found
+    row, _user, workspace = found
+    _limit(session, request, services, row.id, workspace.plan)
     return OAuthGrant(
         user_id=row.user_id,
         workspace_id=row.workspace_id,
         app_id=row.app_id,
         scopes=tuple(row.scopes),
     )
+
+
+def _limit(
+    session: SessionDep, request: Request, services: Services, token_id: str, plan: str
+) -> None:
+    per_minute = get_plan(session, plan).api_rate_per_minute
+    state = request.scope.setdefault("state", {})
+    services.rate_limits.api_key(f"oauth:{token_id}", per_minute, state)
 
 
 OAuthGrantDep = Annotated[OAuthGrant, Depends(get_oauth_grant)]

@@ -35,7 +35,7 @@ def integration_binder(request: Request, session: SessionDep, services: Services
     Stripe App after its OAuth flow) or a secret API key of the workspace."""
     header = request.headers.get("authorization", "")
     if header.partition(" ")[2].strip().startswith(ACCESS_PREFIX):
-        grant = require_scope(STRIPE_WRITE)(get_oauth_grant(request, session))
+        grant = require_scope(STRIPE_WRITE)(get_oauth_grant(request, session, services))
         workspace = session.get(Workspace, grant.workspace_id)
         assert workspace is not None  # the grant is live only while the workspace is
         return Binder(workspace, through_app=True)
