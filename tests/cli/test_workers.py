@@ -240,7 +240,7 @@ class Workers:
 
     count = 2
 
-    def __init__(self, settings: Settings, tmp_path: Path) -> None:
+    def __init__(self, settings: Settings, tmp_path: Path, redis_url: str = REDIS_URL) -> None:
         assert settings.database_url
         self.seen: set[int] = set()
         """Every worker pid seen, killed at clean-up if still alive."""
@@ -252,7 +252,7 @@ class Workers:
                 env=_env(
                     settings.data_dir,
                     CODEQR_DATABASE_URL=settings.database_url,
-                    CODEQR_REDIS_URL=REDIS_URL,
+                    CODEQR_REDIS_URL=redis_url,
                 ),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -558,3 +558,63 @@ def test_a_request_in_flight_at_sigterm_is_finished_and_new_connections_refused(
     finally:
         db.dispose()
     assert stored == "https://example.com/drained"
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.slow
+def test_redis_killed_mid_load_loses_no_answered_click_and_the_dedupe_comes_back(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Under ``--workers 2`` at 32 connections, Redis is killed mid-load and later restarted:
+    every request still gets its 302, every answered click is stored and counted once
+    (claims fall back to the database's check), and once Redis is back one visitor clicking
+    through both workers is one click again."""
+    from tests.redis_server import private_redis
+
+    assert not settings.is_sqlite, "needs PostgreSQL (CODEQR_TEST_DATABASE_URL)"
+    with private_redis() as redis:
+        workers = Workers(settings, tmp_path, redis.url)
+        try:
+            workers.wait_serving()
+            link_id, host = _tracked_link(workers)
+
+            async def scenario() -> Load:
+                load = Load(workers.port, host, visitors(["offer"], 100_000), retry=False)
+                running = asyncio.ensure_future(load.run(CONCURRENCY))
+                await _until(lambda: len(load.answers) >= 1000, 60)
+                redis.kill()
+                killed = len(load.answers)
+                await _until(lambda: len(load.answers) >= killed + 1500, 60)
+                redis.restart()
+                back = len(load.answers)
+                await _until(lambda: len(load.answers) >= back + 1000, 60)
+                load.stop = True
+                await asyncio.wait_for(running, timeout=20)
+                return load
+
+            load = asyncio.run(scenario())
+            assert load.failed == 0, "no request failed for Redis' sake"
+            stored = _assert_every_answered_click_stored(settings, link_id, load)
+            assert stored == len(load.answers)
+            assert "redirect.dedupe.redis_unavailable" in workers.log()
+
+            # Redis is back (each worker re-reads it on its next claim): one visitor, many
+            # clicks through both workers, is one click.
+            ua = "Mozilla/5.0 (X11; Linux x86_64) Back/1.0"
+            deadline = time.monotonic() + 10
+            while True:
+                ids = set()
+                for _ in range(20):
+                    answer = httpx.get(
+                        f"http://127.0.0.1:{workers.port}/offer",
+                        headers={"Host": host, "User-Agent": ua},
+                    )
+                    ids.add(answer.headers["location"].rpartition("cq_id=")[2])
+                if len(ids) == 1 or time.monotonic() > deadline:
+                    break
+                ua += "+"  # a fresh visitor for the next try
+            assert len(ids) == 1, ids
+            assert workers.stop() == 0
+        finally:
+            workers.kill_all()
