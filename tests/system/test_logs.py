@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -94,7 +95,18 @@ def test_json_log_lines_carry_the_request_id_of_the_answer(
         assert probe.status_code == 503
         qr = httpx.get(f"{base}/api/qr", params={"url": "https://example.com"})
         assert qr.status_code == 200
-        lines = _json_lines(output, wanted={"health.unready", "ratelimit.redis.unreachable"})
+        # uvicorn's own warning about a request it cannot parse: JSON on the same stream.
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"NOT HTTP\r\n\r\n")
+            sock.recv(1024)
+        lines = _json_lines(
+            output,
+            wanted={
+                "health.unready",
+                "ratelimit.redis.unreachable",
+                "Invalid HTTP request received.",
+            },
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -104,6 +116,8 @@ def test_json_log_lines_carry_the_request_id_of_the_answer(
     assert unready["failed"] == ["redis"]
     assert fell_back["request_id"] == qr.headers["x-request-id"]
     assert GENERATED.fullmatch(fell_back["request_id"])
+    invalid = lines["Invalid HTTP request received."]
+    assert (invalid["logger"], invalid["level"]) == ("uvicorn.error", "warning")
     for line in lines.values():
         assert line["timestamp"].endswith("Z")
 

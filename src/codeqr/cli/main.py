@@ -19,7 +19,7 @@ from codeqr.cli.oauth_apps import oauth_apps
 from codeqr.cli.stripe import stripe_app
 from codeqr.kit.db import Database
 from codeqr.kit.errors import CodeQRError
-from codeqr.settings import WORKERS_MAX, Settings
+from codeqr.settings import WORKERS_MAX, LogFormat, Settings
 from codeqr.workspace import service as ws
 from codeqr.workspace.models import KeyKind
 
@@ -240,6 +240,8 @@ def _uvicorn_config(
         # bypassing CODEQR_TRUSTED_PROXIES; the redirect applies that setting itself.
         proxy_headers=False,
         timeout_graceful_shutdown=5,
+        # JSON logs: uvicorn's loggers left to propagate to the JSON handler (kit.logs).
+        log_config=None if settings.log_format is LogFormat.json else uvicorn.config.LOGGING_CONFIG,
         **serving.limits(settings),
     )
 
