@@ -240,7 +240,9 @@ class Workers:
 
     count = 2
 
-    def __init__(self, settings: Settings, tmp_path: Path, redis_url: str = REDIS_URL) -> None:
+    def __init__(
+        self, settings: Settings, tmp_path: Path, redis_url: str = REDIS_URL, **env: str
+    ) -> None:
         assert settings.database_url
         self.seen: set[int] = set()
         """Every worker pid seen, killed at clean-up if still alive."""
@@ -253,6 +255,7 @@ class Workers:
                     settings.data_dir,
                     CODEQR_DATABASE_URL=settings.database_url,
                     CODEQR_REDIS_URL=redis_url,
+                    **env,
                 ),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -618,3 +621,61 @@ def test_redis_killed_mid_load_loses_no_answered_click_and_the_dedupe_comes_back
             assert workers.stop() == 0
         finally:
             workers.kill_all()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.slow
+def test_metrics_answer_for_every_worker_whichever_takes_the_scrape(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Under ``--workers 2`` one port serves ``/metrics``: every scrape, whichever worker
+    answers it, carries both workers' series labelled ``worker``, and their redirects add
+    up to the redirects made."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    token = "metrics-token-for-workers"
+    workers = Workers(settings, tmp_path, CODEQR_METRICS_TOKEN=token)
+    try:
+        workers.wait_serving()
+        _, host = _tracked_link(workers)
+        base = f"http://127.0.0.1:{workers.port}"
+
+        def redirects() -> dict[str, float]:
+            answer = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 200, answer.text
+            (family,) = (
+                f
+                for f in text_string_to_metric_families(answer.text)
+                if f.name == "codeqr_redirects"
+            )
+            return {
+                s.labels["worker"]: s.value for s in family.samples if s.name.endswith("_total")
+            }
+
+        before = redirects()
+        assert set(before) == {"1", "2"}
+        made = 40
+        with httpx.Client(base_url=base) as visit:  # new connections: both workers answer
+            for n in range(made):
+                answer = visit.get(
+                    "/offer",
+                    headers={
+                        "Host": host,
+                        "User-Agent": f"Mozilla/5.0 M/{n}",
+                        "Connection": "close",
+                    },
+                )
+                assert answer.status_code == 302
+        # Each worker publishes its figures every second: the other's arrive within ~1 s.
+        deadline = time.monotonic() + 15
+        while sum(redirects().values()) - sum(before.values()) != made:
+            assert time.monotonic() < deadline, redirects()
+            time.sleep(0.2)
+        for _ in range(6):  # whichever worker answers
+            scrape = redirects()
+            assert set(scrape) == {"1", "2"}
+            assert sum(scrape.values()) - sum(before.values()) == made
+        assert workers.stop() == 0
+    finally:
+        workers.kill_all()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import faulthandler
 import json
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -156,6 +157,7 @@ def _serve_workers(settings: Settings, host: str, port: int, count: int) -> None
     from codeqr.cli.supervisor import STARTUP_FAILED, Supervisor, WorkerServer, listen
     from codeqr.kit import logs
     from codeqr.stream import serving
+    from codeqr.system.metrics import Workers
 
     logs.configure(fmt=settings.log_format.value)  # the supervisor logs as its workers do
     try:
@@ -181,6 +183,11 @@ def _serve_workers(settings: Settings, host: str, port: int, count: int) -> None
     serving.allow_open_files(settings.http_max_concurrency)
     worker_settings = settings.model_copy(update={"migrate_on_start": False})
 
+    # Each worker's metrics, for whichever worker a scrape reaches (system.metrics.Workers).
+    shared_metrics = settings.data_dir / "worker-metrics"
+    shutil.rmtree(shared_metrics, ignore_errors=True)
+    shared_metrics.mkdir(mode=0o700)
+
     def work(ready: Callable[[], None]) -> int:
         application = create_app(worker_settings, default_domain=domain)
         server = WorkerServer(
@@ -189,10 +196,15 @@ def _serve_workers(settings: Settings, host: str, port: int, count: int) -> None
             ready=ready,
         )
         application.metrics.server = server  # its slowloris cut-offs, for /metrics
+        if settings.metrics_token:
+            workers = Workers(application.metrics, shared_metrics, supervisor.worker_number)
+            application.metrics.workers = workers
+            workers.start()
         server.run(sockets=[sock])
         return 0 if server.started else STARTUP_FAILED
 
-    code = Supervisor(count, work, listener=sock).run()
+    supervisor = Supervisor(count, work, listener=sock)
+    code = supervisor.run()
     sock.close()
     if code:
         raise typer.Exit(code=code)

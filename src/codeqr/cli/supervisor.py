@@ -122,6 +122,8 @@ class Supervisor:
         requests in flight takes at most 5 of them)."""
         self._stop_deadline: float | None = None
         self.slots = [_Slot(number) for number in range(1, count + 1)]
+        self.worker_number = 0
+        """In a worker: the number (1..N) of the slot it fills (0 in the supervisor)."""
         self.stopping = False
         self.exit_code = 0
         self.ever_served = False
@@ -291,6 +293,7 @@ class Supervisor:
         pid = os.fork()
         if pid == 0:
             os.close(ready_r)
+            self.worker_number = slot.number
             self._become_worker(ready_w)
         os.close(ready_w)
         slot.pid, slot.ready_fd, slot.serving = pid, ready_r, False

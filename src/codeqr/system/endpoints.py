@@ -38,7 +38,8 @@ async def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request, services: ServicesDep) -> Response:
-    """This process's metrics in Prometheus's text format, for the metrics token's holder."""
+    """This process's metrics in Prometheus's text format, for the metrics token's holder
+    (every worker's, labelled, under ``--workers``)."""
     token = services.settings.metrics_token
     if not token:
         raise NotFound("Metrics are off: set CODEQR_METRICS_TOKEN to turn them on.")
@@ -52,4 +53,5 @@ async def metrics(request: Request, services: ServicesDep) -> Response:
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
     collector: AppMetrics = request.app.state.metrics
-    return Response(generate_latest(collector.registry), media_type=CONTENT_TYPE_LATEST)
+    registry = collector.registry if collector.workers is None else collector.workers.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

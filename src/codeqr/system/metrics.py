@@ -7,6 +7,11 @@ its own registry (tests build hundreds of apps in one process; the library's glo
 registry would mix them).
 
 Per process: in scale-out, Prometheus scrapes every process and sums (``sum by (...)``).
+Under ``codeqr serve --workers N`` the processes share one port, so a scrape reaches any one
+of them: each worker writes its families to a file of the shared directory every second
+(``Workers.publish``) and answers ``/metrics`` with every worker's, each sample labelled
+``worker="<n>"`` (a replaced worker's counters start again from 0, which Prometheus reads as
+a counter reset).
 
 Sources are tables of one line each: a new Redis fallback or dedupe counter is a line in
 ``REDIS_FALLBACKS`` or ``DEDUPE_HITS``.
@@ -14,9 +19,14 @@ Sources are tables of one line each: a new Redis fallback or dedupe counter is a
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from prometheus_client import generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -24,6 +34,7 @@ from prometheus_client.core import (
     Metric,
     SummaryMetricFamily,
 )
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from codeqr.kit.batchstats import SECONDS_BUCKETS
@@ -61,6 +72,8 @@ class AppMetrics(Collector):
         self.webhooks = webhooks
         self.server: CutOffs | None = None
         """The HTTP server, once ``codeqr serve`` (or a test) has made one."""
+        self.workers: Workers | None = None
+        """Under ``--workers``: every worker's families, which ``/metrics`` then answers."""
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -130,6 +143,63 @@ class AppMetrics(Collector):
                 "Times the link cache was dropped after the invalidation subscription was lost.",
                 services.invalidations.resets,
             )
+
+
+class Workers(Collector):
+    """Every worker's families under ``--workers``, each sample labelled with its worker
+    (see the module docstring); ``registry`` is what ``/metrics`` renders in a worker."""
+
+    PUBLISH_EVERY_S = 1.0
+
+    def __init__(self, own: AppMetrics, directory: Path, number: int) -> None:
+        self.own = own
+        self.directory = directory
+        self.number = number
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        """Publish this worker's families now and every second, from a thread of its own."""
+        self.publish()
+        threading.Thread(target=self._run, name="metrics-publisher", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.PUBLISH_EVERY_S):
+            with contextlib.suppress(OSError):
+                self.publish()
+
+    def publish(self) -> None:
+        """Write this worker's families, whole (written aside, then renamed over)."""
+        text = generate_latest(self.own.registry)
+        target = self.directory / f"{self.number}.prom"
+        aside = target.with_suffix(f".{os.getpid()}.tmp")
+        aside.write_bytes(text)
+        aside.replace(target)
+
+    def collect(self) -> Iterable[Metric]:
+        texts = {self.number: generate_latest(self.own.registry).decode()}
+        for path in self.directory.glob("*.prom"):
+            worker = int(path.stem) if path.stem.isdigit() else None
+            if worker is not None and worker != self.number:
+                with contextlib.suppress(OSError):
+                    texts[worker] = path.read_text()
+        merged: dict[str, Metric] = {}
+        for worker, text in sorted(texts.items()):
+            for family in text_string_to_metric_families(text):
+                into = merged.get(family.name)
+                if into is None:
+                    into = merged[family.name] = Metric(
+                        family.name, family.documentation, family.type, family.unit
+                    )
+                into.samples.extend(
+                    sample._replace(labels={**sample.labels, "worker": str(worker)})
+                    for sample in family.samples
+                )
+        yield from merged.values()
 
 
 def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
