@@ -249,3 +249,32 @@ def test_nothing_is_allowed_by_an_empty_list() -> None:
 def test_normalize_hostname_refuses(bad: str) -> None:
     with pytest.raises(Unprocessable):
         normalize_hostname(bad)
+
+
+def test_the_largest_client_sale_stays_the_same_money_when_the_currency_changes(
+    server: LiveServer,
+) -> None:
+    """clientSaleMax is in the reporting currency: a change of currency converts it at
+    today's ECB rate, rounded down (1,000.00 USD must not become 1,000 JPY); one given with
+    the change is taken as it is; without a rate, client sales are turned off."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    tenant = make_tenant(server)
+    client = server.client(tenant.token)
+    path = f"/api/workspaces/{tenant.slug}"
+    on = client.patch(path, json={"clientSalesEnabled": True, "clientSaleMax": 100_000})
+    assert on.status_code == 200, on.text
+    yen = client.patch(path, json={"currency": "JPY"})
+    assert yen.status_code == 200, yen.text
+    rate = server.services.rates.convert(100_000, "USD", "JPY", datetime.now(UTC).date())
+    assert rate is not None
+    expected = int(100_000 * rate.rate / Decimal(100))  # cents to whole yen, rounded down
+    assert yen.json()["clientSaleMax"] == expected
+    assert 50_000 < expected < 500_000  # some hundred thousand yen, not 100,000 or 1,000
+    assert yen.json()["clientSalesEnabled"] is True
+    given = client.patch(path, json={"currency": "EUR", "clientSaleMax": 70_000})
+    assert (given.json()["currency"], given.json()["clientSaleMax"]) == ("EUR", 70_000)
+    no_rate = client.patch(path, json={"currency": "XAF"})  # not published by the ECB
+    assert no_rate.status_code == 200, no_rate.text
+    assert (no_rate.json()["clientSalesEnabled"], no_rate.json()["clientSaleMax"]) == (False, None)

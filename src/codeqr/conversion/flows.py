@@ -4,6 +4,7 @@ becomes a sale (customers, links, events, money). The caller owns the transactio
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -32,7 +33,7 @@ from codeqr.kit.ids import click_id as event_id
 from codeqr.kit.ids import is_base62
 from codeqr.link.models import Link
 from codeqr.money.bounds import REPORTING_AMOUNT_MAX
-from codeqr.money.currency import normalize_currency
+from codeqr.money.currency import minor_units, normalize_currency
 from codeqr.money.rates import Conversion, Rates
 from codeqr.services import Services
 from codeqr.stripe import service as stripe_connection
@@ -286,7 +287,26 @@ def change_reporting_currency(
     workspace = set_reporting_currency(session, workspace, code)
     if workspace.currency != previous:
         reconvert_sales(session, rates, workspace)
+        reconvert_client_sale_max(rates, workspace, previous)
     return workspace
+
+
+def reconvert_client_sale_max(rates: Rates, workspace: Workspace, previous: str) -> None:
+    """Keep the largest client sale the same money after the reporting currency changed from
+    ``previous`` (at today's ECB rate, rounded down): 1,000.00 USD must not become 1,000 JPY,
+    nor 1,000.00 JPY 1,000.00 USD. Without a rate, client sales are turned off (the owner
+    sets a new maximum to turn them on again)."""
+    if workspace.client_sale_max is None:
+        return
+    conversion = rates.convert(
+        workspace.client_sale_max, previous, workspace.currency, datetime.now(UTC).date()
+    )
+    if conversion is None:
+        workspace.client_sales_enabled, workspace.client_sale_max = False, None
+        return
+    shift = Decimal(10) ** (minor_units(workspace.currency) - minor_units(previous))
+    rounded_down = int(workspace.client_sale_max * conversion.rate * shift)
+    workspace.client_sale_max = max(1, min(rounded_down, REPORTING_AMOUNT_MAX))
 
 
 def reconvert_sales(session: Session, rates: Rates, workspace: Workspace) -> int:

@@ -108,4 +108,6 @@ def update_workspace(
     )
     if workspace.currency != previous:
         flows.reconvert_sales(session, services.rates, workspace)
+        if update.client_sale_max is None:  # one given with the change is in the new currency
+            flows.reconvert_client_sale_max(services.rates, workspace, previous)
     return WorkspaceOut.of(workspace)
