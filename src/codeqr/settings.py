@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     """Where the ``stripe`` library sends API calls (tests point it at a local stand-in)."""
     stripe_app_secret_key: str | None = None
     """The CodeQR Stripe App's platform key, for reading connected accounts' objects."""
+    stripe_app_signing_secret: str | None = None
+    """The CodeQR Stripe App's signing secret (``absec_…``): checks the signature its UI sends
+    when it binds an account (``fetchStripeSignature``); without it the app binds nothing."""
     stripe_app_webhook_secret: str | None = None
     """Signing secret of the Stripe App's live endpoint (``/api/stripe/integration/webhook``)."""
     stripe_app_test_webhook_secret: str | None = None

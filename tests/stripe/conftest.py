@@ -7,7 +7,13 @@ from collections.abc import Iterator
 import pytest
 
 from codeqr.settings import Settings
-from tests.stripe.helpers import ACCOUNT, CONNECTED_ACCOUNT, PLATFORM_KEY, STANDIN_KEY
+from tests.stripe.helpers import (
+    ACCOUNT,
+    APP_SIGNING_SECRET,
+    CONNECTED_ACCOUNT,
+    PLATFORM_KEY,
+    STANDIN_KEY,
+)
 from tests.stripe.standin import StripeStandIn
 
 
@@ -30,6 +36,7 @@ def settings(settings: Settings, stripe_api: StripeStandIn) -> Settings:
         update={
             "stripe_api_base": stripe_api.base,
             "stripe_app_secret_key": PLATFORM_KEY,
+            "stripe_app_signing_secret": APP_SIGNING_SECRET,
             "stripe_app_webhook_secret": "whsec_app_live_secret",
             "stripe_app_test_webhook_secret": "whsec_test_secret",
         }

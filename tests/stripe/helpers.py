@@ -26,6 +26,8 @@ OLD_SECRET = "whsec_old_rotated_secret"
 ACCOUNT = "acct_1PgafTB7WZ01zgkW"
 CONNECTED_ACCOUNT = "acct_1RcQx4Lm8Tz2VbNd"
 PLATFORM_KEY = "sk_test_platform_standin"  # the Stripe App's platform key (ACCOUNT's own)
+APP_SIGNING_SECRET = "absec_app_signing_standin"  # what signs the app UI's fetchStripeSignature
+DASHBOARD_USER = "usr_1DashboardUser00"
 STANDIN_KEY = "rk_test_standin"  # a restricted key of ACCOUNT
 
 
@@ -39,6 +41,15 @@ def sign(body: bytes, secret: str = SECRET, *, at: int | None = None) -> str:
     t = int(time.time()) if at is None else at
     digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={t},v1={digest}"
+
+
+def app_user_signature(
+    account_id: str, user_id: str = DASHBOARD_USER, secret: str = APP_SIGNING_SECRET
+) -> str:
+    """The ``Stripe-Signature`` the Stripe App's UI gets from ``fetchStripeSignature()`` for a
+    user signed in to ``account_id``: a signature of ``{"user_id":…,"account_id":…}``."""
+    payload = json.dumps({"user_id": user_id, "account_id": account_id}, separators=(",", ":"))
+    return sign(payload.encode(), secret)
 
 
 def deliver(

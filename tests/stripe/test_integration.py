@@ -10,6 +10,7 @@ import time
 import httpx
 from sqlalchemy import select
 
+from codeqr.oauth.service import ACCESS_PREFIX
 from codeqr.settings import Settings
 from codeqr.stripe.models import StripeIntegration
 from tests.auth.helpers import Account, make_account, signed_in_client
@@ -19,9 +20,12 @@ from tests.factories import Tenant, make_key, make_tenant
 from tests.oauth.helpers import Client, decide, exchange, get_code, pkce, query_of, register
 from tests.stripe.helpers import (
     ACCOUNT,
+    APP_SIGNING_SECRET,
     CONNECTED_ACCOUNT,
+    DASHBOARD_USER,
     SECRET,
     STANDIN_KEY,
+    app_user_signature,
     event_bytes,
     inbox,
     sign,
@@ -56,11 +60,20 @@ def _bind(
     account: str | None,
     mode: str = "test",
     key: str | None = None,
+    *,
+    signature: str | None = "",
 ) -> httpx.Response:
+    """PATCH the integration with ``token``; an OAuth token's call carries the app UI's
+    signature for ``account`` (``signature=""``, the default) or the one given (``None``:
+    none)."""
     body = {"stripeAccountId": account, "stripeMode": mode}
+    headers = {}
     if key is not None:
         body["stripeApiKey"] = key
-    return server.client(token).patch("/api/stripe/integration", json=body)
+    if token.startswith(ACCESS_PREFIX) and account is not None and signature is not None:
+        body["stripeUserId"] = DASHBOARD_USER
+        headers["Stripe-Signature"] = signature or app_user_signature(account)
+    return server.client(token).patch("/api/stripe/integration", json=body, headers=headers)
 
 
 def test_the_stripe_app_binds_with_its_oauth_token_and_events_follow(server: LiveServer) -> None:
@@ -301,3 +314,57 @@ def test_the_apps_patch_keeps_the_self_hosted_secrets_and_key(
     kept = _integration(server, account.workspace_id)
     assert kept is not None
     assert (kept.webhook_secret, kept.test_webhook_secret) == ("whsec_live_own", SECRET)
+
+
+def test_the_stripe_app_binds_only_an_account_its_signed_in_user_signed_for(
+    server: LiveServer,
+) -> None:
+    """An OAuth token proves who consented on CodeQR's side, not which Stripe account is
+    theirs: any workspace's token could otherwise claim any account that installed the app.
+    The app's UI signs ``{user_id, account_id}`` (``fetchStripeSignature``) with the app's
+    signing secret; without that signature, or with one for another account, user or secret,
+    or a stale one, nothing is bound (403)."""
+    account = make_account(server)
+    token = _token(server, account, register(server))
+    other = "acct_1PgafTB7WZ01zgkW"
+    refusals = {
+        "no signature": _bind(server, token, CONNECTED_ACCOUNT, signature=None),
+        "signed for another account": _bind(
+            server, token, CONNECTED_ACCOUNT, signature=app_user_signature(other)
+        ),
+        "signed for another user": _bind(
+            server,
+            token,
+            CONNECTED_ACCOUNT,
+            signature=app_user_signature(CONNECTED_ACCOUNT, user_id="usr_1SomeoneElse000"),
+        ),
+        "signed an hour ago": _bind(
+            server,
+            token,
+            CONNECTED_ACCOUNT,
+            signature=sign(
+                json.dumps(
+                    {"user_id": DASHBOARD_USER, "account_id": CONNECTED_ACCOUNT},
+                    separators=(",", ":"),
+                ).encode(),
+                APP_SIGNING_SECRET,
+                at=int(time.time()) - 3600,
+            ),
+        ),
+        "signed with another secret": _bind(
+            server,
+            token,
+            CONNECTED_ACCOUNT,
+            signature=app_user_signature(CONNECTED_ACCOUNT, secret="absec_not_the_apps"),
+        ),
+    }
+    for why, answer in refusals.items():
+        assert answer.status_code == 403, (why, answer.text)
+        assert answer.json()["error"]["code"] == "forbidden", why
+    assert _integration(server, account.workspace_id) is None
+    signed = _bind(server, token, CONNECTED_ACCOUNT)
+    assert signed.status_code == 200, signed.text
+    server.services.settings.stripe_app_signing_secret = None
+    again = _bind(server, token, CONNECTED_ACCOUNT)
+    assert again.status_code == 403
+    assert "CODEQR_STRIPE_APP_SIGNING_SECRET" in again.json()["error"]["message"]

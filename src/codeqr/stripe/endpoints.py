@@ -16,6 +16,7 @@ from codeqr.oauth.service import ACCESS_PREFIX
 from codeqr.stripe import service as connection
 from codeqr.stripe.schemas import IntegrationIn, IntegrationOut
 from codeqr.stripe.service import StripeMode
+from codeqr.stripe.signature import verify_app_user
 from codeqr.workspace.models import Workspace
 
 router = APIRouter(prefix="/stripe", tags=["stripe"])
@@ -44,19 +45,36 @@ def integration_binder(request: Request, session: SessionDep, services: Services
 
 @router.patch("/integration", response_model=IntegrationOut)
 def bind_integration(
+    request: Request,
     body: IntegrationIn,
     binder: Annotated[Binder, Depends(integration_binder)],
     session: SessionDep,
     services: ServicesDep,
 ) -> IntegrationOut:
     """Bind a Stripe account to the workspace once Stripe vouches for it: the Stripe App
-    (OAuth token) for an account that installed it, anyone else with ``stripeApiKey``."""
+    (OAuth token) for an account that installed it and whose signed-in Dashboard user signed
+    the request, anyone else with ``stripeApiKey``."""
     workspace = binder.workspace
     url = connection.webhook_url(services.links.ctx.public_url, workspace.id)
     if body.stripe_account_id is None:
         connection.disconnect(session, workspace)
         return IntegrationOut(
             workspace_id=workspace.id, stripe_account_id=None, stripe_modes=[], webhook_url=url
+        )
+    account_id = body.stripe_account_id.strip()
+    if (
+        binder.through_app
+        and body.stripe_api_key is None
+        and connection.ACCOUNT_ID.fullmatch(account_id)
+    ):
+        # (A malformed id gets its 400 from ``connect``.)
+        settings = services.settings
+        verify_app_user(
+            request.headers.get("stripe-signature"),
+            body.stripe_user_id,
+            account_id,
+            settings.stripe_app_signing_secret,
+            settings.stripe_webhook_tolerance,
         )
     integration = connection.connect(
         session,

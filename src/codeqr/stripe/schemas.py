@@ -17,6 +17,9 @@ class IntegrationIn(BaseModel):
     stripe_api_key: str | None = Field(default=None, alias="stripeApiKey", max_length=255)
     """The account's own restricted key: how a caller other than the Stripe App makes
     Stripe vouch that the account is theirs (kept to read customers and invoices)."""
+    stripe_user_id: str | None = Field(default=None, alias="stripeUserId", max_length=64)
+    """The Stripe App's signed-in Dashboard user (``usr_…``), whose ``fetchStripeSignature()``
+    signature comes in the ``Stripe-Signature`` header."""
 
 
 class IntegrationOut(BaseModel):

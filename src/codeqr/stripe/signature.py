@@ -1,13 +1,15 @@
-"""Checking ``Stripe-Signature`` on the raw body, with the official library."""
+"""Checking ``Stripe-Signature`` with the official library: on a webhook's raw body, and on
+what the Stripe App's UI signs for its backend (``fetchStripeSignature``)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 
 import stripe
 
-from codeqr.kit.errors import BadRequest
+from codeqr.kit.errors import BadRequest, Forbidden
 
 
 class BadSignature(BadRequest):
@@ -47,3 +49,31 @@ def _not_ahead(header: str, tolerance: int) -> None:
             f"Invalid Stripe-Signature: its timestamp is more than {tolerance} seconds in the "
             "future."
         )
+
+
+def verify_app_user(
+    header: str | None, user_id: str | None, account_id: str, secret: str | None, tolerance: int
+) -> None:
+    """403 unless ``header`` is the Stripe App's signature, made by Stripe with the app's
+    signing secret, of ``{"user_id": …, "account_id": …}``: proof that a user signed in to
+    ``account_id``'s Stripe Dashboard sent the request (an OAuth token alone proves only who
+    consented on CodeQR's side, not which Stripe account is theirs)."""
+    if not secret:
+        raise Forbidden(
+            "The Stripe App cannot bind accounts here: CODEQR_STRIPE_APP_SIGNING_SECRET "
+            "is not configured."
+        )
+    if not header or not user_id:
+        raise Forbidden(
+            "The Stripe App binds an account with stripeUserId and the Stripe-Signature "
+            "header its fetchStripeSignature() returned."
+        )
+    payload = json.dumps({"user_id": user_id, "account_id": account_id}, separators=(",", ":"))
+    try:
+        stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
+        _not_ahead(header, tolerance)
+    except (stripe.SignatureVerificationError, BadSignature, ValueError, StopIteration):
+        raise Forbidden(
+            f"Stripe-Signature does not show that Stripe user {user_id} signed in to "
+            f"{account_id} sent this request (or it is older than {tolerance} seconds)."
+        ) from None
