@@ -184,7 +184,7 @@ def _serve_workers(settings: Settings, host: str, port: int, count: int) -> None
     worker_settings = settings.model_copy(update={"migrate_on_start": False})
 
     # Each worker's metrics, for whichever worker a scrape reaches (system.metrics.Workers).
-    shared_metrics = settings.data_dir / "worker-metrics"
+    shared_metrics = settings.data_dir / f"worker-metrics-{port}"  # a supervisor's own
     shutil.rmtree(shared_metrics, ignore_errors=True)
     shared_metrics.mkdir(mode=0o700)
 
