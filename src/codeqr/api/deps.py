@@ -162,9 +162,16 @@ def limit_key(
 ) -> None:
     """Count the call against the key's plan rate (429 past it); the answer carries the
     ``X-RateLimit-*`` headers either way."""
-    per_minute = get_plan(session, workspace.plan).api_rate_per_minute
+    limit_credential(session, request, services, key.id, workspace.plan)
+
+
+def limit_credential(
+    session: Session, request: Request, services: Services, credential_id: str, plan: str
+) -> None:
+    """``limit_key`` for any credential (a key, an OAuth access token) by its own id."""
+    per_minute = get_plan(session, plan).api_rate_per_minute
     state = request.scope.setdefault("state", {})
-    services.rate_limits.api_key(key.id, per_minute, state)
+    services.rate_limits.api_key(credential_id, per_minute, state)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]

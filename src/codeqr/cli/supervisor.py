@@ -158,6 +158,7 @@ class Supervisor:
 
     def _loop(self) -> None:
         while True:
+            self._kill_if_overdue()
             self._start_due()
             if self.stopping and not any(slot.pid for slot in self.slots):
                 return
@@ -274,11 +275,13 @@ class Supervisor:
             os.close(slot.ready_fd)
             slot.ready_fd = None
 
-    def _start_due(self) -> None:
-        now = time.monotonic()
-        if self._stop_deadline is not None and now >= self._stop_deadline:
+    def _kill_if_overdue(self) -> None:
+        if self._stop_deadline is not None and time.monotonic() >= self._stop_deadline:
             self._stop_deadline = None
             self._kill_stuck()
+
+    def _start_due(self) -> None:
+        now = time.monotonic()
         for slot in self.slots:
             if slot.start_at is not None and slot.start_at <= now and not self.stopping:
                 slot.start_at = None

@@ -285,13 +285,24 @@ def change_reporting_currency(
     recorded (each at the ECB rate of its own day) so no total mixes two currencies."""
     previous = workspace.currency
     workspace = set_reporting_currency(session, workspace, code)
-    if workspace.currency != previous:
-        reconvert_sales(session, rates, workspace)
-        reconvert_client_sale_max(rates, workspace, previous)
+    currency_changed(session, rates, workspace, previous)
     return workspace
 
 
-def reconvert_client_sale_max(rates: Rates, workspace: Workspace, previous: str) -> None:
+def currency_changed(
+    session: Session, rates: Rates, workspace: Workspace, previous: str, *, max_given: bool = False
+) -> None:
+    """What follows a change of the reporting currency from ``previous`` (nothing when it
+    did not change): recorded sales re-converted, and the largest client sale converted
+    unless one was given with the change (``max_given``: it is in the new currency)."""
+    if workspace.currency == previous:
+        return
+    reconvert_sales(session, rates, workspace)
+    if not max_given:
+        _reconvert_client_sale_max(rates, workspace, previous)
+
+
+def _reconvert_client_sale_max(rates: Rates, workspace: Workspace, previous: str) -> None:
     """Keep the largest client sale the same money after the reporting currency changed from
     ``previous`` (at today's ECB rate, rounded down): 1,000.00 USD must not become 1,000 JPY,
     nor 1,000.00 JPY 1,000.00 USD. Without a rate, client sales are turned off (the owner

@@ -88,7 +88,7 @@ class SharedVisitors:
         return found, int(first) if first.isdigit() else now_ms
 
     async def _send(self) -> None:
-        """Send the waiting claims in one pipeline, then those that came meanwhile, until
+        """Send the waiting claims in one script call, then those that came meanwhile, until
         none waits."""
         try:
             while self._waiting:

@@ -112,9 +112,9 @@ class SqlEventsStore:
         self._checkpointer: threading.Thread | None = None
         self._flusher: _Flusher | None = None
         self._forgotten: list[Forgotten] = []
+        """Young visitors memory let go of, for the table of recent visitors (SQLite)."""
         self._pg: Any = None
         """The writer's own pooled connection on PostgreSQL, kept between batches."""
-        """Young visitors memory let go of, for the table of recent visitors (SQLite)."""
         self._pruned_at = 0
 
     def _transaction(self, work: Callable[[Any], _T]) -> _T:
@@ -370,14 +370,13 @@ class SqlEventsStore:
             for start in range(0, len(clicks), _ROWS_PER_INSERT):
                 chunk = clicks[start : start + _ROWS_PER_INSERT]
                 cursor.execute(self._insert_statement(len(chunk)), list(chain.from_iterable(chunk)))
-        else:
-            # One round trip for the rows and the counters (psycopg's pipeline mode).
-            with cursor.connection.pipeline():
-                if clicks:
-                    cursor.executemany(self._insert_clicks, clicks)
-                cursor.executemany(self._bump_link, bumps)
+            cursor.executemany(self._bump_link, bumps)
             return
-        cursor.executemany(self._bump_link, bumps)
+        # One round trip for the rows and the counters (psycopg's pipeline mode).
+        with cursor.connection.pipeline():
+            if clicks:
+                cursor.executemany(self._insert_clicks, clicks)
+            cursor.executemany(self._bump_link, bumps)
 
     def _insert_statement(self, rows: int) -> str:
         statement = self._insert_rows.get(rows)

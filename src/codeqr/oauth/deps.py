@@ -13,12 +13,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from codeqr.api.deps import ServicesDep, SessionDep
+from codeqr.api.deps import ServicesDep, SessionDep, limit_credential
 from codeqr.api.errors import answers
 from codeqr.kit.errors import Forbidden, Unauthorized
 from codeqr.oauth import service
-from codeqr.services import Services
-from codeqr.workspace.service import get_plan
 
 
 @dataclass(frozen=True)
@@ -59,21 +57,13 @@ def get_oauth_grant(request: Request, session: SessionDep, services: ServicesDep
     if found is None:
         raise _refused("The access token is invalid, expired or revoked.")
     row, _user, workspace = found
-    _limit(session, request, services, row.id, workspace.plan)
+    limit_credential(session, request, services, f"oauth:{row.id}", workspace.plan)
     return OAuthGrant(
         user_id=row.user_id,
         workspace_id=row.workspace_id,
         app_id=row.app_id,
         scopes=tuple(row.scopes),
     )
-
-
-def _limit(
-    session: SessionDep, request: Request, services: Services, token_id: str, plan: str
-) -> None:
-    per_minute = get_plan(session, plan).api_rate_per_minute
-    state = request.scope.setdefault("state", {})
-    services.rate_limits.api_key(f"oauth:{token_id}", per_minute, state)
 
 
 OAuthGrantDep = Annotated[OAuthGrant, Depends(get_oauth_grant)]

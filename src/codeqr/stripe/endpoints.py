@@ -61,18 +61,12 @@ def bind_integration(
         return IntegrationOut(
             workspace_id=workspace.id, stripe_account_id=None, stripe_modes=[], webhook_url=url
         )
-    account_id = body.stripe_account_id.strip()
-    if (
-        binder.through_app
-        and body.stripe_api_key is None
-        and connection.ACCOUNT_ID.fullmatch(account_id)
-    ):
-        # (A malformed id gets its 400 from ``connect``.)
+    if binder.through_app and body.stripe_api_key is None:
         settings = services.settings
         verify_app_user(
             request.headers.get("stripe-signature"),
             body.stripe_user_id,
-            account_id,
+            connection.account_id_of(body.stripe_account_id),
             settings.stripe_app_signing_secret,
             settings.stripe_webhook_tolerance,
         )

@@ -100,6 +100,14 @@ def vouch(
         )
 
 
+def account_id_of(given: str) -> str:
+    """``given`` as a Stripe account id (``acct_…``, spaces around dropped); 400 otherwise."""
+    account_id = given.strip()
+    if not ACCOUNT_ID.fullmatch(account_id):
+        raise BadRequest(f"stripeAccountId: {account_id!r} is not a Stripe account id (acct_…).")
+    return account_id
+
+
 def connect(
     session: Session,
     clients: StripeClients,
@@ -125,9 +133,7 @@ def connect(
     replaces everything (the old secrets and key were the old account's).
     """
     require_plan(session, workspace, FEATURE)
-    account_id = account_id.strip()
-    if not ACCOUNT_ID.fullmatch(account_id):
-        raise BadRequest(f"stripeAccountId: {account_id!r} is not a Stripe account id (acct_…).")
+    account_id = account_id_of(account_id)
     for name, secret in (
         ("webhookSecret", webhook_secret),
         ("testWebhookSecret", test_webhook_secret),

@@ -72,7 +72,7 @@ def verify_app_user(
     try:
         stripe.WebhookSignature.verify_header(payload, header, secret, tolerance)
         _not_ahead(header, tolerance)
-    except (stripe.SignatureVerificationError, BadSignature, ValueError, StopIteration):
+    except (stripe.SignatureVerificationError, BadSignature):
         raise Forbidden(
             f"Stripe-Signature does not show that Stripe user {user_id} signed in to "
             f"{account_id} sent this request (or it is older than {tolerance} seconds)."

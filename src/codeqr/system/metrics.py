@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -157,18 +158,16 @@ class Workers(Collector):
         self.number = number
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
-        self._stop = threading.Event()
 
     def start(self) -> None:
-        """Publish this worker's families now and every second, from a thread of its own."""
+        """Publish this worker's families now and every second, from a thread of its own
+        (for the worker's whole life: it ends with the process)."""
         self.publish()
         threading.Thread(target=self._run, name="metrics-publisher", daemon=True).start()
 
-    def stop(self) -> None:
-        self._stop.set()
-
     def _run(self) -> None:
-        while not self._stop.wait(self.PUBLISH_EVERY_S):
+        while True:
+            time.sleep(self.PUBLISH_EVERY_S)
             with contextlib.suppress(OSError):
                 self.publish()
 

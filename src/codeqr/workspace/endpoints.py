@@ -106,8 +106,7 @@ def update_workspace(
         client_sales_enabled=update.client_sales_enabled,
         client_sale_max=update.client_sale_max,
     )
-    if workspace.currency != previous:
-        flows.reconvert_sales(session, services.rates, workspace)
-        if update.client_sale_max is None:  # one given with the change is in the new currency
-            flows.reconvert_client_sale_max(services.rates, workspace, previous)
+    flows.currency_changed(
+        session, services.rates, workspace, previous, max_given=update.client_sale_max is not None
+    )
     return WorkspaceOut.of(workspace)
