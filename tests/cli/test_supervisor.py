@@ -15,6 +15,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 SCRIPT = textwrap.dedent(
@@ -94,13 +96,21 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def supervise(events: Path, scenario: str) -> subprocess.Popen[bytes]:
+@contextmanager
+def supervise(events: Path, scenario: str) -> Iterator[subprocess.Popen[bytes]]:
+    """The supervisor of ``scenario`` running; killed on the way out if it has not ended."""
     events.touch()
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(events), scenario],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def lines(events: Path) -> list[tuple[float, int, str]]:
@@ -130,8 +140,7 @@ def test_a_worker_that_served_is_restarted_at_once_one_failing_at_start_backs_of
     tmp_path: Path,
 ) -> None:
     events = tmp_path / "events"
-    proc = supervise(events, "flaky")
-    try:
+    with supervise(events, "flaky") as proc:
         wait_for(events, "serving", 2)
         starts = [at for at, _, event in lines(events) if event == "start"]
         exited = next(at for at, _, event in lines(events) if event == "exit")
@@ -143,22 +152,13 @@ def test_a_worker_that_served_is_restarted_at_once_one_failing_at_start_backs_of
         assert 1.0 <= gaps[2] < 1.6, "up to max_delay"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_when_no_worker_ever_starts_the_supervisor_gives_up_with_3(tmp_path: Path) -> None:
     """A worker exiting with an error before any served: the configuration is wrong."""
     events = tmp_path / "events"
-    proc = supervise(events, "broken")
-    try:
+    with supervise(events, "broken") as proc:
         assert proc.wait(timeout=20) == 3
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     workers = {pid for _, pid, event in lines(events) if event == "start"}
     assert len(workers) == 2, "not retried: the configuration is what fails"
     assert not any(alive(pid) for pid in workers)
@@ -167,8 +167,7 @@ def test_when_no_worker_ever_starts_the_supervisor_gives_up_with_3(tmp_path: Pat
 def test_a_worker_killed_before_it_served_is_started_again(tmp_path: Path) -> None:
     """A signal from outside (an operator, the OOM killer) is no broken configuration."""
     events = tmp_path / "events"
-    proc = supervise(events, "slow")
-    try:
+    with supervise(events, "slow") as proc:
         wait_for(events, "start", 1)
         first = lines(events)[0][1]
         os.kill(first, signal.SIGKILL)
@@ -180,23 +179,14 @@ def test_a_worker_killed_before_it_served_is_started_again(tmp_path: Path) -> No
         assert starts[1][0] - starts[0][0] >= 0.4, "backed off: it died before serving"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_sigterm_stops_every_worker_and_the_supervisor_exits_0(tmp_path: Path) -> None:
     events = tmp_path / "events"
-    proc = supervise(events, "steady")
-    try:
+    with supervise(events, "steady") as proc:
         wait_for(events, "serving", 2)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     happened = lines(events)
     workers = {pid for _, pid, event in happened if event == "start"}
     assert {pid for _, pid, event in happened if event == "stopped"} == workers
@@ -211,17 +201,12 @@ def test_a_worker_stuck_in_its_shutdown_has_its_stack_printed_and_is_killed(
     """A stop always ends: past the stop timeout a worker gets SIGUSR1 (its threads' stacks,
     to find what it waits on) and then SIGKILL."""
     events = tmp_path / "events"
-    proc = supervise(events, "stuck")
-    try:
+    with supervise(events, "stuck") as proc:
         wait_for(events, "serving", 1)
         stopped_at = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
         took = time.monotonic() - stopped_at
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     happened = lines(events)
     (worker,) = {pid for _, pid, event in happened if event == "start"}
     assert "sigterm" in [event for _, _, event in happened], "asked first"

@@ -35,6 +35,7 @@ from codeqr.kit.db import Database
 from codeqr.link.models import Link
 from codeqr.settings import Settings
 from tests.conftest import LiveServer, free_port
+from tests.events.helpers import stored_click
 from tests.factories import make_tenant
 
 CODEQR = Path(sys.executable).with_name("codeqr")
@@ -492,9 +493,7 @@ def test_counters_are_locked_in_one_order_so_concurrent_batches_cannot_deadlock(
     tenant = make_tenant(server)
 
     def click(link_id: str) -> Click:
-        values: list[object] = [""] * len(Click._fields)
-        values[:8] = [f"c{link_id[-15:]}", 1, tenant.workspace_id, link_id, "h", "k", "u", "click"]
-        return Click(*values)._replace(ip=None)
+        return stored_click(f"c{link_id[-15:]}", 1, tenant.workspace_id, link_id)
 
     updates: list[list[str]] = []
 
