@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import os
+import random
 import socket
 import threading
 import time
@@ -42,10 +44,40 @@ def pytest_report_header() -> str:
     return f"codeqr relational store: {'PostgreSQL' if POSTGRES_URL else 'SQLite'}"
 
 
+# Test servers listen below the kernel's ephemeral range (32768-60999 on Linux), where no
+# outgoing connection of a parallel test can take their port between the pick and the bind.
+# Each xdist worker owns its own slice and walks it in order, so workers never collide either;
+# the walk starts at random, so two test runs at once rarely meet.
+_PORT_SLICE = 500
+_PORT_BASE = 20000
+_next_port = itertools.count(random.randrange(_PORT_SLICE))
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_block(1)
+
+
+def free_block(size: int) -> int:
+    """The first of ``size`` consecutive free ports of this test process's slice."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    first = _PORT_BASE + (index % 24) * _PORT_SLICE
+    for _ in range(_PORT_SLICE):
+        start = first + next(_next_port) % (_PORT_SLICE - size + 1)
+        held: list[socket.socket] = []
+        try:
+            for port in range(start, start + size):
+                held.append(sock := socket.socket())
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue  # another program's, or one of ours still closing
+        finally:
+            for sock in held:
+                sock.close()
+        for _ in range(size - 1):
+            next(_next_port)  # the block is handed out: the next pick starts after it
+        return start
+    raise RuntimeError(f"no {size} free ports in {first}-{first + _PORT_SLICE - 1}")
 
 
 _TEMPLATE: str | None = None

@@ -6,7 +6,6 @@ would. Link edits, the click dedupe, rate limits and the live stream hold across
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from codeqr import migrate
 from codeqr.events.models import click_events
 from codeqr.kit.db import Database
 from codeqr.workspace import service as ws
-from tests.conftest import POSTGRES_URL, _drop_postgres, _postgres_database
+from tests.conftest import POSTGRES_URL, _drop_postgres, _postgres_database, free_block
 from tests.redirect.helpers import CHROME_WINDOWS, browser_ua, cq_id_of
 from tests.stream.helpers import EventStream
 
@@ -50,35 +49,12 @@ class Cluster:
             return int(conn.execute(query).scalar_one())
 
 
-def _free_block(size: int) -> int:
-    """A port with the ``size`` ports after it free too."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + size >= 65535:
-            continue
-        try:
-            held = []
-            for port in range(base, base + size + 1):
-                sock = socket.socket()
-                held.append(sock)
-                sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in held:
-                sock.close()
-        return base
-    raise AssertionError("no free block of ports")
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     assert POSTGRES_URL, "the cluster runs on PostgreSQL"
     url = _postgres_database()
     run = tmp_path_factory.mktemp("cluster")
-    port = _free_block(2)
+    port = free_block(3)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CODEQR_")}
     env.update(
         CODEQR_DATABASE_URL=url,
