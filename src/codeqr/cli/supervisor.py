@@ -14,8 +14,9 @@ kernel hands each new connection to whichever worker accepts first.
 - SIGTERM or SIGINT to the parent sends SIGTERM to every worker (each stops accepting,
   finishes the requests in flight and drains its click writer) and ``run`` returns 0 once all
   have exited. A worker still running ``stop_timeout`` seconds later is stuck: it is sent
-  SIGUSR1 (``codeqr serve`` has it print its threads' stacks), then SIGKILL, so a stop always
-  ends. A worker whose parent disappears stops like on SIGTERM (``WorkerServer``).
+  SIGUSR2 and SIGUSR1 (a worker prints its event loop's tasks and its threads' stacks), then
+  SIGKILL, so a stop always ends. A worker whose parent disappears stops like on SIGTERM
+  (``WorkerServer``).
 
 Workers are forked, not spawned: the parent has imported the app, so a worker (re)starts in
 the time the app takes to build, not the time Python takes to import it. The parent forks
@@ -25,6 +26,7 @@ safe.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import select
@@ -61,6 +63,14 @@ def listen(host: str, port: int, backlog: int = 2048) -> socket.socket:
     return socket.create_server((host, port), family=family, backlog=backlog)
 
 
+def print_tasks() -> None:
+    """Every task of the running event loop with where it waits, to stderr (on SIGUSR2)."""
+    for task in asyncio.all_tasks():
+        print(f"Task {task.get_name()}: {task.get_coro()!r}", file=sys.stderr)
+        task.print_stack(limit=20, file=sys.stderr)
+    sys.stderr.flush()
+
+
 class WorkerServer(Server):
     """``Server`` for a supervised worker: tells the supervisor when it accepts connections,
     and shuts down like on SIGTERM if the supervisor has gone (an orphan would keep
@@ -74,6 +84,8 @@ class WorkerServer(Server):
         self.supervisor = os.getppid()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        # A stuck stop is diagnosed from the event loop's side too (``_kill_stuck``).
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR2, print_tasks)
         await super().startup(sockets)
         if self.started:
             self.ready()
@@ -210,7 +222,9 @@ class Supervisor:
                 "serve.worker.stop_timeout", worker=number, pid=pid, seconds=self.stop_timeout
             )
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGUSR1)
+                os.kill(pid, signal.SIGUSR2)  # its event loop's tasks, if the loop still runs
+                time.sleep(0.5)
+                os.kill(pid, signal.SIGUSR1)  # its threads
         if stuck:
             time.sleep(1.0)  # the dump is written by the worker's own signal handler
         for _, pid in stuck:

@@ -19,6 +19,7 @@ import redis
 import redis.asyncio
 import structlog
 
+from codeqr.kit.tasks import cancel_and_wait
 from codeqr.redirect.cache import LinkCache
 
 log = structlog.get_logger(__name__)
@@ -121,9 +122,7 @@ class LinkInvalidations:
     async def aclose(self) -> None:
         """Stop listening and publishing (what is queued is still published)."""
         if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            await cancel_and_wait([self._listener])
         if self._publisher.is_alive():
             self._outbox.put(_STOP)
             await asyncio.to_thread(self._publisher.join, 2)

@@ -19,6 +19,7 @@ import redis
 import redis.asyncio
 import structlog
 
+from codeqr.kit.tasks import cancel_and_wait
 from codeqr.stream.feed import Feed
 
 log = structlog.get_logger(__name__)
@@ -87,8 +88,4 @@ class RemoteNudges:
 
     async def aclose(self) -> None:
         """Stop announcing and listening."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)

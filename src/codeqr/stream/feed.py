@@ -31,6 +31,7 @@ from codeqr.analytics.event_list import EventType
 from codeqr.kit.clock import now_ms
 from codeqr.kit.db import Database
 from codeqr.kit.ids import click_id
+from codeqr.kit.tasks import cancel_and_wait
 from codeqr.stream import repository as repo
 
 log = structlog.get_logger(__name__)
@@ -207,11 +208,8 @@ class Feed:
     async def aclose(self) -> None:
         """``close``, then wait for the poller to stop."""
         self.close()
-        task = self._task
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._task is not None:
+            await cancel_and_wait([self._task])
 
     def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
