@@ -514,6 +514,27 @@ def test_workers_stop_when_their_supervisor_is_killed(scale_out: Workers) -> Non
     assert not _listening(workers.port)
 
 
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.slow
+def test_sigusr2_prints_a_workers_event_loop_tasks_and_it_serves_on(scale_out: Workers) -> None:
+    """What a stuck stop is diagnosed with (the supervisor sends it before SIGKILL): every
+    task of the worker's loop, named, with where it waits."""
+    workers = scale_out
+    pids = workers.wait_serving()
+    worker = min(pids)
+    os.kill(worker, signal.SIGUSR2)
+    deadline = time.monotonic() + 10
+    while "LinkInvalidations._listen" not in workers.log():
+        assert time.monotonic() < deadline, workers.log()
+        time.sleep(0.05)
+    assert "Task " in workers.log()
+    assert "Server.serve" in workers.log()
+    assert workers.workers() == pids, "no worker ended or was replaced"
+    assert asyncio.run(_until_answered_by(workers.port, {worker})) == {worker}
+    assert workers.stop() == 0
+
+
 def _alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()

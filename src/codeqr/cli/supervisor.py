@@ -328,6 +328,9 @@ class Supervisor:
             # signal ends the worker cleanly.
             for sig in _STOP_SIGNALS:
                 signal.signal(sig, _exit_now)
+            # SIGUSR2 prints the event loop's tasks once a loop serves (``WorkerServer``);
+            # before that it must not end the worker (its default action) ahead of SIGUSR1.
+            signal.signal(signal.SIGUSR2, signal.SIG_IGN)
             os.close(self._wake_r)
             os.close(self._wake_w)
             for other in self.slots:
