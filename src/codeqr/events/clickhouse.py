@@ -1,0 +1,270 @@
+"""The ClickHouse events store's connection and schema (SPEC §1).
+
+Clicks, leads, sales and refunds are kept in four MergeTree tables with the columns of the
+SQL events tables (``events.models``), typed for ClickHouse:
+
+- ordered by ``(workspace_id, timestamp, id)``: every analytics query names one workspace
+  and a time range, so it reads a contiguous slice of each part; partitioned by month;
+- the where-from columns a breakdown groups by (country, device, browser, OS, referer,
+  trigger…) are ``LowCardinality``; ids and URLs plain strings;
+- ``timestamp`` is ``DateTime64(3, 'UTC')`` (the SQL store's milliseconds), so buckets come
+  from ClickHouse's own time-zone functions (``toStartOfDay(timestamp, 'America/New_York')``),
+  DST-correct;
+- a ``minmax`` index on ``timestamp`` lets a lookup by event id (whose first 7 characters are
+  its millisecond, ``kit.ids.click_id``) skip every granule of another millisecond whatever
+  the workspace;
+- no TTL: events are kept.
+
+Exactly-once: every insert carries an ``insert_deduplication_token`` derived from what it
+holds, and the tables keep the tokens of their last 10,000 inserts
+(``non_replicated_deduplication_window``; replicated tables and ClickHouse Cloud keep theirs
+by default), so an insert retried after a timeout or a crash adds nothing the second time.
+
+Migrations are numbered statements run in order by ``migrate``; the ``schema_migrations``
+table records each one applied, so running it again changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlparse
+
+import structlog
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
+
+log = structlog.get_logger(__name__)
+
+SCHEMES = ("chdb", "clickhouse", "http", "https")
+"""``CODEQR_EVENTS_URL`` schemes: chdb (in-process), a server over HTTP, or HTTPS (Cloud)."""
+
+DEDUPLICATION_WINDOW = 10_000
+"""Inserts whose token a table remembers (a retried insert older than that could double)."""
+
+
+class EventsUrlError(ValueError):
+    """A ``CODEQR_EVENTS_URL`` that names no ClickHouse this store can use."""
+
+
+def check_url(url: str) -> str:
+    """``url`` if it names a ClickHouse: ``chdb:///ABSOLUTE/PATH``, or ``clickhouse://``,
+    ``http://`` or ``https://`` with a host; else ``EventsUrlError`` saying why."""
+    parsed = urlparse(url)
+    if parsed.scheme not in SCHEMES:
+        raise EventsUrlError(
+            f"unknown scheme {parsed.scheme!r}: use chdb:///PATH, clickhouse://HOST or https://HOST"
+        )
+    if parsed.scheme == "chdb":
+        if parsed.netloc or not parsed.path.startswith("/") or parsed.path == "/":
+            raise EventsUrlError("chdb needs an absolute directory: chdb:///var/lib/codeqr/events")
+    elif not parsed.hostname:
+        raise EventsUrlError(f"{parsed.scheme}:// needs a host")
+    return url
+
+
+def is_in_process(url: str) -> bool:
+    """Whether ``url`` runs ClickHouse inside this process (chdb: one process only)."""
+    return urlparse(url).scheme == "chdb"
+
+
+def connect(url: str) -> Client:
+    """A client for ``url`` (see ``check_url``); the database is the URL's path for a server,
+    ``?database=`` for chdb, ``default`` otherwise."""
+    import clickhouse_connect
+
+    parsed = urlparse(check_url(url))
+    if parsed.scheme == "chdb":
+        database = parse_qs(parsed.query).get("database", [None])[0]
+        return clickhouse_connect.get_client(
+            interface="chdb", path=parsed.path, database=database or "default"
+        )
+    interface = "https" if parsed.scheme == "https" else "http"
+    dsn = parsed._replace(scheme=interface).geturl()
+    return clickhouse_connect.get_client(dsn=dsn, interface=interface)
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+_LC = "LowCardinality(String)"
+_WHERE_FROM = f"""
+    domain {_LC},
+    key String,
+    url String,
+    trigger {_LC},
+    country {_LC},
+    region {_LC},
+    city {_LC},
+    continent {_LC},
+    device {_LC},
+    browser {_LC},
+    os {_LC},
+    referer {_LC},
+    referer_url String"""
+
+
+def _table(name: str, columns: str) -> str:
+    return f"""
+CREATE TABLE IF NOT EXISTS {name} (
+    {columns.strip()},
+    INDEX ix_timestamp timestamp TYPE minmax GRANULARITY 1
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(timestamp)
+ORDER BY (workspace_id, timestamp, id)
+SETTINGS non_replicated_deduplication_window = {DEDUPLICATION_WINDOW}
+"""
+
+
+_CLICKS = _table(
+    "click_events",
+    f"""
+    id String,
+    timestamp DateTime64(3, 'UTC'),
+    workspace_id String,
+    link_id String,
+    domain {_LC},
+    key String,
+    url String,
+    trigger {_LC},
+    country {_LC},
+    region {_LC},
+    city {_LC},
+    continent {_LC},
+    device {_LC},
+    browser {_LC},
+    browser_version {_LC},
+    os {_LC},
+    os_version {_LC},
+    engine {_LC},
+    ua String,
+    referer {_LC},
+    referer_url String,
+    identity_hash String,
+    ip Nullable(String)""",
+)
+
+_LEADS = _table(
+    "lead_events",
+    f"""
+    id String,
+    timestamp DateTime64(3, 'UTC'),
+    workspace_id String,
+    link_id String,
+    click_id String,
+    customer_id String,
+    event_name String,
+    event_quantity Int32,
+    metadata Nullable(String),
+    test Bool,
+    {_WHERE_FROM.strip()}""",
+)
+
+_SALES = _table(
+    "sale_events",
+    f"""
+    id String,
+    timestamp DateTime64(3, 'UTC'),
+    workspace_id String,
+    link_id Nullable(String),
+    click_id Nullable(String),
+    customer_id Nullable(String),
+    event_name String,
+    amount Int64,
+    currency {_LC},
+    reporting_amount Nullable(Int64),
+    reporting_currency {_LC},
+    fx_rate Nullable(String),
+    fx_date Nullable(String),
+    fx_missing Bool,
+    payment_processor {_LC},
+    invoice_id Nullable(String),
+    metadata Nullable(String),
+    stripe_customer_id Nullable(String),
+    payment_intent_id Nullable(String),
+    test Bool,
+    {_WHERE_FROM.strip()}""",
+)
+
+_REFUNDS = _table(
+    "refund_events",
+    f"""
+    id String,
+    timestamp DateTime64(3, 'UTC'),
+    workspace_id String,
+    sale_id String,
+    link_id Nullable(String),
+    click_id Nullable(String),
+    customer_id Nullable(String),
+    charge_id String,
+    amount Int64,
+    currency {_LC},
+    reporting_amount Nullable(Int64),
+    reporting_currency {_LC},
+    refunded_total Int64,
+    test Bool,
+    {_WHERE_FROM.strip()}""",
+)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS = (Migration(1, "events tables", (_CLICKS, _LEADS, _SALES, _REFUNDS)),)
+"""Applied in order, each once; append, never edit one that has shipped."""
+
+TABLES = ("click_events", "lead_events", "sale_events", "refund_events")
+
+_VERSIONS = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32,
+    name String,
+    applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = MergeTree
+ORDER BY version
+"""
+
+
+def applied(client: Client) -> list[int]:
+    """Versions already applied, in order."""
+    client.command(_VERSIONS)
+    rows = client.query("SELECT DISTINCT version FROM schema_migrations ORDER BY version")
+    return [int(row[0]) for row in rows.result_rows]
+
+
+def migrate(client: Client) -> list[int]:
+    """Apply every migration not applied yet; the versions it applied."""
+    done = set(applied(client))
+    ran: list[int] = []
+    for migration in MIGRATIONS:
+        if migration.version in done:
+            continue
+        for statement in migration.statements:
+            client.command(statement)  # each is idempotent: a migration cut short reruns
+        client.insert(
+            "schema_migrations", [(migration.version, migration.name)], ["version", "name"]
+        )
+        log.info("events.clickhouse.migrated", version=migration.version, name=migration.name)
+        ran.append(migration.version)
+    return ran
+
+
+def columns(client: Client, table: str) -> dict[str, str]:
+    """``table``'s columns and their ClickHouse types, in order."""
+    rows = client.query(
+        "SELECT name, type FROM system.columns WHERE database = currentDatabase() "
+        "AND table = {table:String} ORDER BY position",
+        parameters={"table": table},
+    )
+    return {str(name): str(kind) for name, kind in rows.result_rows}
+
+
+def insert(client: Client, table: str, names: list[str], rows: list[Any], *, token: str) -> None:
+    """Insert ``rows`` into ``table`` once: retried with the same ``token``, adds nothing."""
+    client.insert(table, rows, column_names=names, settings={"insert_deduplication_token": token})
