@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from codeqr.analytics import repository as repo
-from codeqr.analytics import rollup_query as rolled
 from codeqr.analytics.filters import Filter, parse
+from codeqr.analytics.readers import SQL, EventsReader, add
 from codeqr.analytics.repository import Kind
 from codeqr.analytics.schemas import (
     AnalyticsFilters,
@@ -42,7 +42,6 @@ from codeqr.analytics.timeframe import (
 from codeqr.kit.clock import iso, utcnow
 from codeqr.kit.errors import Forbidden, NotFound, Unprocessable
 from codeqr.link.service import LinkContext
-from codeqr.money.bounds import clamp_total
 from codeqr.stripe import service as stripe_connection
 from codeqr.workspace.models import Plan, Workspace
 from codeqr.workspace.service import get_plan
@@ -175,28 +174,31 @@ def check_range(session: Session, workspace: Workspace, tf: Timeframe, now: date
 
 
 def retrieve(
-    session: Session, ctx: LinkContext, workspace: Workspace, query: AnalyticsQuery
+    session: Session,
+    ctx: LinkContext,
+    workspace: Workspace,
+    query: AnalyticsQuery,
+    reader: EventsReader = SQL,
 ) -> dict[str, int] | list[dict[str, Any]]:
     """``GET /api/analytics``: a count object, or a list of rows for every other groupBy."""
     scoped = scope(session, workspace, query)
     kinds = KINDS[query.event]
     if query.group_by is GroupBy.total:
-        return totals(session, scoped, kinds)
+        return totals(session, scoped, kinds, reader)
     if query.group_by is GroupBy.timeseries:
-        return _timeseries(session, scoped, kinds)
+        return _timeseries(session, scoped, kinds, reader)
     merged: dict[tuple[Any, ...], dict[str, int]] = {}
     if query.group_by in _UTM or query.group_by is GroupBy.top_links:
         columns: tuple[str, ...] = ("link_id",)
     else:
         columns = _BREAKDOWNS[query.group_by][0]
     for kind in kinds:
-        for src, where in _parts(session, scoped, kind, columns):
-            if query.group_by in _UTM:
-                found = repo.grouped_by_link(session, src, where, _UTM[query.group_by])
-            else:
-                found = repo.grouped(session, src, where, columns)
-            for key, values in found:
-                _add(merged.setdefault(key, zeros()), values)
+        if query.group_by in _UTM:
+            found = reader.grouped_by_link(session, scoped, kind, _UTM[query.group_by])
+        else:
+            found = reader.grouped(session, scoped, kind, columns)
+        for key, values in found:
+            add(merged.setdefault(key, zeros()), values)
     ranked = rank(merged, _RANKING[query.event])
     if query.group_by is GroupBy.top_links:
         return _top_links(session, ctx, workspace.id, ranked)
@@ -207,29 +209,14 @@ def retrieve(
     return [{**shape(key), **values} for key, values in ranked[:MAX_ROWS]]
 
 
-def totals(session: Session, scoped: Scoped, kinds: Sequence[Kind]) -> dict[str, int]:
+def totals(
+    session: Session, scoped: Scoped, kinds: Sequence[Kind], reader: EventsReader = SQL
+) -> dict[str, int]:
     """Every measure over the whole range (0 for kinds not counted)."""
     out = zeros()
     for kind in kinds:
-        for src, where in _parts(session, scoped, kind, ()):
-            _add(out, repo.total(session, src, where))
+        add(out, reader.total(session, scoped, kind))
     return out
-
-
-def _parts(
-    session: Session, scoped: Scoped, kind: Kind, columns: Sequence[str]
-) -> list[rolled.Part]:
-    """The rows a query of ``kind`` sums: clicks through the daily rollups where they
-    answer exactly, everything else raw."""
-    if kind is Kind.clicks:
-        return rolled.parts(session, scoped, columns)
-    src = repo.source(kind)
-    return [(src, scoped.conditions(src))]
-
-
-def _add(into: dict[str, Any], values: dict[str, int]) -> None:
-    for name, value in values.items():
-        into[name] = clamp_total(into.get(name, 0) + value)
 
 
 def rank(
@@ -240,9 +227,11 @@ def rank(
     return sorted(keyed, key=lambda item: tuple(-item[1][m] for m in by))
 
 
-def _timeseries(session: Session, scoped: Scoped, kinds: Sequence[Kind]) -> list[dict[str, Any]]:
+def _timeseries(
+    session: Session, scoped: Scoped, kinds: Sequence[Kind], reader: EventsReader
+) -> list[dict[str, Any]]:
     tf = scoped.timeframe
-    span = repo.event_span(session, scoped.workspace_id)
+    span = reader.event_span(session, scoped.workspace_id)
     start = tf.start_ms
     if start is None:  # ``all``: from the workspace's first event
         start = min(span[0], tf.end_ms - 1) if span is not None else tf.end_ms - 1
@@ -269,18 +258,8 @@ def _timeseries(session: Session, scoped: Scoped, kinds: Sequence[Kind]) -> list
         return rows
     read = bounds[first : last + 2]
     for kind in kinds:
-        if kind is Kind.clicks:
-            for src, where, ranges in rolled.ranged_parts(session, scoped, read):
-                for n, values in repo.in_ranges(session, src, where, ranges).items():
-                    _add(rows[first + n], values)
-            continue
-        src = repo.source(kind)
-        for row, values in zip(
-            rows[first : last + 1],
-            repo.per_range(session, src, scoped.conditions(src, timed=False), read),
-            strict=True,
-        ):
-            row.update(values)
+        for n, values in reader.per_bucket(session, scoped, kind, read, granularity).items():
+            add(rows[first + n], values)
     return rows
 
 
@@ -319,10 +298,15 @@ def _top_links(
     return rows
 
 
-def funnel(session: Session, workspace: Workspace, query: AnalyticsFilters) -> Funnel:
+def funnel(
+    session: Session,
+    workspace: Workspace,
+    query: AnalyticsFilters,
+    reader: EventsReader = SQL,
+) -> Funnel:
     """``GET /api/analytics/funnel``: clicks → leads → sales over the request's range."""
     scoped = scope(session, workspace, query)
-    t = totals(session, scoped, KINDS[EventType.composite])
+    t = totals(session, scoped, KINDS[EventType.composite], reader)
     clicks, leads, sales = t["clicks"], t["leads"], t["sales"]
     steps = [FunnelStep(step="clicks", count=clicks, **_rates(clicks, clicks, None))]
     steps.append(FunnelStep(step="leads", count=leads, **_rates(leads, clicks, clicks)))
