@@ -7,6 +7,7 @@ from typing import Any
 
 from itsdangerous import TimestampSigner
 
+from codeqr.analytics.readers import SQL, EventsReader
 from codeqr.analytics.rollup import RollupWorker
 from codeqr.api.ratelimits import RateLimits
 from codeqr.events.ceiling import ClickCeiling
@@ -61,6 +62,8 @@ class Services:
     """The API's admission and commit thread limits (see ``api.deps``), made per app."""
     qr: QRService = field(default_factory=QRService)
     """QR images: drawing threads, their queue and the cache of rendered images."""
+    reader: EventsReader = SQL
+    """Where analytics read events: the relational database, or ClickHouse."""
 
     @classmethod
     def build(cls, settings: Settings, *, default_domain: str, public_url: str) -> Services:

@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from codeqr.analytics.clickhouse import ClickHouseReader
 from codeqr.app import create_app
+from codeqr.events import clickhouse
+from codeqr.events.copy import copy_events
 from codeqr.settings import Settings
 from codeqr.workspace.models import Plan
 from tests.analytics.dataset import Dataset, build, write
@@ -30,8 +33,16 @@ class Loaded:
 
 
 @pytest.fixture(scope="module")
-def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The whole app on a free port, for the tests of one module."""
+def store() -> str:
+    """Where the module's analytics read events: ``sql`` (the relational database of the
+    run). The conformance modules (``test_analytics``, ``test_timeseries``) ask every
+    question of ``chdb`` too, with the same data and the same expected answers."""
+    return "sql"
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory, store: str) -> Iterator[LiveServer]:
+    """The whole app on a free port, for the tests of one module (one per ``store``)."""
     database_url = _postgres_database() if POSTGRES_URL else None
     data_dir: Path = tmp_path_factory.mktemp("analytics") / "data"
     settings = Settings(
@@ -55,8 +66,10 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
 
 
 @pytest.fixture(scope="module")
-def loaded(module_server: LiveServer) -> Loaded:
-    """The data set, written once."""
+def loaded(
+    module_server: LiveServer, store: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Loaded]:
+    """The data set, written once (and copied into ClickHouse when the store is chdb)."""
     a = build(
         make_tenant(module_server),
         seed=7,
@@ -74,4 +87,15 @@ def loaded(module_server: LiveServer) -> Loaded:
     write(module_server, b)
     free = make_tenant(module_server, plan="free")
     pro = make_tenant(module_server, plan="pro")
-    return Loaded(module_server, a, b, free, pro)
+    if store == "sql":
+        yield Loaded(module_server, a, b, free, pro)
+        return
+    assert store == "chdb", store
+    client = clickhouse.connect(f"chdb://{tmp_path_factory.mktemp('events')}")
+    try:
+        reports = copy_events(module_server.services.db, client)
+        assert all(r.copied == r.total and not r.mismatched_days for r in reports), reports
+        module_server.services.reader = ClickHouseReader(client, in_process=True)
+        yield Loaded(module_server, a, b, free, pro)
+    finally:
+        client.close()

@@ -10,8 +10,22 @@ from tests.analytics import oracle
 from tests.analytics.conftest import Loaded
 from tests.analytics.helpers import FULL, FULL_MS, analytics, strip_links
 
+
+@pytest.fixture(scope="module", params=["sql", pytest.param("chdb", marks=pytest.mark.sqlite_only)])
+def store(request: pytest.FixtureRequest) -> str:
+    """The conformance suite: every answer here from the run's database and from
+    ClickHouse (chdb), over the same data set, checked against the same oracle. chdb runs in
+    the SQLite suite only (its answers do not depend on the relational database)."""
+    return str(request.param)
+
+
 EVENTS = ["clicks", "leads", "sales", "composite"]
 BREAKDOWNS = [*oracle.BREAKDOWNS, *oracle.UTM, "top_links"]
+
+
+def test_answers_come_from_the_store_under_test(loaded: Loaded, store: str) -> None:
+    reader = type(loaded.server.services.reader).__name__
+    assert reader == {"sql": "SqlReader", "chdb": "ClickHouseReader"}[store]
 
 
 @pytest.mark.parametrize("event", EVENTS)

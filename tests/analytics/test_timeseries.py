@@ -13,6 +13,15 @@ from tests.analytics.conftest import Loaded
 from tests.analytics.dataset import ms
 from tests.analytics.helpers import analytics
 
+
+@pytest.fixture(scope="module", params=["sql", pytest.param("chdb", marks=pytest.mark.sqlite_only)])
+def store(request: pytest.FixtureRequest) -> str:
+    """The conformance suite: every answer here from the run's database and from
+    ClickHouse (chdb), over the same data set, checked against the same oracle. chdb runs in
+    the SQLite suite only (its answers do not depend on the relational database)."""
+    return str(request.param)
+
+
 NY, KOLKATA = "America/New_York", "Asia/Kolkata"
 
 

@@ -21,15 +21,18 @@ def retrieve_analytics(
     services: ServicesDep,
 ) -> dict[str, int] | list[dict[str, Any]]:
     """Clicks, leads, sales and revenue: a total, a time series, or a breakdown."""
-    return service.retrieve(session, services.links.ctx, caller.workspace, query)
+    return service.retrieve(session, services.links.ctx, caller.workspace, query, services.reader)
 
 
 @router.get("/analytics/funnel", response_model=Funnel)
 def retrieve_funnel(
-    query: Annotated[AnalyticsFilters, Query()], caller: CallerDep, session: SessionDep
+    query: Annotated[AnalyticsFilters, Query()],
+    caller: CallerDep,
+    session: SessionDep,
+    services: ServicesDep,
 ) -> Funnel:
     """Clicks → leads → sales with each step's share of clicks, conversion and drop-off."""
-    return service.funnel(session, caller.workspace, query)
+    return service.funnel(session, caller.workspace, query, services.reader)
 
 
 @router.get("/events", response_model=None)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from codeqr.analytics import service as analytics
+from codeqr.analytics.readers import SQL, EventsReader
 from codeqr.analytics.schemas import AnalyticsFilters, AnalyticsQuery, EventType, GroupBy
 from codeqr.link.service import LinkContext
 from codeqr.money.currency import minor_units
@@ -54,22 +55,32 @@ def _rows(name: str, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def breakdown(
-    session: Session, ctx: LinkContext, workspace: Workspace, filters: AnalyticsFilters, name: str
+    session: Session,
+    ctx: LinkContext,
+    workspace: Workspace,
+    filters: AnalyticsFilters,
+    name: str,
+    reader: EventsReader = SQL,
 ) -> dict[str, Any]:
     """One breakdown's top rows and the filter a click on a row adds."""
     group_by, _, param = BREAKDOWNS[name]
-    found = analytics.retrieve(session, ctx, workspace, _query(filters, group_by))
+    found = analytics.retrieve(session, ctx, workspace, _query(filters, group_by), reader)
     assert isinstance(found, list)
     return {"filter": param, "rows": _rows(name, found)}
 
 
 def summary(
-    session: Session, ctx: LinkContext, workspace: Workspace, filters: AnalyticsFilters
+    session: Session,
+    ctx: LinkContext,
+    workspace: Workspace,
+    filters: AnalyticsFilters,
+    reader: EventsReader = SQL,
 ) -> dict[str, Any]:
     """Totals, the time series and the funnel."""
-    series = analytics.retrieve(session, ctx, workspace, _query(filters, GroupBy.timeseries))
+    query = _query(filters, GroupBy.timeseries)
+    series = analytics.retrieve(session, ctx, workspace, query, reader)
     assert isinstance(series, list)
-    funnel = analytics.funnel(session, workspace, filters)
+    funnel = analytics.funnel(session, workspace, filters, reader)
     return {
         "currency": workspace.currency,
         "minorUnits": minor_units(workspace.currency),
@@ -91,16 +102,17 @@ def overview(
     workspace: Workspace,
     filters: AnalyticsFilters,
     part: str | None = None,
+    reader: EventsReader = SQL,
 ) -> dict[str, Any]:
     """What the analytics page draws: everything, or one ``part`` of it (``summary`` or a
     breakdown's name) so the page can ask for the parts side by side. 403 (naming the plan)
     for a range the plan does not reach, 404 for a filter naming another workspace's link."""
     analytics.scope(session, workspace, filters)  # refuse before running any query
     if part in BREAKDOWNS:
-        return {"breakdowns": {part: breakdown(session, ctx, workspace, filters, part)}}
-    out = summary(session, ctx, workspace, filters)
+        return {"breakdowns": {part: breakdown(session, ctx, workspace, filters, part, reader)}}
+    out = summary(session, ctx, workspace, filters, reader)
     if part is None:
         out["breakdowns"] = {
-            name: breakdown(session, ctx, workspace, filters, name) for name in BREAKDOWNS
+            name: breakdown(session, ctx, workspace, filters, name, reader) for name in BREAKDOWNS
         }
     return out

@@ -80,5 +80,7 @@ def analytics_data(
     if query.interval is None and not query.start:
         query = query.model_copy(update={"interval": Interval.last_30d})
     ctx = services.links.ctx
-    data: dict[str, Any] = charts.overview(session, ctx, member.workspace, query, part)
+    data: dict[str, Any] = charts.overview(
+        session, ctx, member.workspace, query, part, services.reader
+    )
     return JSONResponse(data, headers={"Cache-Control": "no-store"})

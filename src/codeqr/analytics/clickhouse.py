@@ -1,0 +1,237 @@
+"""Analytics read from the ClickHouse events store (``events.clickhouse``).
+
+The same questions as ``readers.SqlReader``, asked in ClickHouse's SQL: every query names
+the workspace and its range first (the tables' sort key), values travel as bound parameters,
+never in the text. Filters on a link's columns, its tags or a customer are resolved to ids in
+the relational database (where links, tags and customers live) and sent as arrays. Time
+buckets come from ClickHouse's own time-zone functions (``toStartOfDay(timestamp, zone)``),
+which follow the zone's DST changes as the SQL reader's ranges do.
+
+Sums are taken in 128 bits, so no number of rows can wrap them; the service clamps them.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_right
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from codeqr.analytics.filters import Scope
+from codeqr.analytics.readers import Row
+from codeqr.analytics.repository import REFUND_EVENT, Kind
+from codeqr.analytics.timeframe import Granularity
+from codeqr.customer.models import Customer
+from codeqr.events.models import WHERE_FROM
+from codeqr.link.models import Link, LinkTag, Tag
+from codeqr.money.bounds import clamp_total
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
+
+    from codeqr.analytics.service import Scoped
+
+_NULLABLE = {"link_id", "customer_id", "click_id"}
+"""Columns some events leave empty (a sale without a link); negations keep those rows."""
+
+_SHARED = ", ".join(
+    ("id", "timestamp", "workspace_id", "link_id", "click_id", "customer_id", *WHERE_FROM)
+)
+_SALE_FACTS = f"""(
+    SELECT {_SHARED}, event_name, 1 AS sale_count, reporting_amount AS amount, test
+    FROM sale_events
+    UNION ALL
+    SELECT {_SHARED}, '{REFUND_EVENT}' AS event_name, 0 AS sale_count,
+        -reporting_amount AS amount, test
+    FROM refund_events
+)"""
+"""One row per sale and one per refund (its amount negative), as ``repository.sale_facts``."""
+
+_SOURCES: dict[Kind, tuple[str, str]] = {
+    Kind.clicks: ("click_events", "count() AS clicks"),
+    Kind.leads: ("lead_events", "sum(event_quantity) AS leads"),
+    Kind.sales: (_SALE_FACTS, "sum(sale_count) AS sales, sum(toInt128(amount)) AS saleAmount"),
+}
+_MEASURES = {Kind.clicks: ("clicks",), Kind.leads: ("leads",), Kind.sales: ("sales", "saleAmount")}
+
+_BUCKETS = {
+    Granularity.hour: "toUnixTimestamp(toStartOfHour(timestamp, {zone:String}))",
+    Granularity.day: "toUnixTimestamp(toStartOfDay(timestamp, {zone:String}))",
+    Granularity.month: (
+        "toUnixTimestamp(toDateTime(toStartOfMonth(timestamp, {zone:String}), {zone:String}))"
+    ),
+}
+"""A row's bucket: the epoch second its local hour, day or month starts."""
+
+
+class _Query:
+    """Conditions and their bound parameters, named ``p0``, ``p1``…"""
+
+    def __init__(self) -> None:
+        self.conditions: list[str] = []
+        self.parameters: dict[str, Any] = {}
+
+    def bind(self, value: Any, kind: str) -> str:
+        name = f"p{len(self.parameters)}"
+        self.parameters[name] = value
+        return f"{{{name}:{kind}}}"
+
+    def among(self, column: str, values: Sequence[str], *, negate: bool, nullable: bool) -> None:
+        held = f"has({self.bind(list(values), 'Array(String)')}, {column})"
+        if not negate:
+            self.conditions.append(f"({column} IS NOT NULL AND {held})")
+        elif nullable:
+            self.conditions.append(f"({column} IS NULL OR NOT {held})")
+        else:
+            self.conditions.append(f"NOT {held}")
+
+
+def _instant(q: _Query, ms: int) -> str:
+    return f"fromUnixTimestamp64Milli({q.bind(ms, 'Int64')}, 'UTC')"
+
+
+class ClickHouseReader:
+    """``readers.EventsReader`` over a ClickHouse client (see the module docstring)."""
+
+    def __init__(self, client: Client, *, in_process: bool) -> None:
+        self.client = client
+        # chdb's client is one connection: one query at a time; a server takes many.
+        self._lock = threading.Lock() if in_process else None
+
+    def _rows(self, sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+        if self._lock is None:
+            found = self.client.query(sql, parameters=parameters).result_rows
+        else:
+            with self._lock:
+                found = self.client.query(sql, parameters=parameters).result_rows
+        return [tuple(row) for row in found]
+
+    def _where(self, session: Session, scoped: Scoped, kind: Kind, *, timed: bool = True) -> _Query:
+        q = _Query()
+        workspace = scoped.workspace_id
+        q.conditions.append(f"workspace_id = {q.bind(workspace, 'String')}")
+        if kind is not Kind.clicks and not scoped.with_test:
+            q.conditions.append("NOT test")
+        tf = scoped.timeframe
+        if timed and tf.start_ms is not None:
+            q.conditions.append(f"timestamp >= {_instant(q, tf.start_ms)}")
+        if timed:
+            q.conditions.append(f"timestamp < {_instant(q, tf.end_ms)}")
+        for f in scoped.filters:
+            scope, values = f.field.scope, list(f.values)
+            if scope is Scope.event:
+                name = f.field.column
+                q.among(name, values, negate=f.negate, nullable=name in _NULLABLE)
+            elif scope is Scope.link:
+                column = getattr(Link, f.field.column)
+                ids = session.scalars(
+                    select(Link.id).where(Link.workspace_id == workspace, column.in_(values))
+                )
+                q.among("link_id", list(ids), negate=f.negate, nullable=True)
+            elif scope is Scope.tag:
+                tagged = session.scalars(
+                    select(LinkTag.link_id)
+                    .join(Tag, Tag.id == LinkTag.tag_id)
+                    .where(Tag.workspace_id == workspace, LinkTag.tag_id.in_(values))
+                )
+                q.among("link_id", list(tagged), negate=f.negate, nullable=True)
+            elif scope is Scope.customer:
+                if kind is Kind.clicks:
+                    brought = session.scalars(
+                        select(Customer.click_id).where(
+                            Customer.workspace_id == workspace,
+                            Customer.id.in_(values),
+                            Customer.click_id.is_not(None),
+                        )
+                    )
+                    q.among("id", [str(c) for c in brought], negate=f.negate, nullable=False)
+                else:
+                    q.among("customer_id", values, negate=f.negate, nullable=True)
+            elif kind is not Kind.clicks:  # Scope.conversion: clicks have no event name
+                q.among("event_name", values, negate=f.negate, nullable=False)
+        return q
+
+    def _measured(self, rows: list[tuple[Any, ...]], kind: Kind, width: int) -> list[Row]:
+        names = _MEASURES[kind]
+        return [
+            (tuple(row[:width]), dict(zip(names, map(clamp_total, row[width:]), strict=True)))
+            for row in rows
+        ]
+
+    def total(self, session: Session, scoped: Scoped, kind: Kind) -> dict[str, int]:
+        table, measures = _SOURCES[kind]
+        q = self._where(session, scoped, kind)
+        sql = f"SELECT {measures} FROM {table} WHERE {' AND '.join(q.conditions)}"
+        ((_, values),) = self._measured(self._rows(sql, q.parameters), kind, 0)
+        return values
+
+    def grouped(
+        self, session: Session, scoped: Scoped, kind: Kind, columns: Sequence[str]
+    ) -> list[Row]:
+        table, measures = _SOURCES[kind]
+        q = self._where(session, scoped, kind)
+        known = [f"{c} IS NOT NULL AND {c} != ''" for c in columns]
+        keys = ", ".join(columns)
+        sql = (
+            f"SELECT {keys}, {measures} FROM {table} "
+            f"WHERE {' AND '.join(q.conditions + known)} GROUP BY {keys}"
+        )
+        return self._measured(self._rows(sql, q.parameters), kind, len(columns))
+
+    def grouped_by_link(
+        self, session: Session, scoped: Scoped, kind: Kind, column: str
+    ) -> list[Row]:
+        per_link = self.grouped(session, scoped, kind, ("link_id",))
+        ids = [key[0] for key, _ in per_link]
+        value_of: dict[str, Any] = {}
+        for chunk in range(0, len(ids), 5_000):
+            query = select(Link.id, getattr(Link, column)).where(
+                Link.workspace_id == scoped.workspace_id, Link.id.in_(ids[chunk : chunk + 5_000])
+            )
+            value_of.update((link_id, value) for link_id, value in session.execute(query))
+        return [
+            ((value_of[key[0]],), values)
+            for key, values in per_link
+            if value_of.get(key[0]) not in (None, "")
+        ]
+
+    def per_bucket(
+        self,
+        session: Session,
+        scoped: Scoped,
+        kind: Kind,
+        bounds: Sequence[int],
+        granularity: Granularity,
+    ) -> dict[int, dict[str, int]]:
+        table, measures = _SOURCES[kind]
+        q = self._where(session, scoped, kind, timed=False)
+        q.conditions.append(f"timestamp >= {_instant(q, bounds[0])}")
+        q.conditions.append(f"timestamp < {_instant(q, bounds[-1])}")
+        q.parameters["zone"] = scoped.timeframe.zone.key
+        sql = (
+            f"SELECT {_BUCKETS[granularity]} AS bucket, {measures} FROM {table} "
+            f"WHERE {' AND '.join(q.conditions)} GROUP BY bucket"
+        )
+        found: dict[int, dict[str, int]] = {}
+        for key, values in self._measured(self._rows(sql, q.parameters), kind, 1):
+            # The first bound may be clipped to the range's start: its bucket starts before.
+            n = max(bisect_right(bounds, int(key[0]) * 1000) - 1, 0)
+            found[n] = values
+        return found
+
+    def event_span(self, session: Session, workspace_id: str) -> tuple[int, int] | None:
+        parts = " UNION ALL ".join(
+            f"SELECT min(timestamp) AS first, max(timestamp) AS last, count() AS n FROM {table} "
+            "WHERE workspace_id = {workspace:String}"
+            for table in ("click_events", "lead_events", "sale_events", "refund_events")
+        )
+        sql = (
+            "SELECT toUnixTimestamp64Milli(minIf(first, n > 0)), "
+            "toUnixTimestamp64Milli(maxIf(last, n > 0)), sum(n) "
+            f"FROM ({parts})"
+        )
+        ((first, last, count),) = self._rows(sql, {"workspace": workspace_id})
+        return (int(first), int(last)) if count else None
