@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,6 +356,15 @@ class Load:
     answers: list[Answer] = field(default_factory=list)
     failed: int = 0
     stop: bool = False
+    open: dict[int, asyncio.StreamWriter] = field(default_factory=dict)
+    """The connections in use, by their client port."""
+
+    def holders(self, pids: set[int]) -> Counter[int | None]:
+        """How many of the open connections each of ``pids`` serves."""
+        return Counter(
+            _holder(pids, inode) if (inode := _socket_inode(self.port, client)) else None
+            for client in list(self.open)
+        )
 
     async def run(self, concurrency: int) -> None:
         await asyncio.gather(*(self._visitor() for _ in range(concurrency)))
@@ -370,6 +380,7 @@ class Load:
             try:
                 if connection is None:
                     connection = await asyncio.open_connection("127.0.0.1", self.port)
+                    self.open[connection[1].get_extra_info("sockname")[1]] = connection[1]
                 reader, writer = connection
                 writer.write(
                     f"GET /{key} HTTP/1.1\r\nHost: {self.host}\r\nUser-Agent: {user_agent}\r\n"
@@ -379,6 +390,7 @@ class Load:
             except (OSError, asyncio.IncompleteReadError):
                 self.failed += 1
                 if connection is not None:
+                    self.open.pop(connection[1].get_extra_info("sockname")[1], None)
                     connection[1].close()
                     connection = None
                 if not self.retry:
@@ -433,12 +445,18 @@ def test_a_killed_worker_is_replaced_and_no_answered_click_is_lost(
     assert log.count("CodeQR is serving on") == 1, "one banner, printed by the supervisor"
     assert log.count("API key:") == 1
     link_id, host = _tracked_link(workers)
-    victim = min(first)
+    victim = 0
 
     async def scenario() -> tuple[Load, float, float, int]:
+        nonlocal victim
         load = Load(workers.port, host, visitors(["offer"], 100_000), retry=True)
         running = asyncio.ensure_future(load.run(CONCURRENCY))
         await _until(lambda: len(load.answers) >= KILL_AFTER, 60)
+        # The kernel may hand every keep-alive connection to one worker: kill one that
+        # serves some, so the kill cuts requests in flight.
+        held = load.holders(first)
+        victim = max(first, key=lambda pid: held[pid])
+        assert held[victim] > 0, held
         killed_at = time.monotonic()
         os.kill(victim, signal.SIGKILL)
         await _until(lambda: len(workers.workers() - first) == 1, 30)
