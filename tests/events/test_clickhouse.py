@@ -410,3 +410,52 @@ def test_the_command_refuses_a_url_that_is_no_clickhouse(settings: Settings) -> 
     )
     assert done.returncode == 2
     assert "error: --to: unknown scheme 'postgresql'" in done.stderr
+
+
+# --- the click rollups ----------------------------------------------------------------------
+
+
+def _plans(db: Database, ch: Any, kind: Any, columns: tuple[str, ...], filters: list[Any]) -> str:
+    """What ClickHouse reads for a breakdown of the ``fill`` data over its whole range."""
+    from zoneinfo import ZoneInfo
+
+    from codeqr.analytics.clickhouse import ClickHouseReader
+    from codeqr.analytics.service import Scoped
+    from codeqr.analytics.timeframe import Timeframe
+
+    asked: list[tuple[str, dict[str, Any]]] = []
+    query = ch.query
+
+    def recording(sql: str, parameters: dict[str, Any]) -> Any:
+        asked.append((sql, parameters))
+        return query(sql, parameters=parameters)
+
+    ch.query = recording
+    scoped = Scoped(
+        "ws_1", Timeframe(START - 1, START + 4 * DAY + 7, ZoneInfo("UTC"), None), filters
+    )
+    reader = ClickHouseReader(ch, in_process=True)
+    with db.transaction() as session:
+        rows = reader.grouped(session, scoped, kind, columns)
+    ch.query = query
+    ((sql, parameters),) = asked
+    plan = ch.query(f"EXPLAIN projections = 1 {sql}", parameters=parameters).result_rows
+    return f"{len(rows)} rows\n" + "\n".join(str(row[0]) for row in plan)
+
+
+def test_a_long_breakdown_of_clicks_reads_a_rollup_and_the_edges_raw(db: Database, ch: Any) -> None:
+    from codeqr.analytics.filters import FIELDS, Filter
+    from codeqr.analytics.repository import Kind
+
+    fill(db)
+    copy_events(db, ch)
+    plan = _plans(db, ch, Kind.clicks, ("country",), [])
+    assert plan.startswith("3 rows"), plan
+    assert "ReadFromMergeTree (country_device)" in plan, plan
+    device = next(f for f in FIELDS if f.param == "device")
+    plan = _plans(db, ch, Kind.clicks, ("country",), [Filter(device, ("Mobile",), False)])
+    assert "ReadFromMergeTree (country_device)" in plan, plan
+    # A click of a customer is known by its id, which no rollup holds: the clicks are read.
+    customer = next(f for f in FIELDS if f.param == "customerId")
+    plan = _plans(db, ch, Kind.clicks, ("country",), [Filter(customer, ("cus_3",), False)])
+    assert "country_device" not in plan, plan

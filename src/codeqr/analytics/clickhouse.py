@@ -25,6 +25,7 @@ from codeqr.analytics.readers import Row
 from codeqr.analytics.repository import REFUND_EVENT, Kind
 from codeqr.analytics.timeframe import Granularity
 from codeqr.customer.models import Customer
+from codeqr.events import clickhouse
 from codeqr.events.models import WHERE_FROM
 from codeqr.link.models import Link, LinkTag, Tag
 from codeqr.money.bounds import clamp_total
@@ -58,13 +59,17 @@ _SOURCES: dict[Kind, tuple[str, str]] = {
 _MEASURES = {Kind.clicks: ("clicks",), Kind.leads: ("leads",), Kind.sales: ("sales", "saleAmount")}
 
 _BUCKETS = {
-    Granularity.hour: "toUnixTimestamp(toStartOfHour(timestamp, {zone:String}))",
-    Granularity.day: "toUnixTimestamp(toStartOfDay(timestamp, {zone:String}))",
+    Granularity.hour: "toUnixTimestamp(toStartOfHour({time}, {{zone:String}}))",
+    Granularity.day: "toUnixTimestamp(toStartOfDay({time}, {{zone:String}}))",
     Granularity.month: (
-        "toUnixTimestamp(toDateTime(toStartOfMonth(timestamp, {zone:String}), {zone:String}))"
+        "toUnixTimestamp(toDateTime(toStartOfMonth({time}, {{zone:String}}), {{zone:String}}))"
     ),
 }
-"""A row's bucket: the epoch second its local hour, day or month starts."""
+"""A row's bucket: the epoch second its local hour, day or month starts. Clicks bucket their
+quarter hour (the same local hour, day or month: every zone's offset is a multiple of 15
+minutes), so the click rollups can answer."""
+
+_QUARTER_MS = 900_000
 
 
 class _Query:
@@ -109,17 +114,13 @@ class ClickHouseReader:
                 found = self.client.query(sql, parameters=parameters).result_rows
         return [tuple(row) for row in found]
 
-    def _where(self, session: Session, scoped: Scoped, kind: Kind, *, timed: bool = True) -> _Query:
+    def _where(self, session: Session, scoped: Scoped, kind: Kind) -> _Query:
+        """The workspace, test rows and filters of a query (its time: ``_time_parts``)."""
         q = _Query()
         workspace = scoped.workspace_id
         q.conditions.append(f"workspace_id = {q.bind(workspace, 'String')}")
         if kind is not Kind.clicks and not scoped.with_test:
             q.conditions.append("NOT test")
-        tf = scoped.timeframe
-        if timed and tf.start_ms is not None:
-            q.conditions.append(f"timestamp >= {_instant(q, tf.start_ms)}")
-        if timed:
-            q.conditions.append(f"timestamp < {_instant(q, tf.end_ms)}")
         for f in scoped.filters:
             scope, values = f.field.scope, list(f.values)
             if scope is Scope.event:
@@ -161,25 +162,73 @@ class ClickHouseReader:
             for row in rows
         ]
 
-    def total(self, session: Session, scoped: Scoped, kind: Kind) -> dict[str, int]:
+    def _time_parts(self, q: _Query, kind: Kind, start: int | None, end: int) -> list[str]:
+        """``[start, end)`` as conditions OR'ed by UNION ALL. For clicks: the whole quarter
+        hours written on the slot (which the click rollups hold), and the edges before the
+        first and after the last whole quarter hour on the clicks themselves."""
+        ts = "timestamp"
+        raw = [f"{ts} < {_instant(q, end)}"] + (
+            [] if start is None else [f"{ts} >= {_instant(q, start)}"]
+        )
+        if kind is not Kind.clicks:
+            return [" AND ".join(raw)]
+        first = None if start is None else -(-start // _QUARTER_MS) * _QUARTER_MS
+        last = end // _QUARTER_MS * _QUARTER_MS
+        if first is not None and first >= last:
+            return [" AND ".join(raw)]
+        slot = clickhouse.SLOT
+        whole = [f"{slot} < {_instant(q, last)}"]
+        if first is not None:
+            whole.append(f"{slot} >= {_instant(q, first)}")
+        parts = [" AND ".join(whole)]
+        if start is not None and first is not None and start < first:
+            parts.append(f"{ts} >= {_instant(q, start)} AND {ts} < {_instant(q, first)}")
+        if last < end:
+            parts.append(f"{ts} >= {_instant(q, last)} AND {ts} < {_instant(q, end)}")
+        return parts
+
+    def _measure(
+        self,
+        session: Session,
+        scoped: Scoped,
+        kind: Kind,
+        keys: Sequence[tuple[str, str]],
+        start: int | None,
+        end: int,
+        parameters: dict[str, Any] | None = None,
+    ) -> list[Row]:
+        """The measures of ``kind`` per ``keys`` (``(expression, name)``) over
+        ``[start, end)``, empty keys left out."""
         table, measures = _SOURCES[kind]
         q = self._where(session, scoped, kind)
-        sql = f"SELECT {measures} FROM {table} WHERE {' AND '.join(q.conditions)}"
-        ((_, values),) = self._measured(self._rows(sql, q.parameters), kind, 0)
-        return values
+        q.parameters.update(parameters or {})
+        names = [name for _, name in keys]
+        known = [f"{name} IS NOT NULL AND {name} != ''" for expr, name in keys if expr == name]
+        selected = ", ".join([*(f"{expr} AS {name}" for expr, name in keys), measures])
+        grouping = f" GROUP BY {', '.join(names)}" if names else ""
+        parts = [
+            f"SELECT {selected} FROM {table} "
+            f"WHERE {' AND '.join([*q.conditions, *known, time])}{grouping}"
+            for time in self._time_parts(q, kind, start, end)
+        ]
+        if len(parts) == 1:
+            sql = parts[0]
+        else:  # clicks only: the parts' counts added up
+            outer = ", ".join([*names, "sum(clicks) AS clicks"])
+            sql = f"SELECT {outer} FROM ({' UNION ALL '.join(parts)}){grouping}"
+        return self._measured(self._rows(sql, q.parameters), kind, len(keys))
+
+    def total(self, session: Session, scoped: Scoped, kind: Kind) -> dict[str, int]:
+        tf = scoped.timeframe
+        found = self._measure(session, scoped, kind, (), tf.start_ms, tf.end_ms)
+        return found[0][1] if found else dict.fromkeys(_MEASURES[kind], 0)
 
     def grouped(
         self, session: Session, scoped: Scoped, kind: Kind, columns: Sequence[str]
     ) -> list[Row]:
-        table, measures = _SOURCES[kind]
-        q = self._where(session, scoped, kind)
-        known = [f"{c} IS NOT NULL AND {c} != ''" for c in columns]
-        keys = ", ".join(columns)
-        sql = (
-            f"SELECT {keys}, {measures} FROM {table} "
-            f"WHERE {' AND '.join(q.conditions + known)} GROUP BY {keys}"
-        )
-        return self._measured(self._rows(sql, q.parameters), kind, len(columns))
+        tf = scoped.timeframe
+        keys = [(column, column) for column in columns]
+        return self._measure(session, scoped, kind, keys, tf.start_ms, tf.end_ms)
 
     def grouped_by_link(
         self, session: Session, scoped: Scoped, kind: Kind, column: str
@@ -206,17 +255,14 @@ class ClickHouseReader:
         bounds: Sequence[int],
         granularity: Granularity,
     ) -> dict[int, dict[str, int]]:
-        table, measures = _SOURCES[kind]
-        q = self._where(session, scoped, kind, timed=False)
-        q.conditions.append(f"timestamp >= {_instant(q, bounds[0])}")
-        q.conditions.append(f"timestamp < {_instant(q, bounds[-1])}")
-        q.parameters["zone"] = scoped.timeframe.zone.key
-        sql = (
-            f"SELECT {_BUCKETS[granularity]} AS bucket, {measures} FROM {table} "
-            f"WHERE {' AND '.join(q.conditions)} GROUP BY bucket"
-        )
+        time = clickhouse.SLOT if kind is Kind.clicks else "timestamp"
+        bucket = _BUCKETS[granularity].format(time=time)
+        zone = {"zone": scoped.timeframe.zone.key}
         found: dict[int, dict[str, int]] = {}
-        for key, values in self._measured(self._rows(sql, q.parameters), kind, 1):
+        rows = self._measure(
+            session, scoped, kind, [(bucket, "bucket")], bounds[0], bounds[-1], zone
+        )
+        for key, values in rows:
             # The first bound may be clipped to the range's start: its bucket starts before.
             n = max(bisect_right(bounds, int(key[0]) * 1000) - 1, 0)
             found[n] = values

@@ -10,6 +10,8 @@ SQL events tables (``events.models``), typed for ClickHouse:
 - ``timestamp`` is ``DateTime64(3, 'UTC')`` (the SQL store's milliseconds), so buckets come
   from ClickHouse's own time-zone functions (``toStartOfDay(timestamp, 'America/New_York')``),
   DST-correct;
+- aggregate projections count clicks per quarter hour and a few columns
+  (``CLICK_ROLLUPS``), which the analytics of a long range read instead of the clicks;
 - a ``minmax`` index on ``timestamp`` lets a lookup by event id (whose first 7 characters are
   its millisecond, ``kit.ids.click_id``) skip every granule of another millisecond whatever
   the workspace;
@@ -104,11 +106,34 @@ _WHERE_FROM = f"""
     referer_url String"""
 
 
-def _table(name: str, columns: str) -> str:
+SLOT = "toStartOfFifteenMinutes(timestamp)"
+"""A click's quarter hour: what the click rollups count by. Every time zone's offset is a
+multiple of 15 minutes, so a local hour, day or month is a whole number of slots."""
+
+CLICK_ROLLUPS: dict[str, tuple[str, ...]] = {
+    "total": (),
+    "country_device": ("country", "device"),
+    "place": ("continent", "country", "region", "city"),
+    "technology": ("device", "browser", "os", "trigger"),
+    "link": ("link_id", "url"),
+    "referer": ("referer",),
+}
+"""The click rollups: aggregate projections counting clicks per workspace, slot and these
+columns. ClickHouse reads the smallest one holding every column a query groups or filters
+by, when the query's time bounds are written on ``SLOT``; any other query reads the clicks."""
+
+
+def _projection(name: str, columns: tuple[str, ...]) -> str:
+    keys = ", ".join(("workspace_id", SLOT, *columns))
+    return f"PROJECTION {name} (SELECT {keys}, count() GROUP BY {keys})"
+
+
+def _table(name: str, columns: str, projections: tuple[str, ...] = ()) -> str:
+    extra = "".join(f",\n    {p}" for p in projections)
     return f"""
 CREATE TABLE IF NOT EXISTS {name} (
     {columns.strip()},
-    INDEX ix_timestamp timestamp TYPE minmax GRANULARITY 1
+    INDEX ix_timestamp timestamp TYPE minmax GRANULARITY 1{extra}
 )
 ENGINE = MergeTree
 PARTITION BY toYYYYMM(timestamp)
@@ -122,7 +147,7 @@ _CLICKS = _table(
     f"""
     id String,
     timestamp DateTime64(3, 'UTC'),
-    workspace_id String,
+    workspace_id LowCardinality(String),
     link_id String,
     domain {_LC},
     key String,
@@ -143,6 +168,7 @@ _CLICKS = _table(
     referer_url String,
     identity_hash String,
     ip Nullable(String)""",
+    tuple(_projection(name, columns) for name, columns in CLICK_ROLLUPS.items()),
 )
 
 _LEADS = _table(
@@ -150,7 +176,7 @@ _LEADS = _table(
     f"""
     id String,
     timestamp DateTime64(3, 'UTC'),
-    workspace_id String,
+    workspace_id LowCardinality(String),
     link_id String,
     click_id String,
     customer_id String,
@@ -166,7 +192,7 @@ _SALES = _table(
     f"""
     id String,
     timestamp DateTime64(3, 'UTC'),
-    workspace_id String,
+    workspace_id LowCardinality(String),
     link_id Nullable(String),
     click_id Nullable(String),
     customer_id Nullable(String),
@@ -192,7 +218,7 @@ _REFUNDS = _table(
     f"""
     id String,
     timestamp DateTime64(3, 'UTC'),
-    workspace_id String,
+    workspace_id LowCardinality(String),
     sale_id String,
     link_id Nullable(String),
     click_id Nullable(String),
