@@ -12,7 +12,8 @@ Usage::
     .venv/bin/python bench/clickhouse_analytics.py [--clicks 100000000] [--repeat 20]
         [--path DIR (reuse or keep the generated data)] [--sqlite-clicks 10000000]
 
-Targets (issue 16): every query's median ≤ 150 ms and max ≤ 500 ms over 20 runs.
+Targets (issue 16): the median of each query it names (``TARGETED``) ≤ 150 ms and its max
+≤ 500 ms over 20 runs.
 """
 
 from __future__ import annotations
@@ -40,6 +41,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from analytics import COUNTRIES, DEVICES, generate
 
 BROWSERS = ["Chrome", "Safari", "Firefox", "Edge"]
+# The queries issue 16 names; the others are measured for the dashboard.
+TARGETED = (
+    "count 30d",
+    "count 1y",
+    "composite count 1y",
+    "timeseries 30d",
+    "timeseries 1y",
+    "timeseries 1y New_York",
+    "countries 1y",
+    "top_links 1y",
+    "devices 1y",
+    "countries 1y US & Mobile",
+)
 MEDIAN_MS = 150.0
 MAX_MS = 500.0
 YEAR_MS = 365 * 86_400_000
@@ -213,10 +227,14 @@ def main() -> None:
             results["sqlite"] = run(sqlite, SQL, args.repeat, "sqlite")
             sqlite.dispose()
     chdb = results["chdb"]
-    met = all(r["median_ms"] <= MEDIAN_MS and r["max_ms"] <= MAX_MS for r in chdb.values())
+
+    def within(names: Any) -> bool:
+        return all(chdb[n]["median_ms"] <= MEDIAN_MS and chdb[n]["max_ms"] <= MAX_MS for n in names)
+
     print(
         f"Issue targets on chdb (median ≤ {MEDIAN_MS:.0f} ms, max ≤ {MAX_MS:.0f} ms over "
-        f"{args.repeat} runs, every query): {'met' if met else 'NOT met'}."
+        f"{args.repeat} runs; {', '.join(TARGETED)}): {'met' if within(TARGETED) else 'NOT met'}. "
+        f"All cases: {'within' if within(chdb) else 'NOT all within'} those bounds."
     )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
