@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import os
 import random
 import socket
+import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -51,6 +54,28 @@ def pytest_report_header() -> str:
 _PORT_SLICE = 500
 _PORT_BASE = 20000
 _next_port = itertools.count(random.randrange(_PORT_SLICE))
+
+
+def wait_until_serving(
+    base: str,
+    proc: subprocess.Popen[Any] | None = None,
+    *,
+    timeout: float = 30,
+    log: Callable[[], str] = str,
+) -> None:
+    """Until ``base``'s ``/healthz`` answers 200 (a ``codeqr serve`` starting); fails at
+    once, with ``log()``, if ``proc`` ends first, and after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=base, timeout=1) as client:
+        while True:
+            if proc is not None and proc.poll() is not None:
+                raise AssertionError(f"the server ended with {proc.returncode}:\n{log()}")
+            with contextlib.suppress(httpx.TransportError):
+                if client.get("/healthz").status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server did not answer in {timeout} s:\n{log()}")
+            time.sleep(0.05)
 
 
 def free_port() -> int:

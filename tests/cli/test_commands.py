@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from codeqr.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_serving
 
 CODEQR = str(Path(sys.executable).with_name("codeqr"))
 
@@ -156,12 +156,7 @@ def test_first_start_prints_credentials_that_work(settings: Settings) -> None:
         assert "owner@codeqr.local" in output
         token = next(line.split()[2] for line in lines if "API key:" in line)
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_serving(base, proc)
         response = httpx.post(
             f"{base}/api/links",
             headers={"Authorization": f"Bearer {token}"},

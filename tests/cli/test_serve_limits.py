@@ -8,11 +8,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
 import pytest
 
 from codeqr.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_serving
 
 from .test_commands import CODEQR, _env
 
@@ -30,15 +29,7 @@ def serving(settings: Settings, **env: str) -> Iterator[int]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "codeqr serve did not start"
-            time.sleep(0.1)
+        wait_until_serving(f"http://127.0.0.1:{port}", proc)
         yield port
     finally:
         proc.terminate()

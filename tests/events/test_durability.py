@@ -34,7 +34,7 @@ from codeqr.events.store import Click
 from codeqr.kit.db import Database
 from codeqr.link.models import Link
 from codeqr.settings import Settings
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer, free_port, wait_until_serving
 from tests.events.helpers import stored_click
 from tests.factories import make_tenant
 
@@ -161,15 +161,9 @@ class ServerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 20
-        with httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=1) as client:
-            while True:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start:\n{self.log_path.read_text()}")
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get("/healthz").status_code == 200:
-                        return
-                time.sleep(0.05)
+        wait_until_serving(
+            f"http://127.0.0.1:{self.port}", self.proc, timeout=20, log=self.log_path.read_text
+        )
 
     def kill(self) -> None:
         """SIGKILL: no drain, no shutdown hook, nothing flushed on the way out."""

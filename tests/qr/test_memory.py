@@ -22,7 +22,7 @@ import pytest
 
 from codeqr.qr.service import RENDER_WORKERS
 from codeqr.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_serving
 
 from .conftest import bomb, data_url, large_logo
 
@@ -63,16 +63,7 @@ def qr_server(settings: Settings, tmp_path: Path) -> Iterator[tuple[subprocess.P
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                if httpx.get(base + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+        wait_until_serving(base, proc, timeout=60, log=(tmp_path / "server.log").read_text)
         yield proc, base
     finally:
         proc.terminate()

@@ -10,7 +10,7 @@ import pytest
 
 from codeqr.settings import Settings
 from tests.cli.test_commands import serve
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_serving
 
 
 @pytest.mark.slow
@@ -26,12 +26,7 @@ def test_serve_ends_open_streams_and_exits_promptly(settings: Settings) -> None:
             if "API key:" in line:
                 token = line.split()[2]
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_serving(base, proc)
         headers = {"Authorization": f"Bearer {token}"}
         with (
             httpx.Client(base_url=base, headers=headers, timeout=10) as client,

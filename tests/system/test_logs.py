@@ -16,7 +16,7 @@ import pytest
 
 from codeqr.settings import LogFormat, Settings
 from tests.cli.test_commands import CODEQR, _env
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer, free_port, wait_until_serving
 from tests.factories import make_tenant
 from tests.redirect.helpers import CHROME_WINDOWS
 
@@ -90,7 +90,7 @@ def test_json_log_lines_carry_the_request_id_of_the_answer(
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait_until_serving(base)
+        wait_until_serving(base)
         probe = httpx.get(f"{base}/readyz", headers={"X-Request-ID": "lb-probe-0001"})
         assert probe.status_code == 503
         qr = httpx.get(f"{base}/api/qr", params={"url": "https://example.com"})
@@ -120,18 +120,6 @@ def test_json_log_lines_carry_the_request_id_of_the_answer(
     assert (invalid["logger"], invalid["level"]) == ("uvicorn.error", "warning")
     for line in lines.values():
         assert line["timestamp"].endswith("Z")
-
-
-def _wait_until_serving(base: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "codeqr serve did not start"
-        time.sleep(0.1)
 
 
 def _json_lines(output: Path, wanted: set[str]) -> dict[str, dict[str, Any]]:
