@@ -11,6 +11,13 @@ from tests.analytics.conftest import Loaded
 from tests.analytics.helpers import FULL, FULL_MS, api
 
 
+@pytest.fixture(scope="module", params=["sql", pytest.param("chdb", marks=pytest.mark.sqlite_only)])
+def store(request: pytest.FixtureRequest) -> str:
+    """The events list from the run's database and from ClickHouse (chdb): the same data
+    set, the same expected events (see ``test_analytics.store``)."""
+    return str(request.param)
+
+
 def listed(loaded: Loaded, **params: Any) -> list[dict[str, Any]]:
     response = api(loaded).get("/api/events", params=params)
     assert response.status_code == 200, response.text

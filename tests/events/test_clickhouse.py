@@ -459,3 +459,21 @@ def test_a_long_breakdown_of_clicks_reads_a_rollup_and_the_edges_raw(db: Databas
     customer = next(f for f in FIELDS if f.param == "customerId")
     plan = _plans(db, ch, Kind.clicks, ("country",), [Filter(customer, ("cus_3",), False)])
     assert "country_device" not in plan, plan
+
+
+def test_clicks_looked_up_by_id_are_the_stored_ones(db: Database, ch: Any) -> None:
+    """By id, through the range of the sort key their ids' milliseconds give."""
+    from codeqr.analytics import repository as repo
+    from codeqr.analytics.clickhouse import ClickHouseReader
+
+    fill(db)
+    copy_events(db, ch)
+    with db.engine.connect() as conn:
+        ids = [row.id for row in conn.execute(select(click_events.c.id))][5:40:7]
+    reader = ClickHouseReader(ch, in_process=True)
+    with db.transaction() as session:
+        got = reader.clicks_by_id(session, "ws_1", [*ids, click_id(START)])
+        expected = repo.clicks_by_id(session, "ws_1", ids)
+        assert reader.clicks_by_id(session, "ws_2", ids) == {}
+    assert set(got) == set(ids)
+    assert {k: dict(v) for k, v in got.items()} == {k: dict(v) for k, v in expected.items()}

@@ -50,3 +50,12 @@ def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
     parent = {click_id(1_700_000_000_000) for _ in range(50)}
     assert len(child) == 50
     assert not child & parent
+
+
+def test_a_click_id_tells_the_millisecond_it_was_made_at() -> None:
+    from codeqr.kit.ids import click_id, click_ms
+
+    for ms in (0, 1_772_229_600_123, 62**7 - 1):
+        assert click_ms(click_id(ms)) == ms
+    assert click_ms("short") is None
+    assert click_ms("a_c0000000000001") is None  # "_" is not base62

@@ -12,12 +12,13 @@ Sums are taken in 128 bits, so no number of rows can wrap them; the service clam
 
 from __future__ import annotations
 
+import json
 import threading
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from codeqr.analytics.filters import Scope
@@ -26,7 +27,13 @@ from codeqr.analytics.repository import REFUND_EVENT, Kind
 from codeqr.analytics.timeframe import Granularity
 from codeqr.customer.models import Customer
 from codeqr.events import clickhouse
-from codeqr.events.models import WHERE_FROM
+from codeqr.events.models import (
+    WHERE_FROM,
+    click_events,
+    lead_events,
+    sale_events,
+)
+from codeqr.kit.ids import click_ms
 from codeqr.link.models import Link, LinkTag, Tag
 from codeqr.money.bounds import clamp_total
 
@@ -70,6 +77,8 @@ quarter hour (the same local hour, day or month: every zone's offset is a multip
 minutes), so the click rollups can answer."""
 
 _QUARTER_MS = 900_000
+_DAY_MS = 86_400_000
+_TABLES = {Kind.clicks: click_events, Kind.leads: lead_events, Kind.sales: sale_events}
 
 
 class _Query:
@@ -282,3 +291,62 @@ class ClickHouseReader:
         )
         ((first, last, count),) = self._rows(sql, {"workspace": workspace_id})
         return (int(first), int(last)) if count else None
+
+    def _stored(
+        self, table: Table, where: str, parameters: dict[str, Any], tail: str = ""
+    ) -> list[dict[str, Any]]:
+        """Rows of ``table`` as the SQL store holds them: ``timestamp`` in ms, ``metadata``
+        parsed (the stored text is JSON)."""
+        names = [column.name for column in table.columns]
+        selected = ", ".join(
+            "toUnixTimestamp64Milli(timestamp) AS at_ms" if name == "timestamp" else name
+            for name in names
+        )
+        sql = f"SELECT {selected} FROM {table.name} WHERE {where}{tail}"
+        out = []
+        for row in self._rows(sql, parameters):
+            found = dict(zip(names, row, strict=True))
+            if found.get("metadata") is not None:
+                found["metadata"] = json.loads(found["metadata"])
+            out.append(found)
+        return out
+
+    def page(
+        self,
+        session: Session,
+        scoped: Scoped,
+        kind: Kind,
+        *,
+        newest_first: bool,
+        offset: int,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        table = _TABLES[kind]
+        q = self._where(session, scoped, kind)
+        tf = scoped.timeframe
+        q.conditions.append(f"timestamp < {_instant(q, tf.end_ms)}")
+        if tf.start_ms is not None:
+            q.conditions.append(f"timestamp >= {_instant(q, tf.start_ms)}")
+        order = "DESC" if newest_first else "ASC"
+        tail = (
+            f" ORDER BY timestamp {order}, id {order}"
+            f" LIMIT {q.bind(limit, 'UInt32')} OFFSET {q.bind(offset, 'UInt64')}"
+        )
+        return self._stored(table, " AND ".join(q.conditions), q.parameters, tail)
+
+    def clicks_by_id(
+        self, session: Session, workspace_id: str, ids: Sequence[str]
+    ) -> dict[str, Mapping[str, Any]]:
+        if not ids:
+            return {}
+        q = _Query()
+        q.conditions.append(f"workspace_id = {q.bind(workspace_id, 'String')}")
+        q.among("id", sorted(set(ids)), negate=False, nullable=False)
+        # A click id begins with its millisecond: a range of the sort key, not a scan.
+        made = [click_ms(i) for i in ids]
+        if all(ms is not None for ms in made):
+            known = [ms for ms in made if ms is not None]
+            q.conditions.append(f"timestamp >= {_instant(q, min(known) - _DAY_MS)}")
+            q.conditions.append(f"timestamp <= {_instant(q, max(known) + _DAY_MS)}")
+        rows = self._stored(click_events, " AND ".join(q.conditions), q.parameters)
+        return {row["id"]: row for row in rows}

@@ -43,4 +43,4 @@ def list_events(
     services: ServicesDep,
 ) -> list[dict[str, Any]]:
     """The workspace's clicks, leads or sales, newest first (Business plan and higher)."""
-    return event_list.list_events(session, services.links, caller.workspace, query)
+    return event_list.list_events(session, services.links, caller.workspace, query, services.reader)

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from codeqr.analytics import repository as repo
+from codeqr.analytics.readers import SQL, EventsReader
 from codeqr.analytics.repository import Kind
 from codeqr.analytics.schemas import EventsQuery, SortOrder
 from codeqr.analytics.service import scope
@@ -30,22 +31,25 @@ _WHERE_FROM = ("domain", "key", "url", "continent", "country", "city", "device",
 
 
 def list_events(
-    session: Session, links: LinkService, workspace: Workspace, query: EventsQuery
+    session: Session,
+    links: LinkService,
+    workspace: Workspace,
+    query: EventsQuery,
+    reader: EventsReader = SQL,
 ) -> list[dict[str, Any]]:
     """One page of the workspace's events of one type, newest first unless asked otherwise."""
     require_plan(session, workspace, FEATURE)
     scoped = scope(session, workspace, query)
     kind = Kind(query.event.value)
-    src = repo.raw_source(kind)
-    rows = repo.page_of_events(
+    rows = reader.page(
         session,
-        src,
-        scoped.conditions(src),
+        scoped,
+        kind,
         newest_first=query.sort_order is SortOrder.desc,
         offset=(query.page - 1) * query.limit,
         limit=query.limit,
     )
-    return shape_events(session, links, workspace, _TYPES[kind], rows)
+    return shape_events(session, links, workspace, _TYPES[kind], rows, reader)
 
 
 def shape_events(
@@ -54,6 +58,7 @@ def shape_events(
     workspace: Workspace,
     event: EventType,
     rows: Sequence[Mapping[str, Any]],
+    reader: EventsReader = SQL,
 ) -> list[dict[str, Any]]:
     """The API objects of stored rows of one event type, one per row and in their order.
 
@@ -65,7 +70,7 @@ def shape_events(
     shown = {out.id: out for out in links.out_many(session, list(found.values()))}
     if event == "click":
         return [_click_event(row, _link(row, shown, links, workspace.id)) for row in rows]
-    clicks = repo.clicks_by_id(
+    clicks = reader.clicks_by_id(
         session, workspace.id, [r["click_id"] for r in rows if r["click_id"]]
     )
     people = repo.customers_by_id(

@@ -4,7 +4,7 @@ same five questions, so both answer every request alike."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -56,6 +56,26 @@ class EventsReader(Protocol):
 
     def event_span(self, session: Session, workspace_id: str) -> tuple[int, int] | None:
         """The workspace's first and last event (ms), ``None`` when it has none."""
+        ...
+
+    def page(
+        self,
+        session: Session,
+        scoped: Scoped,
+        kind: Kind,
+        *,
+        newest_first: bool,
+        offset: int,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """One page of stored events of ``kind``, by time then id, each as the SQL store
+        holds it (``timestamp`` in ms, ``metadata`` parsed)."""
+        ...
+
+    def clicks_by_id(
+        self, session: Session, workspace_id: str, ids: Sequence[str]
+    ) -> dict[str, Mapping[str, Any]]:
+        """The workspace's stored clicks among ``ids``, as the SQL store holds them."""
         ...
 
 
@@ -121,6 +141,31 @@ class SqlReader:
 
     def event_span(self, session: Session, workspace_id: str) -> tuple[int, int] | None:
         return repo.event_span(session, workspace_id)
+
+    def page(
+        self,
+        session: Session,
+        scoped: Scoped,
+        kind: Kind,
+        *,
+        newest_first: bool,
+        offset: int,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        src = repo.raw_source(kind)
+        return repo.page_of_events(
+            session,
+            src,
+            scoped.conditions(src),
+            newest_first=newest_first,
+            offset=offset,
+            limit=limit,
+        )
+
+    def clicks_by_id(
+        self, session: Session, workspace_id: str, ids: Sequence[str]
+    ) -> dict[str, Mapping[str, Any]]:
+        return dict(repo.clicks_by_id(session, workspace_id, ids))
 
 
 SQL = SqlReader()

@@ -83,6 +83,17 @@ def click_id(ms: int | None = None) -> str:
     return _time_prefix(ms) + _random.take(16 - _TIME_CHARS)
 
 
+def click_ms(value: str) -> int | None:
+    """The millisecond a click id was made at (its first 7 characters); ``None`` for an id
+    not shaped as ``click_id`` makes them."""
+    if len(value) != 16 or not is_base62(value):
+        return None
+    ms = 0
+    for char in value[:_TIME_CHARS]:
+        ms = ms * 62 + _SORTED.index(char)
+    return ms
+
+
 def is_base62(value: str) -> bool:
     """Whether every character of a non-empty string is in [0-9A-Za-z]."""
     return bool(value) and all(c in ALPHABET for c in value)
