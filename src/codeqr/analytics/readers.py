@@ -1,6 +1,6 @@
 """Where analytics read events from: the relational database (``SqlReader``, with the daily
-click rollups) or ClickHouse (``analytics.clickhouse``). The service asks every reader the
-same five questions, so both answer every request alike."""
+click rollups) or ClickHouse (``analytics.clickhouse``). The analytics service and the
+events list ask every reader the same questions, so both answer every request alike."""
 
 from __future__ import annotations
 
