@@ -24,6 +24,7 @@ from typing import Any
 
 from codeqr import migrate
 from codeqr.analytics import rollup, service
+from codeqr.analytics.readers import SQL, EventsReader
 from codeqr.analytics.schemas import AnalyticsQuery
 from codeqr.kit.db import Database
 from codeqr.link.service import LinkContext
@@ -160,6 +161,35 @@ def generate(path: Path, clicks: int, leads: int, sales: int) -> str:
     return workspace_id
 
 
+def time_cases(
+    db: Database,
+    cases: dict[str, dict[str, Any]],
+    repeat: int,
+    reader: EventsReader = SQL,
+    label: str = "",
+) -> dict[str, dict[str, float]]:
+    """Each case's ``GET /api/analytics`` work for the ``bench`` workspace, ``repeat``
+    times through ``reader``: its median and max in ms, printed as they come."""
+    ctx = LinkContext("cq.test", "https://cq.test")
+    results: dict[str, dict[str, float]] = {}
+    with db.transaction() as session:
+        workspace = ws.get_workspace(session, "bench")
+        for name, params in cases.items():
+            query = AnalyticsQuery.model_validate(params)
+            times = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                service.retrieve(session, ctx, workspace, query, reader)
+                times.append((time.perf_counter() - t0) * 1000)
+            results[name] = {"median_ms": statistics.median(times), "max_ms": max(times)}
+            print(
+                f"{label}{name:28s} median {results[name]['median_ms']:8.1f} ms"
+                f"   max {results[name]['max_ms']:8.1f} ms",
+                flush=True,
+            )
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clicks", type=int, default=1_000_000)
@@ -180,7 +210,6 @@ def main() -> None:
         started = time.perf_counter()
         days = rollup.rebuild(db, now_ms=0) if args.raw else rollup.refresh(db)
         print(f"rolled up {days} days in {time.perf_counter() - started:.1f} s")
-        ctx = LinkContext("cq.test", "https://cq.test")
         today = datetime.now(UTC).date()
         month = {"start": (today - timedelta(days=29)).isoformat(), "end": today.isoformat()}
         year = {"interval": "1y"}
@@ -211,21 +240,7 @@ def main() -> None:
             "leads countries 1y": {"event": "leads", "groupBy": "countries", **year},
             "sales top_links 1y": {"event": "sales", "groupBy": "top_links", **year},
         }
-        results: dict[str, dict[str, float]] = {}
-        with db.transaction() as session:
-            workspace = ws.get_workspace(session, "bench")
-            for name, params in cases.items():
-                query = AnalyticsQuery.model_validate(params)
-                times = []
-                for _ in range(args.repeat):
-                    t0 = time.perf_counter()
-                    service.retrieve(session, ctx, workspace, query)
-                    times.append((time.perf_counter() - t0) * 1000)
-                results[name] = {"median_ms": statistics.median(times), "max_ms": max(times)}
-                print(
-                    f"{name:28s} median {results[name]['median_ms']:8.1f} ms"
-                    f"   max {results[name]['max_ms']:8.1f} ms"
-                )
+        results = time_cases(db, cases, args.repeat)
         db.dispose()
 
     def within(names: Any) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -28,17 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from codeqr import migrate
-from codeqr.analytics import rollup, service
+from codeqr.analytics import rollup
 from codeqr.analytics.clickhouse import ClickHouseReader
-from codeqr.analytics.readers import SQL, EventsReader
-from codeqr.analytics.schemas import AnalyticsQuery
+from codeqr.analytics.readers import SQL
 from codeqr.events import clickhouse
 from codeqr.kit.db import Database
-from codeqr.link.service import LinkContext
 from codeqr.workspace import service as ws
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from analytics import COUNTRIES, DEVICES, generate
+from analytics import COUNTRIES, DEVICES, generate, time_cases
 
 BROWSERS = ["Chrome", "Safari", "Firefox", "Edge"]
 # The queries issue 16 names; the others are measured for the dashboard.
@@ -166,27 +163,6 @@ def generate_events(client: Any, workspace_id: str, clicks: int, now_ms: int) ->
         client.command(f"OPTIMIZE TABLE {table} FINAL")
 
 
-def run(db: Database, reader: EventsReader, repeat: int, label: str) -> dict[str, dict[str, float]]:
-    ctx = LinkContext("cq.test", "https://cq.test")
-    results: dict[str, dict[str, float]] = {}
-    with db.transaction() as session:
-        workspace = ws.get_workspace(session, "bench")
-        for name, params in CASES.items():
-            query = AnalyticsQuery.model_validate(params)
-            times = []
-            for _ in range(repeat):
-                t0 = time.perf_counter()
-                service.retrieve(session, ctx, workspace, query, reader)
-                times.append((time.perf_counter() - t0) * 1000)
-            results[name] = {"median_ms": statistics.median(times), "max_ms": max(times)}
-            print(
-                f"{label:10s} {name:28s} median {results[name]['median_ms']:8.1f} ms"
-                f"   max {results[name]['max_ms']:8.1f} ms",
-                flush=True,
-            )
-    return results
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clicks", type=int, default=100_000_000)
@@ -210,7 +186,11 @@ def main() -> None:
         stored = client.query("SELECT count() FROM click_events").result_rows[0][0]
         print(f"ClickHouse {client.server_version} (chdb), {stored:,} clicks")
         db = Database(f"sqlite:///{links_db}")
-        results = {"chdb": run(db, ClickHouseReader(client, in_process=True), args.repeat, "chdb")}
+        results = {
+            "chdb": time_cases(
+                db, CASES, args.repeat, ClickHouseReader(client, in_process=True), "chdb   "
+            )
+        }
         db.dispose()
         client.close()
         if args.sqlite_clicks:
@@ -224,7 +204,7 @@ def main() -> None:
             sqlite = Database(f"sqlite:///{path}")
             migrate.upgrade(sqlite.engine)
             rollup.refresh(sqlite)
-            results["sqlite"] = run(sqlite, SQL, args.repeat, "sqlite")
+            results["sqlite"] = time_cases(sqlite, CASES, args.repeat, SQL, "sqlite ")
             sqlite.dispose()
     chdb = results["chdb"]
 

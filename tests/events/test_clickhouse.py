@@ -241,9 +241,7 @@ def test_an_insert_retried_with_its_token_adds_nothing(ch: Any) -> None:
     """A batch across two months (two parts), sent three times as a retry after a timeout
     would: stored once. Another batch with the same rows and another token is stored."""
     clickhouse.migrate(ch)
-    names = ["id", "timestamp", "workspace_id", "link_id"]
-    columns = clickhouse.columns(ch, "click_events")
-    names = list(columns)
+    names = list(clickhouse.columns(ch, "click_events"))
     base = dict.fromkeys(names, "")
     base["ip"] = None
     rows = []

@@ -23,15 +23,13 @@ from sqlalchemy.orm import Session
 
 from codeqr.analytics.filters import Scope
 from codeqr.analytics.readers import Row
-from codeqr.analytics.repository import REFUND_EVENT, Kind
+from codeqr.analytics.repository import NULLABLE, REFUND_EVENT, Kind, raw_source
 from codeqr.analytics.timeframe import Granularity
 from codeqr.customer.models import Customer
 from codeqr.events import clickhouse
 from codeqr.events.models import (
     WHERE_FROM,
     click_events,
-    lead_events,
-    sale_events,
 )
 from codeqr.kit.ids import click_ms
 from codeqr.link.models import Link, LinkTag, Tag
@@ -41,9 +39,6 @@ if TYPE_CHECKING:
     from clickhouse_connect.driver.client import Client
 
     from codeqr.analytics.service import Scoped
-
-_NULLABLE = {"link_id", "customer_id", "click_id"}
-"""Columns some events leave empty (a sale without a link); negations keep those rows."""
 
 _SHARED = ", ".join(
     ("id", "timestamp", "workspace_id", "link_id", "click_id", "customer_id", *WHERE_FROM)
@@ -78,7 +73,6 @@ minutes), so the click rollups can answer."""
 
 _QUARTER_MS = 900_000
 _DAY_MS = 86_400_000
-_TABLES = {Kind.clicks: click_events, Kind.leads: lead_events, Kind.sales: sale_events}
 
 
 class _Query:
@@ -105,6 +99,12 @@ class _Query:
 
 def _instant(q: _Query, ms: int) -> str:
     return f"fromUnixTimestamp64Milli({q.bind(ms, 'Int64')}, 'UTC')"
+
+
+def _raw_time(q: _Query, start: int | None, end: int) -> str:
+    """``[start, end)`` on the events' own timestamps (``start`` ``None``: open)."""
+    before = f"timestamp < {_instant(q, end)}"
+    return before if start is None else f"timestamp >= {_instant(q, start)} AND {before}"
 
 
 class ClickHouseReader:
@@ -134,7 +134,7 @@ class ClickHouseReader:
             scope, values = f.field.scope, list(f.values)
             if scope is Scope.event:
                 name = f.field.column
-                q.among(name, values, negate=f.negate, nullable=name in _NULLABLE)
+                q.among(name, values, negate=f.negate, nullable=name in NULLABLE)
             elif scope is Scope.link:
                 column = getattr(Link, f.field.column)
                 ids = session.scalars(
@@ -175,25 +175,21 @@ class ClickHouseReader:
         """``[start, end)`` as conditions OR'ed by UNION ALL. For clicks: the whole quarter
         hours written on the slot (which the click rollups hold), and the edges before the
         first and after the last whole quarter hour on the clicks themselves."""
-        ts = "timestamp"
-        raw = [f"{ts} < {_instant(q, end)}"] + (
-            [] if start is None else [f"{ts} >= {_instant(q, start)}"]
-        )
         if kind is not Kind.clicks:
-            return [" AND ".join(raw)]
+            return [_raw_time(q, start, end)]
         first = None if start is None else -(-start // _QUARTER_MS) * _QUARTER_MS
         last = end // _QUARTER_MS * _QUARTER_MS
         if first is not None and first >= last:
-            return [" AND ".join(raw)]
+            return [_raw_time(q, start, end)]
         slot = clickhouse.SLOT
         whole = [f"{slot} < {_instant(q, last)}"]
         if first is not None:
             whole.append(f"{slot} >= {_instant(q, first)}")
         parts = [" AND ".join(whole)]
         if start is not None and first is not None and start < first:
-            parts.append(f"{ts} >= {_instant(q, start)} AND {ts} < {_instant(q, first)}")
+            parts.append(_raw_time(q, start, first))
         if last < end:
-            parts.append(f"{ts} >= {_instant(q, last)} AND {ts} < {_instant(q, end)}")
+            parts.append(_raw_time(q, last, end))
         return parts
 
     def _measure(
@@ -321,12 +317,11 @@ class ClickHouseReader:
         offset: int,
         limit: int,
     ) -> list[dict[str, Any]]:
-        table = _TABLES[kind]
+        table = raw_source(kind).rows
+        assert isinstance(table, Table)
         q = self._where(session, scoped, kind)
         tf = scoped.timeframe
-        q.conditions.append(f"timestamp < {_instant(q, tf.end_ms)}")
-        if tf.start_ms is not None:
-            q.conditions.append(f"timestamp >= {_instant(q, tf.start_ms)}")
+        q.conditions.append(_raw_time(q, tf.start_ms, tf.end_ms))
         order = "DESC" if newest_first else "ASC"
         tail = (
             f" ORDER BY timestamp {order}, id {order}"

@@ -38,7 +38,7 @@ from codeqr.events.models import (
 from codeqr.link.models import Link, LinkTag, Tag
 from codeqr.money.bounds import clamp_total, money_sum
 
-_NULLABLE = {"link_id", "customer_id", "click_id"}
+NULLABLE = {"link_id", "customer_id", "click_id"}
 """Columns some events leave empty (a sale without a link); negations keep those rows."""
 
 
@@ -151,7 +151,7 @@ def where(
         scope, values = f.field.scope, list(f.values)
         if scope is Scope.event:
             name = f.field.column
-            found.append(_in(c[name], values, f.negate, name in _NULLABLE))
+            found.append(_in(c[name], values, f.negate, name in NULLABLE))
         elif scope is Scope.link:
             ids = select(Link.id).where(
                 Link.workspace_id == workspace_id, getattr(Link, f.field.column).in_(values)
