@@ -21,6 +21,7 @@ from codeqr.conversion.endpoints import router as track_router
 from codeqr.conversion.receiver import TrackReceiver
 from codeqr.customer.endpoints import router as customers_router
 from codeqr.dashboard.endpoints import install as install_dashboard
+from codeqr.events import clickhouse
 from codeqr.kit import logs
 from codeqr.kit.clock import now_ms
 from codeqr.link.endpoints import router as links_router
@@ -49,6 +50,10 @@ def create_api(services: Services) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if services.settings.migrate_on_start:
             migrate.upgrade(services.db.engine)
+            if services.clickhouse is not None:
+                clickhouse.migrate(services.clickhouse)
+        if services.shipper is not None:
+            services.shipper.start()
         services.cache.domain_for_host("")  # load the domain table before the first click
         # The dedupe's memory starts empty: until when may a click repeat an earlier one?
         services.redirector.visitors.start(services.events.load_recent_visitors(now_ms()))
@@ -74,6 +79,10 @@ def create_api(services: Services) -> FastAPI:
         services.rollups.stop()
         await services.recorder.drain()
         services.recorder.close()
+        if services.shipper is not None:
+            services.shipper.stop()  # after the last clicks: they go out before it stops
+        if services.clickhouse is not None:
+            services.clickhouse.close()
         services.key_usage.close()
         services.rate_limits.close()
         services.stripe.close()

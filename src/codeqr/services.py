@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itsdangerous import TimestampSigner
 
+from codeqr.analytics.clickhouse import ClickHouseReader
 from codeqr.analytics.readers import SQL, EventsReader
 from codeqr.analytics.rollup import RollupWorker
 from codeqr.api.ratelimits import RateLimits
+from codeqr.events import clickhouse
 from codeqr.events.ceiling import ClickCeiling
 from codeqr.events.dedupe import RecentVisitors
 from codeqr.events.enrich import GeoLocator, IdentityHasher
 from codeqr.events.recorder import ClickRecorder
 from codeqr.events.shared_visitors import SharedVisitors
+from codeqr.events.shipping import Shipper
 from codeqr.events.sql import SqlEventsStore
 from codeqr.events.store import EventsStore
 from codeqr.kit.db import Database
@@ -33,6 +37,9 @@ from codeqr.stream.feed import Feed
 from codeqr.stream.service import shaper
 from codeqr.stripe.client import StripeClients
 from codeqr.workspace.usage import KeyUsage
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
 
 
 @dataclass
@@ -64,13 +71,27 @@ class Services:
     """QR images: drawing threads, their queue and the cache of rendered images."""
     reader: EventsReader = SQL
     """Where analytics read events: the relational database, or ClickHouse."""
+    clickhouse: Client | None = None
+    """ClickHouse's client when ``CODEQR_EVENTS_URL`` is set."""
+    shipper: Shipper | None = None
+    """Sends noted event changes to ClickHouse (``events.shipping``)."""
 
     @classmethod
     def build(cls, settings: Settings, *, default_domain: str, public_url: str) -> Services:
         """Wire the objects of one app from its settings."""
         settings.ensure_data_dir()
-        db = Database(settings.sqlalchemy_url, fsync=settings.durability is Durability.fsync)
+        db = settings.database()
         events = SqlEventsStore(db)
+        reader: EventsReader = SQL
+        client = shipper = None
+        if settings.events_url:
+            client = clickhouse.connect(settings.events_url)
+            in_process = clickhouse.is_in_process(settings.events_url)
+            lock = threading.Lock()
+            archive = ClickHouseReader(client, in_process=in_process, lock=lock)
+            reader = archive
+            events.archive = archive.click
+            shipper = Shipper(db, client, lock=lock)
         geo = GeoLocator(settings.geoip_database)
         recorder = ClickRecorder(
             events,
@@ -114,6 +135,14 @@ class Services:
         )
         feed = Feed(db, shaper(links), interval=SAFETY_NET_S if settings.redis_url else 0.2)
         recorder.on_stored = feed.nudge
+        if shipper is not None:
+            ship_soon = shipper.nudge
+
+            def stored() -> None:
+                feed.nudge()
+                ship_soon()
+
+            recorder.on_stored = stored
         nudges = None
         if settings.redis_url:
             nudges = RemoteNudges(settings.redis_url, feed)
@@ -135,4 +164,7 @@ class Services:
             rate_limits=rate_limits,
             invalidations=invalidations,
             nudges=nudges,
+            reader=reader,
+            clickhouse=client,
+            shipper=shipper,
         )

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from codeqr.events.dedupe import DEFAULT_CAPACITY
+from codeqr.kit.db import Database
 
 WORKERS_MAX = 256
 METRICS_TOKEN_MIN = 16
@@ -48,6 +49,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     """Scale-out: Redis shared by every process (link cache invalidation, click dedupe, rate
     limits, event stream fan-out). Empty in the embedded mode."""
+    events_url: str | None = None
+    """Scale-out: where clicks, leads, sales and refunds are kept for analytics, ClickHouse:
+    ``clickhouse://HOST``, ``https://HOST`` (ClickHouse Cloud), or ``chdb:///PATH`` (the same
+    engine inside the process; one process only). Empty: the relational database."""
     short_domain: str | None = None
     """Default short domain; empty means the host:port the server listens on."""
     public_url: str | None = None
@@ -125,6 +130,24 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     """Bearer token that ``/metrics`` (Prometheus) asks for; empty turns ``/metrics`` off
     (404). At least 16 characters: it is compared to whatever anyone sends."""
+
+    @field_validator("events_url")
+    @classmethod
+    def _events_url_names_clickhouse(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from codeqr.events.clickhouse import check_url
+
+        return check_url(value)  # its EventsUrlError is a ValueError: pydantic says why
+
+    def database(self) -> Database:
+        """The relational database of these settings (noting event changes for ClickHouse
+        when ``events_url`` is set)."""
+        return Database(
+            self.sqlalchemy_url,
+            fsync=self.durability is Durability.fsync,
+            events_outbox=bool(self.events_url),
+        )
 
     @field_validator("metrics_token")
     @classmethod

@@ -202,11 +202,56 @@ def test_other_urls_are_refused_with_the_reason(url: str, why: str) -> None:
 
 @pytest.mark.sqlite_only  # no relational database involved: run once
 def test_migrations_run_once_and_are_recorded(ch: Any) -> None:
-    assert clickhouse.migrate(ch) == [1]
+    assert clickhouse.migrate(ch) == [1, 2]
     assert clickhouse.migrate(ch) == []
-    assert clickhouse.applied(ch) == [1]
+    assert clickhouse.applied(ch) == [1, 2]
     tables = {row[0] for row in ch.query("SHOW TABLES").result_rows}
     assert set(clickhouse.TABLES) <= tables
+
+
+@pytest.mark.sqlite_only
+def test_conversions_become_replacing_tables_with_their_rows(ch: Any) -> None:
+    """Migration 2 on tables that migration 1 made and filled: rows kept, and from then on
+    a sale sent again with a higher version replaces its copy."""
+    clickhouse.applied(ch)
+    for statement in clickhouse.MIGRATIONS[0].statements:
+        assert isinstance(statement, str)
+        ch.command(statement)
+    ch.insert("schema_migrations", [(1, "events tables")], ["version", "name"])
+    names = [column.name for column in SOURCES["sale_events"].columns]
+    sale_id = click_id(START)
+    row = _ch_row(names, id=sale_id, amount=100)
+    ch.insert("sale_events", [row], column_names=names)
+    assert clickhouse.migrate(ch) == [2]
+    engine = ch.query(
+        "SELECT engine FROM system.tables WHERE database = currentDatabase() "
+        "AND name = 'sale_events'"
+    ).result_rows[0][0]
+    assert engine == "ReplacingMergeTree"
+    assert ch.query("SELECT amount, _version FROM sale_events FINAL").result_rows == [(100, 0)]
+    changed = _ch_row(names, id=sale_id, amount=250)
+    ch.insert("sale_events", [[*changed, 7]], column_names=[*names, clickhouse.VERSION])
+    assert ch.query("SELECT amount FROM sale_events FINAL").result_rows == [(250,)]
+    # Cut short and run again (the tables are already rebuilt): nothing changes.
+    for step in clickhouse.MIGRATIONS[1].statements:
+        assert not isinstance(step, str)
+        step(ch)
+    assert ch.query("SELECT amount FROM sale_events FINAL").result_rows == [(250,)]
+
+
+def _ch_row(names: list[str], **values: Any) -> list[Any]:
+    """A sale row for ClickHouse: empty strings, no amounts converted, at ``START``."""
+    row: dict[str, Any] = dict.fromkeys(names, "")
+    row.update(workspace_id="ws_1", event_name="Purchase", currency="usd", test=False)
+    row.update(reporting_currency="usd", fx_missing=False, payment_processor="custom")
+    for nullable in ("link_id", "click_id", "customer_id", "reporting_amount", "fx_rate"):
+        row[nullable] = None
+    for nullable in ("fx_date", "invoice_id", "metadata", "stripe_customer_id"):
+        row[nullable] = None
+    row["payment_intent_id"] = None
+    row["timestamp"] = datetime.fromtimestamp(START / 1000, tz=UTC)
+    row.update(values)
+    return [row[name] for name in names]
 
 
 @pytest.mark.sqlite_only
@@ -214,6 +259,8 @@ def test_each_table_has_the_sql_tables_columns_in_their_order(ch: Any) -> None:
     clickhouse.migrate(ch)
     for table in clickhouse.TABLES:
         sql = [column.name for column in SOURCES[table].columns]
+        if table in clickhouse.REPLACING_TABLES:
+            sql.append(clickhouse.VERSION)  # which copy of a changed conversion is latest
         assert list(clickhouse.columns(ch, table)) == sql, table
 
 

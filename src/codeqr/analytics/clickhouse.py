@@ -31,6 +31,7 @@ from codeqr.events.models import (
     WHERE_FROM,
     click_events,
 )
+from codeqr.events.store import Click
 from codeqr.kit.ids import click_ms
 from codeqr.link.models import Link, LinkTag, Tag
 from codeqr.money.bounds import clamp_total
@@ -45,17 +46,23 @@ _SHARED = ", ".join(
 )
 _SALE_FACTS = f"""(
     SELECT {_SHARED}, event_name, 1 AS sale_count, reporting_amount AS amount, test
-    FROM sale_events
+    FROM sale_events FINAL
     UNION ALL
     SELECT {_SHARED}, '{REFUND_EVENT}' AS event_name, 0 AS sale_count,
         -reporting_amount AS amount, test
-    FROM refund_events
+    FROM refund_events FINAL
 )"""
 """One row per sale and one per refund (its amount negative), as ``repository.sale_facts``."""
 
+
+def _read(table: str) -> str:
+    """How a query names ``table``: conversions with ``FINAL``, their latest copies only."""
+    return f"{table} FINAL" if table in clickhouse.REPLACING_TABLES else table
+
+
 _SOURCES: dict[Kind, tuple[str, str]] = {
     Kind.clicks: ("click_events", "count() AS clicks"),
-    Kind.leads: ("lead_events", "sum(event_quantity) AS leads"),
+    Kind.leads: ("lead_events FINAL", "sum(event_quantity) AS leads"),
     Kind.sales: (_SALE_FACTS, "sum(sale_count) AS sales, sum(toInt128(amount)) AS saleAmount"),
 }
 _MEASURES = {Kind.clicks: ("clicks",), Kind.leads: ("leads",), Kind.sales: ("sales", "saleAmount")}
@@ -110,10 +117,13 @@ def _raw_time(q: _Query, start: int | None, end: int) -> str:
 class ClickHouseReader:
     """``readers.EventsReader`` over a ClickHouse client (see the module docstring)."""
 
-    def __init__(self, client: Client, *, in_process: bool) -> None:
+    def __init__(
+        self, client: Client, *, in_process: bool, lock: threading.Lock | None = None
+    ) -> None:
         self.client = client
-        # chdb's client is one connection: one query at a time; a server takes many.
-        self._lock = threading.Lock() if in_process else None
+        # chdb's client is one connection: one query at a time (with the shipper too, which
+        # shares ``lock``); a server takes many.
+        self._lock = (lock or threading.Lock()) if in_process else None
 
     def _rows(self, sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
         if self._lock is None:
@@ -276,7 +286,8 @@ class ClickHouseReader:
     def event_span(self, session: Session, workspace_id: str) -> tuple[int, int] | None:
         # Each end of each table read in the sort key's order: a granule or two, not a scan.
         parts = " UNION ALL ".join(
-            f"(SELECT timestamp AS at FROM {table} WHERE workspace_id = {{workspace:String}} "
+            f"(SELECT timestamp AS at FROM {_read(table)} "
+            "WHERE workspace_id = {workspace:String} "
             f"ORDER BY timestamp {order} LIMIT 1)"
             for table in ("click_events", "lead_events", "sale_events", "refund_events")
             for order in ("ASC", "DESC")
@@ -298,7 +309,7 @@ class ClickHouseReader:
             "toUnixTimestamp64Milli(timestamp) AS at_ms" if name == "timestamp" else name
             for name in names
         )
-        sql = f"SELECT {selected} FROM {table.name} WHERE {where}{tail}"
+        sql = f"SELECT {selected} FROM {_read(table.name)} WHERE {where}{tail}"
         out = []
         for row in self._rows(sql, parameters):
             found = dict(zip(names, row, strict=True))
@@ -328,6 +339,20 @@ class ClickHouseReader:
             f" LIMIT {q.bind(limit, 'UInt32')} OFFSET {q.bind(offset, 'UInt64')}"
         )
         return self._stored(table, " AND ".join(q.conditions), q.parameters, tail)
+
+    def click(self, click_id: str) -> Click | None:
+        """A click by id, whatever its workspace (``track.lead`` with an old click id)."""
+        made = click_ms(click_id)
+        if made is None:
+            return None
+        q = _Query()
+        q.conditions.append(f"id = {q.bind(click_id, 'String')}")
+        q.conditions.append(f"timestamp >= {_instant(q, made - _DAY_MS)}")
+        q.conditions.append(f"timestamp <= {_instant(q, made + _DAY_MS)}")
+        rows = self._stored(click_events, " AND ".join(q.conditions), q.parameters, " LIMIT 1")
+        if not rows:
+            return None
+        return Click(**{name: rows[0][name] for name in Click._fields})
 
     def clicks_by_id(
         self, session: Session, workspace_id: str, ids: Sequence[str]

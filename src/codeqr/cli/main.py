@@ -19,6 +19,7 @@ from codeqr import bootstrap, migrate
 from codeqr.cli.events import events_app
 from codeqr.cli.oauth_apps import oauth_apps
 from codeqr.cli.stripe import stripe_app
+from codeqr.events import clickhouse
 from codeqr.kit.db import Database
 from codeqr.kit.errors import CodeQRError
 from codeqr.settings import WORKERS_MAX, LogFormat, Settings
@@ -66,7 +67,7 @@ def _emit(data: dict[str, Any], as_json: bool) -> None:
 def _transaction() -> Iterator[tuple[Settings, Database, Session]]:
     settings = Settings()
     settings.ensure_data_dir()
-    db = Database(settings.sqlalchemy_url)
+    db = settings.database()
     try:
         migrate.upgrade(db.engine)
         with db.transaction() as session:
@@ -132,6 +133,14 @@ def _refuse_workers_without_services(settings: Settings, count: int) -> None:
     own one-hour dedupe); without Redis, each process would serve links from a cache no other
     process can invalidate, and dedupe clicks and count rate limits on its own.
     """
+    if settings.events_url and clickhouse.is_in_process(settings.events_url):
+        typer.echo(
+            f"error: {count} worker processes cannot share chdb (CODEQR_EVENTS_URL=chdb://…): "
+            "its files belong to one process. Use a ClickHouse server (clickhouse://HOST), "
+            "or serve with --workers 1.",
+            err=True,
+        )
+        raise typer.Exit(code=2)
     if settings.is_sqlite:
         reason = (
             "they would share a SQLite file, which takes one writer, and each would dedupe "
@@ -171,7 +180,7 @@ def _serve_workers(settings: Settings, host: str, port: int, count: int) -> None
     settings.ensure_data_dir()
     # Made once here: workers creating it at the same time would each keep another key.
     settings.secret()
-    db = Database(settings.sqlalchemy_url)
+    db = settings.database()
     try:
         if settings.migrate_on_start:
             migrate.upgrade(db.engine)
@@ -262,9 +271,16 @@ def _uvicorn_config(
 
 @app.command("migrate")
 def migrate_cmd() -> None:
-    """Apply pending database migrations."""
-    with _transaction():
+    """Apply pending database migrations (and ClickHouse's, with CODEQR_EVENTS_URL)."""
+    with _transaction() as (settings, _db, _session):
         pass
+    if settings.events_url:
+        client = clickhouse.connect(settings.events_url)
+        try:
+            ran = clickhouse.migrate(client)
+        finally:
+            client.close()
+        typer.echo(f"ClickHouse migrations applied: {ran or 'none pending'}")
     typer.echo("migrations applied")
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from codeqr.conversion.schemas import TrackLeadIn, TrackSaleIn
+from codeqr.kit.db import OUTBOX_KEY
 from codeqr.link.service import AFTER_COMMIT
 from codeqr.services import Services
 
@@ -117,7 +118,11 @@ class Batcher:
         driver: Any = connection.connection.driver_connection
         # One session for the batch, joined to its transaction (its commit and close leave
         # that be), emptied after each call so that no call sees another's objects.
-        session = Session(bind=connection, join_transaction_mode="rollback_only")
+        session = Session(
+            bind=connection,
+            join_transaction_mode="rollback_only",
+            info={OUTBOX_KEY: self.services.db.events_outbox},
+        )
         try:
             for index, (authorization, body) in enumerate(calls):
                 changes, opened = driver.total_changes, driver.in_transaction

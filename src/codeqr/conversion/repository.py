@@ -11,7 +11,9 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from codeqr.customer.models import Customer
+from codeqr.events import outbox
 from codeqr.events.models import WHERE_FROM, click_events, lead_events, refund_events, sale_events
+from codeqr.events.outbox import Changed
 from codeqr.events.store import Click
 from codeqr.kit.clock import from_ms
 from codeqr.kit.db import insert_unless_exists as kit_insert_unless_exists
@@ -45,11 +47,12 @@ def record_lead(
     A new lead adds ``quantity`` to its link's ``leads`` in the same transaction (unless it
     is test data left out of the figures: ``counted=False``).
     """
+    lead_id = event_id()  # ids follow insertion (the live stream reads by id)
     inserted = insert_unless_exists(
         session,
         lead_events,
         {
-            "id": event_id(),  # ids follow insertion (the live stream reads by id)
+            "id": lead_id,
             "timestamp": at_ms,
             "workspace_id": customer.workspace_id,
             "link_id": click.link_id,
@@ -63,6 +66,8 @@ def record_lead(
         },
         ("customer_id", "event_name"),
     )
+    if inserted:
+        outbox.note(session, Changed.leads, (lead_id,))
     if inserted and counted:
         prepared(_COUNT_LEADS, session).run(
             session, {"link_id": click.link_id, "quantity": quantity}
@@ -118,7 +123,10 @@ class SaleRow:
 
 def record_sale(session: Session, row: dict[str, Any]) -> bool:
     """Insert a sale row unless its invoice id is already claimed in the workspace."""
-    return insert_unless_exists(session, sale_events, row, ("workspace_id", "invoice_id"))
+    inserted = insert_unless_exists(session, sale_events, row, ("workspace_id", "invoice_id"))
+    if inserted:
+        outbox.note(session, Changed.sales, (row["id"],))
+    return inserted
 
 
 def count_sale(
@@ -269,6 +277,7 @@ def sales_to_convert(session: Session, workspace_id: str) -> list[tuple[str, int
 def set_reporting(session: Session, sale_id: str, values: dict[str, Any]) -> None:
     """Replace a sale's converted amount and the rate it came from."""
     session.execute(update(sale_events).where(sale_events.c.id == sale_id).values(values))
+    outbox.note(session, Changed.sales, (sale_id,))
 
 
 def recount_sale_amounts(session: Session, workspace_id: str, *, with_test: bool) -> None:
@@ -311,6 +320,7 @@ def reconvert_refunds(session: Session, workspace_id: str) -> None:
             .where(r.id == refund_id)
             .values(reporting_amount=reporting, reporting_currency=currency)
         )
+    outbox.note(session, Changed.refunds, workspace_id=workspace_id)
 
 
 @dataclass(frozen=True)
@@ -408,9 +418,12 @@ def refunded_total(session: Session, workspace_id: str, charge_id: str) -> int:
 
 def record_refund(session: Session, row: dict[str, Any]) -> bool:
     """Insert a refund step unless the same cumulative step is already stored."""
-    return kit_insert_unless_exists(
+    inserted = kit_insert_unless_exists(
         session, refund_events, row, ["workspace_id", "charge_id", "refunded_total"]
     )
+    if inserted:
+        outbox.note(session, Changed.refunds, (row["id"],))
+    return inserted
 
 
 def uncount_refund(
@@ -489,4 +502,7 @@ def adopt_sales(
         )
         net = None if reporting_amount is None else reporting_amount - int(refunded or 0)
         adopted.append(AdoptedSale(sale_id, at_ms, net, bool(test)))
+    adopted_ids = [sale.id for sale in adopted]
+    outbox.note(session, Changed.sales, adopted_ids)
+    outbox.note(session, Changed.refunds_of, adopted_ids)
     return adopted

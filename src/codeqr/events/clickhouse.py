@@ -28,6 +28,7 @@ table records each one applied, so running it again changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
@@ -128,14 +129,16 @@ def _projection(name: str, columns: tuple[str, ...]) -> str:
     return f"PROJECTION {name} (SELECT {keys}, count() GROUP BY {keys})"
 
 
-def _table(name: str, columns: str, projections: tuple[str, ...] = ()) -> str:
+def _table(
+    name: str, columns: str, projections: tuple[str, ...] = (), *, engine: str = "MergeTree"
+) -> str:
     extra = "".join(f",\n    {p}" for p in projections)
     return f"""
 CREATE TABLE IF NOT EXISTS {name} (
     {columns.strip()},
     INDEX ix_timestamp timestamp TYPE minmax GRANULARITY 1{extra}
 )
-ENGINE = MergeTree
+ENGINE = {engine}
 PARTITION BY toYYYYMM(timestamp)
 ORDER BY (workspace_id, timestamp, id)
 SETTINGS non_replicated_deduplication_window = {DEDUPLICATION_WINDOW}
@@ -171,9 +174,7 @@ _CLICKS = _table(
     tuple(_projection(name, columns) for name, columns in CLICK_ROLLUPS.items()),
 )
 
-_LEADS = _table(
-    "lead_events",
-    f"""
+_LEAD_COLUMNS = f"""
     id String,
     timestamp DateTime64(3, 'UTC'),
     workspace_id LowCardinality(String),
@@ -184,12 +185,10 @@ _LEADS = _table(
     event_quantity Int32,
     metadata Nullable(String),
     test Bool,
-    {_WHERE_FROM.strip()}""",
-)
+    {_WHERE_FROM.strip()}"""
+_LEADS = _table("lead_events", _LEAD_COLUMNS)
 
-_SALES = _table(
-    "sale_events",
-    f"""
+_SALE_COLUMNS = f"""
     id String,
     timestamp DateTime64(3, 'UTC'),
     workspace_id LowCardinality(String),
@@ -210,12 +209,10 @@ _SALES = _table(
     stripe_customer_id Nullable(String),
     payment_intent_id Nullable(String),
     test Bool,
-    {_WHERE_FROM.strip()}""",
-)
+    {_WHERE_FROM.strip()}"""
+_SALES = _table("sale_events", _SALE_COLUMNS)
 
-_REFUNDS = _table(
-    "refund_events",
-    f"""
+_REFUND_COLUMNS = f"""
     id String,
     timestamp DateTime64(3, 'UTC'),
     workspace_id LowCardinality(String),
@@ -230,18 +227,57 @@ _REFUNDS = _table(
     reporting_currency {_LC},
     refunded_total Int64,
     test Bool,
-    {_WHERE_FROM.strip()}""",
-)
+    {_WHERE_FROM.strip()}"""
+_REFUNDS = _table("refund_events", _REFUND_COLUMNS)
+
+VERSION = "_version"
+"""The column of the conversion tables saying which copy of a row is the latest."""
+
+_REPLACING = {
+    "lead_events": _LEAD_COLUMNS,
+    "sale_events": _SALE_COLUMNS,
+    "refund_events": _REFUND_COLUMNS,
+}
+"""Conversions change after they are stored (a sale attributed late, a sale re-converted to
+a new reporting currency): each change is sent again with a higher ``_version``, and the
+tables keep the latest (``ReplacingMergeTree``; reads say ``FINAL``). Clicks never change."""
+
+
+REPLACING_TABLES = frozenset(_REPLACING)
+
+
+def _make_replacing(client: Client) -> None:
+    """Rebuild the conversion tables as ``ReplacingMergeTree`` with their rows; a run cut
+    short is finished by the next (a table already rebuilt is left as it is)."""
+    for name, body in _REPLACING.items():
+        client.command(f"DROP TABLE IF EXISTS {name}_old")
+        engine = client.query(
+            "SELECT engine FROM system.tables WHERE database = currentDatabase() "
+            "AND name = {name:String}",
+            parameters={"name": name},
+        ).result_rows
+        if engine and engine[0][0] == "ReplacingMergeTree":
+            continue
+        client.command(f"DROP TABLE IF EXISTS {name}_new")
+        columns = f"{body.strip()},\n    {VERSION} UInt64"
+        client.command(_table(f"{name}_new", columns, engine=f"ReplacingMergeTree({VERSION})"))
+        client.command(f"INSERT INTO {name}_new SELECT *, 0 FROM {name}")
+        client.command(f"RENAME TABLE {name} TO {name}_old, {name}_new TO {name}")
+        client.command(f"DROP TABLE {name}_old")
 
 
 @dataclass(frozen=True)
 class Migration:
     version: int
     name: str
-    statements: tuple[str, ...]
+    statements: tuple[str | Callable[[Client], None], ...]
+    """Statements, or steps that look before they change (each safe to run again)."""
 
 
-MIGRATIONS = (Migration(1, "events tables", (_CLICKS, _LEADS, _SALES, _REFUNDS)),)
+MIGRATIONS = (
+    Migration(1, "events tables", (_CLICKS, _LEADS, _SALES, _REFUNDS)),
+    Migration(2, "conversions keep their latest copy", (_make_replacing,)),
+)
 """Applied in order, each once; append, never edit one that has shipped."""
 
 TABLES = ("click_events", "lead_events", "sale_events", "refund_events")
@@ -272,7 +308,11 @@ def migrate(client: Client) -> list[int]:
         if migration.version in done:
             continue
         for statement in migration.statements:
-            client.command(statement)  # each is idempotent: a migration cut short reruns
+            # Each is idempotent: a migration cut short reruns.
+            if isinstance(statement, str):
+                client.command(statement)
+            else:
+                statement(client)
         client.insert(
             "schema_migrations", [(migration.version, migration.name)], ["version", "name"]
         )

@@ -9,7 +9,10 @@ same token and adds nothing if it had landed. When every table is copied, counts
 are compared between the two stores.
 
 Events written to the SQL store while a copy runs are copied too if their id sorts after
-the copy's position; running the copy again after the switch picks up the rest.
+the copy's position; running the copy again after the switch picks up the rest. Once the app
+ships events itself (``events.shipping``), the clicks stored since are its to send (and its
+to delete from the SQL store after the dedupe window): the copy and its comparison stop at
+that time. Conversions, copied whole, are kept once in ClickHouse whichever sent them.
 """
 
 from __future__ import annotations
@@ -63,9 +66,28 @@ class TableReport:
     """``(day, SQL count, ClickHouse count)`` for each day that differs."""
 
 
-def count(db: Database, table: str) -> int:
+def count(db: Database, table: str, before: int | None = None) -> int:
+    """Rows of ``table`` in the SQL store (older than ``before``, in ms, when given)."""
+    source = SOURCES[table]
+    query = select(func.count()).select_from(source)
+    if before is not None:
+        query = query.where(source.c.timestamp < before)
     with db.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(SOURCES[table])).scalar_one())
+        return int(conn.execute(query).scalar_one())
+
+
+def shipping_began(client: Client) -> int | None:
+    """When the app began shipping events to this ClickHouse (ms), if it has."""
+    exists = client.query(
+        "SELECT count() FROM system.tables WHERE database = currentDatabase() "
+        "AND name = 'events_shipping'"
+    ).result_rows[0][0]
+    if not exists:
+        return None
+    first, shipped = client.query(
+        "SELECT min(started_ms), count() FROM events_shipping"
+    ).result_rows[0]
+    return int(first) if shipped else None
 
 
 def copy_events(
@@ -79,13 +101,15 @@ def copy_events(
     """Copy every events table (see the module docstring); a report per table."""
     clickhouse.migrate(client)
     client.command(_PROGRESS)
+    shipped_from = shipping_began(client)
     reports = []
     for table in tables:
-        report = TableReport(table, count(db, table))
+        before = shipped_from if table == "click_events" else None
+        report = TableReport(table, count(db, table, before))
         number, after = _position(client, table)
-        for rows, last in _pages(db, SOURCES[table], after, page):
+        for rows, last in _pages(db, SOURCES[table], after, page, before):
             token = f"copy:{table}:{rows[0][0]}:{last}:{len(rows)}"
-            clickhouse.insert(client, table, _names(SOURCES[table]), rows, token=token)
+            clickhouse.insert(client, table, names(SOURCES[table]), rows, token=token)
             number += 1
             client.insert(
                 "events_copy_progress",
@@ -95,7 +119,7 @@ def copy_events(
             report.copied += len(rows)
             if progress is not None:
                 progress(table, len(rows))
-        report.mismatched_days = compare_days(db, client, table)
+        report.mismatched_days = compare_days(db, client, table, before)
         reports.append(report)
     return reports
 
@@ -112,16 +136,20 @@ def _position(client: Client, table: str) -> tuple[int, str]:
     return (int(rows[0][0]), str(rows[0][1])) if rows else (0, "")
 
 
-def _names(table: Table) -> list[str]:
+def names(table: Table) -> list[str]:
     return [column.name for column in table.columns]
 
 
-def _pages(db: Database, table: Table, after: str, size: int) -> Iterator[tuple[list[Any], str]]:
-    """Pages of ``table``'s rows with ids after ``after``, as ClickHouse rows, and each
-    page's last id."""
-    convert = _converter(table)
+def _pages(
+    db: Database, table: Table, after: str, size: int, before: int | None
+) -> Iterator[tuple[list[Any], str]]:
+    """Pages of ``table``'s rows with ids after ``after`` (and times before ``before``), as
+    ClickHouse rows, and each page's last id."""
+    convert = converter(table)
     while True:
         query = select(table).where(table.c.id > after).order_by(table.c.id).limit(size)
+        if before is not None:
+            query = query.where(table.c.timestamp < before)
         with db.engine.connect() as conn:
             rows = [convert(row) for row in conn.execute(query)]
         if not rows:
@@ -130,11 +158,11 @@ def _pages(db: Database, table: Table, after: str, size: int) -> Iterator[tuple[
         yield rows, after
 
 
-def _converter(table: Table) -> Callable[[Any], tuple[Any, ...]]:
+def converter(table: Table) -> Callable[[Any], tuple[Any, ...]]:
     """SQL row → ClickHouse row: milliseconds to a UTC datetime, JSON to its text."""
-    names = _names(table)
-    at = names.index("timestamp")
-    json_at = names.index("metadata") if "metadata" in names else None
+    order = names(table)
+    at = order.index("timestamp")
+    json_at = order.index("metadata") if "metadata" in order else None
 
     def convert(row: Any) -> tuple[Any, ...]:
         values = list(row)
@@ -146,18 +174,23 @@ def _converter(table: Table) -> Callable[[Any], tuple[Any, ...]]:
     return convert
 
 
-def compare_days(db: Database, client: Client, table: str) -> list[tuple[date, int, int]]:
-    """Days (UTC) whose count of ``table`` rows differs between the SQL store and
-    ClickHouse: ``(day, SQL count, ClickHouse count)``."""
+def compare_days(
+    db: Database, client: Client, table: str, before: int | None = None
+) -> list[tuple[date, int, int]]:
+    """Days (UTC) whose count of ``table`` rows (older than ``before``, when given) differs
+    between the SQL store and ClickHouse: ``(day, SQL count, ClickHouse count)``."""
     source = SOURCES[table]
     day = source.c.timestamp // 86_400_000
+    query = select(day, func.count()).group_by(day)
+    where = ""
+    if before is not None:
+        query = query.where(source.c.timestamp < before)
+        where = f" WHERE timestamp < fromUnixTimestamp64Milli({int(before)})"
     with db.engine.connect() as conn:
-        sql = {
-            int(number): int(total)
-            for number, total in conn.execute(select(day, func.count()).group_by(day))
-        }
+        sql = {int(number): int(total) for number, total in conn.execute(query)}
+    final = " FINAL" if table in clickhouse.REPLACING_TABLES else ""
     rows = client.query(
-        f"SELECT toUInt32(toDate(timestamp, 'UTC')), count() FROM {table} GROUP BY 1"
+        f"SELECT toUInt32(toDate(timestamp, 'UTC')), count() FROM {table}{final}{where} GROUP BY 1"
     ).result_rows
     copied = {int(number): int(total) for number, total in rows}
     return [

@@ -167,3 +167,21 @@ refund_events = Table(
     Index("ix_refund_events_workspace_id_timestamp", "workspace_id", "timestamp"),
     Index("ix_refund_events_sale_id", "sale_id"),
 )
+
+event_outbox = Table(
+    "event_outbox",
+    Base.metadata,
+    # What changed among the events since ClickHouse last received them
+    # (``events.shipping``), written in the transaction that changed them: a batch of clicks,
+    # a lead, a sale or refund inserted or updated, or every sale or refund of a workspace.
+    # Empty unless ``CODEQR_EVENTS_URL`` is set.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    # Space-separated event ids; NULL with ``workspace_id``: all of its events of the kind.
+    Column("ids", Text, nullable=True),
+    Column("workspace_id", String(40), nullable=True),
+    # The oldest event time among ``ids``: clicks stay in SQL at least until shipped.
+    Column("first_ms", BigInteger, nullable=False),
+    # The shipment that took the row; the row is deleted once ClickHouse has its events.
+    Column("shipment", String(40), nullable=True),
+)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from codeqr.events.dedupe import WINDOW_MS, Forgotten, visitor_key
 from codeqr.events.models import click_events
+from codeqr.events.outbox import Changed
 from codeqr.events.store import Click
 from codeqr.kit.clock import from_ms
 from codeqr.kit.db import Database
@@ -116,6 +117,16 @@ class SqlEventsStore:
         self._pg: Any = None
         """The writer's own pooled connection on PostgreSQL, kept between batches."""
         self._pruned_at = 0
+        self._note_clicks = (
+            "INSERT INTO event_outbox (kind, ids, workspace_id, first_ms) "
+            f"VALUES ('{Changed.clicks.value}', {placeholder}, NULL, {placeholder})"
+            if db.events_outbox
+            else None
+        )
+        """Notes each batch of clicks in the outbox for ClickHouse (``events.outbox``)."""
+        self.archive: Callable[[str], Click | None] | None = None
+        """Where a click no longer kept here is looked up by id (ClickHouse, which keeps
+        them once the dedupe window is over: ``events.shipping``)."""
 
     def _transaction(self, work: Callable[[Any], _T]) -> _T:
         """``work(cursor)`` in one write transaction: committed if it returns, rolled back if
@@ -366,17 +377,25 @@ class SqlEventsStore:
             # SQLite keeps datetimes as text: bind them the way SQLAlchemy writes them.
             bound = when.strftime("%Y-%m-%d %H:%M:%S.%f") if self.db.is_sqlite else when
             bumps.append((n, bound, link_id))
+        note = None
+        if self._note_clicks is not None:
+            stored = list(chain(clicks, inserted))
+            note = (" ".join(c.id for c in stored), min(c.timestamp for c in stored))
         if self.db.is_sqlite:
             for start in range(0, len(clicks), _ROWS_PER_INSERT):
                 chunk = clicks[start : start + _ROWS_PER_INSERT]
                 cursor.execute(self._insert_statement(len(chunk)), list(chain.from_iterable(chunk)))
             cursor.executemany(self._bump_link, bumps)
+            if note is not None:
+                cursor.execute(self._note_clicks, note)
             return
         # One round trip for the rows and the counters (psycopg's pipeline mode).
         with cursor.connection.pipeline():
             if clicks:
                 cursor.executemany(self._insert_clicks, clicks)
             cursor.executemany(self._bump_link, bumps)
+            if note is not None:
+                cursor.execute(self._note_clicks, note)
 
     def _insert_statement(self, rows: int) -> str:
         statement = self._insert_rows.get(rows)
@@ -413,7 +432,9 @@ class SqlEventsStore:
         else:
             with self.db.engine.connect() as conn:
                 row = conn.execute(_CLICK_BY_ID, params).first()
-        return Click(*row) if row else None
+        if row:
+            return Click(*row)
+        return self.archive(click_id) if self.archive is not None else None
 
 
 def _connection_lost(raw: Any) -> bool:

@@ -28,6 +28,11 @@ NAMING_CONVENTION = {
 }
 
 
+OUTBOX_KEY = "codeqr.events_outbox"
+"""``Session.info`` key: whether this database's event writes note their changes for
+ClickHouse (``events.outbox``)."""
+
+
 class Base(DeclarativeBase):
     """Declarative base of every table; constraint names follow ``NAMING_CONVENTION``."""
 
@@ -195,12 +200,16 @@ def make_engine(url: str, *, fsync: bool = False, gate: WriteGate | None = None)
 class Database:
     """Owns the engine and hands out sessions; the caller of ``transaction`` owns the commit."""
 
-    def __init__(self, url: str, *, fsync: bool = False) -> None:
+    def __init__(self, url: str, *, fsync: bool = False, events_outbox: bool = False) -> None:
         self.url = url
         self.gate = WriteGate()
         """Writers of this process queue here before SQLite's write lock (SQLite only)."""
         self.engine = make_engine(url, fsync=fsync, gate=self.gate)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.events_outbox = events_outbox
+        """Whether event writes note what they change for ClickHouse (``events.outbox``)."""
+        self._sessions = sessionmaker(
+            self.engine, expire_on_commit=False, info={OUTBOX_KEY: events_outbox}
+        )
         self.fsync = fsync
 
     @property
