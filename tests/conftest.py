@@ -28,6 +28,9 @@ from codeqr.settings import Settings
 from codeqr.stream.serving import Server
 
 POSTGRES_URL = os.environ.get("CODEQR_TEST_DATABASE_URL")
+EVENTS_IN_CHDB = os.environ.get("CODEQR_TEST_EVENTS") == "chdb"
+"""Run the app's events in ClickHouse (chdb, one directory per test): the acceptance suites
+of the click, conversion, Stripe and stream paths run this way too (``make test``)."""
 # Every app reserves the click dedupe's memory when it is built (37 MiB by default, sized for
 # a real process); a test run builds hundreds of apps, a few of them alive at once: keep each
 # reservation small.
@@ -44,7 +47,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header() -> str:
-    return f"codeqr relational store: {'PostgreSQL' if POSTGRES_URL else 'SQLite'}"
+    events = "ClickHouse (chdb)" if EVENTS_IN_CHDB else "the relational store"
+    return (
+        f"codeqr relational store: {'PostgreSQL' if POSTGRES_URL else 'SQLite'}; events: {events}"
+    )
 
 
 # Test servers listen below the kernel's ephemeral range (32768-60999 on Linux), where no
@@ -144,6 +150,7 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path / "data",
         database_url=database_url,
+        events_url=f"chdb://{tmp_path / 'events'}" if EVENTS_IN_CHDB else None,
         secret_key="test-secret-key",
         default_plan="free",
     )

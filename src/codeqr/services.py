@@ -92,6 +92,7 @@ class Services:
             reader = archive
             events.archive = archive.click
             shipper = Shipper(db, client, lock=lock)
+            archive.settle = shipper.caught_up
         geo = GeoLocator(settings.geoip_database)
         recorder = ClickRecorder(
             events,

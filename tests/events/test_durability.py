@@ -28,6 +28,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from codeqr.events import clickhouse
 from codeqr.events.models import click_events
 from codeqr.events.sql import SqlEventsStore
 from codeqr.events.store import Click
@@ -193,6 +194,8 @@ def _cli_env(settings: Settings) -> dict[str, str]:
     env["CODEQR_SECRET_KEY"] = settings.secret_key
     if settings.database_url:
         env["CODEQR_DATABASE_URL"] = settings.database_url
+    if settings.events_url:
+        env["CODEQR_EVENTS_URL"] = settings.events_url
     return env
 
 
@@ -227,6 +230,19 @@ def _stored(db: Database, link_id: str) -> tuple[set[str], int]:
         rows = conn.execute(query).all()
     assert rows, f"no link {link_id}"
     return {click for _, click in rows if click is not None}, int(rows[0][0])
+
+
+def _clickhouse_clicks(url: str) -> dict[str, list[str]]:
+    """Click ids per link in ClickHouse (the server stopped: chdb is one process's)."""
+    client = clickhouse.connect(url)
+    try:
+        rows = client.query("SELECT link_id, id FROM click_events").result_rows
+    finally:
+        client.close()
+    found: dict[str, list[str]] = {}
+    for link_id, click in rows:
+        found.setdefault(link_id, []).append(click)
+    return found
 
 
 @pytest.mark.slow
@@ -327,6 +343,16 @@ def test_every_answered_click_survives_sigkill_mid_load(settings: Settings, tmp_
         assert fresh <= ids
         assert fresh.isdisjoint(stored["tracked"][0])
         assert counter == len(ids) == len(stored["tracked"][0]) + AFTER_RESTART
+
+        if settings.events_url:
+            # ClickHouse got every stored click exactly once: the outbox noted each batch in
+            # its transaction, and shipments cut by the kill went out again after it.
+            server.stop()
+            in_clickhouse = _clickhouse_clicks(settings.events_url)
+            for key in keys:
+                ids, _ = _stored(db, links[key]["id"])
+                got = in_clickhouse.get(links[key]["id"], [])
+                assert sorted(got) == sorted(ids), f"{key}: ClickHouse differs from SQL"
 
         redirects = len(load.answers)
         print(  # the numbers of a run, shown with ``-s``

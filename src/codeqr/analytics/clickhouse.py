@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, select
@@ -124,8 +124,13 @@ class ClickHouseReader:
         # chdb's client is one connection: one query at a time (with the shipper too, which
         # shares ``lock``); a server takes many.
         self._lock = (lock or threading.Lock()) if in_process else None
+        self.settle: Callable[[], object] | None = None
+        """Called before each query: waits until ClickHouse has every event committed so far
+        (``Shipper.caught_up``), so an answer counts what its caller just stored."""
 
     def _rows(self, sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+        if self.settle is not None:
+            self.settle()
         if self._lock is None:
             found = self.client.query(sql, parameters=parameters).result_rows
         else:

@@ -97,6 +97,8 @@ class Shipper:
         self.started_ms: int | None = None
         """When shipping began in this ClickHouse: clicks since then went through the outbox."""
         self.on_failure: Callable[[Exception], None] | None = None
+        self._behind_until = 0.0
+        """Until when ``caught_up`` answers at once: it just waited in vain."""
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -117,6 +119,32 @@ class Shipper:
             started = now_ms()
             self.client.insert("events_shipping", [(started,)], column_names=["started_ms"])
             return started
+
+    def caught_up(self, timeout: float = 1.0) -> bool:
+        """Wait until every change noted before this call is in ClickHouse (read-your-writes
+        for analytics); ``False`` if that took longer than ``timeout``, and then, for a few
+        seconds, answer at once (ClickHouse is down or far behind: answer from what it has)."""
+        o = event_outbox.c
+        if time.monotonic() < self._behind_until:
+            return False
+        with self.db.engine.connect() as conn:
+            target = conn.execute(select(func.max(o.seq))).scalar()
+        if target is None:
+            return True
+        deadline = time.monotonic() + timeout
+        pause = 0.002
+        while True:
+            self.nudge()
+            with self.db.engine.connect() as conn:
+                left = conn.execute(select(o.seq).where(o.seq <= target).limit(1)).first()
+            if left is None:
+                return True
+            if time.monotonic() >= deadline:
+                self._behind_until = time.monotonic() + 5.0
+                log.warning("events.shipping.behind", waited_s=timeout)
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     def nudge(self) -> None:
         """Ship soon (called after each stored batch of clicks)."""
