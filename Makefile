@@ -9,6 +9,10 @@ VENV := .venv
 # processes (pytest-xdist), a test module each, at least three even on two cores.
 TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n > 3 ? n : 3 )))
 PYTEST := $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
+# Run again with CODEQR_EVENTS_URL=chdb:///… (issue 16): clicks through SIGKILL, the click →
+# lead → sale → Stripe loop through the dub SDK, the live stream, the ClickHouse shipper.
+CHDB_SUITES := tests/events/test_durability.py tests/events/test_shipping.py tests/sdk \
+	tests/stream tests/stripe tests/conversion/test_track.py tests/conversion/test_idempotency.py
 
 .PHONY: install system-deps serve test test-sqlite test-postgres check lint types format bench bench-track vendor vendor-swagger-ui clean
 
@@ -29,6 +33,9 @@ test: install system-deps  ## Run every suite: SQLite always; PostgreSQL and Red
 	@redis=""; if [ -z "$$CODEQR_TEST_REDIS_URL" ]; then redis=" and not redis"; \
 		echo "CODEQR_TEST_REDIS_URL not set: Redis tests not run (CI sets it)."; fi; \
 	$(PYTEST) -q -p no:cacheprovider -m "not postgres$$redis" && \
+	echo "== The acceptance suites with events in ClickHouse (chdb) ==" && \
+	CODEQR_TEST_EVENTS=chdb $(PYTEST) -q -p no:cacheprovider -m "not postgres$$redis" \
+		$(CHDB_SUITES) && \
 	if [ -n "$$CODEQR_TEST_POSTGRES_URL" ]; then \
 		echo "== PostgreSQL suite on $$CODEQR_TEST_POSTGRES_URL =="; \
 		CODEQR_TEST_DATABASE_URL="$$CODEQR_TEST_POSTGRES_URL" \

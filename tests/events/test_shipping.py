@@ -123,7 +123,7 @@ def test_a_failed_insert_is_sent_again_with_its_token(ch_server: LiveServer) -> 
 
     class Down:
         def __getattr__(self, name: str) -> Any:
-            if name == "insert":
+            if name in ("insert", "raw_insert"):
                 raise ConnectionError("ClickHouse is down")
             return getattr(real, name)
 
@@ -231,3 +231,20 @@ def _codeqr(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     return subprocess.run(
         [CODEQR, *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )
+
+
+def test_odd_text_crosses_to_clickhouse_unchanged(ch_server: LiveServer) -> None:
+    """Clicks travel as JSON written by the database: quotes, backslashes, control
+    characters and any Unicode come out of ClickHouse as they went in."""
+    services = ch_server.services
+    now = now_ms()
+    odd = stored_click(click_id(now), now, "ws", "ln")._replace(
+        ua='Mozilla/5.0 "quoted" back\\slash\ttab\u00e9\u4e2d\U0001f600',
+        referer_url="https://r.test/?q=a%20b&x=\u2028line\nbreak",
+        city="Zürich",
+        ip="203.0.113.0",
+    )
+    services.events.write_clicks([odd])
+    _ship(ch_server)
+    reader = services.reader
+    assert reader.click(odd.id) == odd

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Table, delete, func, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, select, text, update
 
 from codeqr.events import clickhouse
 from codeqr.events.copy import SOURCES, converter, names
@@ -59,6 +59,7 @@ _STARTED = """
 CREATE TABLE IF NOT EXISTS events_shipping (started_ms Int64, at DateTime64(3, 'UTC')
     DEFAULT now64(3)) ENGINE = MergeTree ORDER BY started_ms
 """
+_CLICK_COLUMNS = [column.name for column in click_events.columns]
 _TABLES: dict[Changed, str] = {
     Changed.clicks: "click_events",
     Changed.leads: "lead_events",
@@ -97,6 +98,7 @@ class Shipper:
         self.started_ms: int | None = None
         """When shipping began in this ClickHouse: clicks since then went through the outbox."""
         self.on_failure: Callable[[Exception], None] | None = None
+        self._click_json: Any = None
         self._behind_until = 0.0
         """Until when ``caught_up`` answers at once: it just waited in vain."""
 
@@ -253,14 +255,23 @@ class Shipper:
             elif workspace_id:
                 wanted[table]["workspace_id"].add(workspace_id)
         version = time.time_ns()
+        clicks = wanted.pop("click_events", None)
+        if clicks:
+            lines = self._click_lines(sorted(clicks["id"]))
+            if lines:
+                with self._client_lock:
+                    self.client.raw_insert(
+                        "click_events",
+                        _CLICK_COLUMNS,
+                        "\n".join(lines).encode(),
+                        settings={"insert_deduplication_token": f"ship:{token}:click_events"},
+                        fmt="JSONEachRow",
+                    )
         for table, keys in wanted.items():
             rows = self._read(SOURCES[table], keys)
-            if table != "click_events":
-                rows = [(*row, version) for row in rows]
+            rows = [(*row, version) for row in rows]
             if rows:
-                columns = names(SOURCES[table])
-                if table != "click_events":
-                    columns = [*columns, clickhouse.VERSION]
+                columns = [*names(SOURCES[table]), clickhouse.VERSION]
                 with self._client_lock:
                     clickhouse.insert(
                         self.client, table, columns, rows, token=f"ship:{token}:{table}"
@@ -268,6 +279,38 @@ class Shipper:
         with self.db.transaction() as session:
             session.execute(delete(event_outbox).where(o.shipment == token))
         return len(noted)
+
+    def _click_lines(self, ids: list[str]) -> list[str]:
+        """The clicks among ``ids`` as JSON lines, written by the database itself.
+
+        Clicks are the volume, and the shipper runs on the core that answers redirects:
+        SQLite or PostgreSQL writing each row as one JSON text, and ClickHouse parsing it,
+        costs ~9.5 µs a click where Python tuples through clickhouse-connect's encoder cost
+        ~14 µs. The time goes as ``seconds.millis`` text, which ClickHouse reads exactly.
+        """
+        statement = self._click_json if self._click_json is not None else self._click_query()
+        lines: list[str] = []
+        with self.db.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                lines.extend(conn.execute(statement, {"ids": chunk}).scalars().all())
+        return lines
+
+    def _click_query(self) -> Any:
+        if self.db.is_sqlite:
+            build, at = "json_object", "printf('%d.%03d', timestamp / 1000, timestamp % 1000)"
+        else:
+            build = "json_build_object"
+            at = "(timestamp / 1000)::text || '.' || lpad((timestamp % 1000)::text, 3, '0')"
+        pairs = ", ".join(
+            f"'{name}', {at if name == 'timestamp' else f'{chr(34)}{name}{chr(34)}'}"
+            for name in _CLICK_COLUMNS
+        )
+        # As text: PostgreSQL's driver would parse json into dicts only to write them again.
+        cast = "" if self.db.is_sqlite else "::text"
+        self._click_json = text(f"SELECT {build}({pairs}){cast} FROM click_events WHERE id IN :ids")
+        self._click_json = self._click_json.bindparams(bindparam("ids", expanding=True))
+        return self._click_json
 
     def _read(self, table: Table, keys: dict[str, set[str]]) -> list[tuple[Any, ...]]:
         """The rows of ``table`` whose ``id``, ``sale_id`` or ``workspace_id`` is among
