@@ -124,7 +124,7 @@ class Redirector:
             elif name == b"codeqr-no-track":
                 no_track = True
         domain = self.cache.domain_for_host(host)
-        domain_name = host if domain.workspace_id else self.cache.default_domain
+        domain_name = domain.slug or self.cache.default_domain
         # No key holds NUL, and PostgreSQL refuses it in a query parameter.
         if len(key) > _MAX_KEY or not key or "\x00" in key:
             await self._not_found(send, domain.not_found_url)
@@ -142,8 +142,9 @@ class Redirector:
             await self._not_found(send, domain.not_found_url)
             return
         if route.expires_at_ms is not None and now >= route.expires_at_ms:
-            if route.expired_url:
-                await _respond(send, 302, b"", [(b"location", _header_url(route.expired_url))])
+            # The link's own expired URL, else its domain's (Dub's order).
+            if expired_url := route.expired_url or domain.expired_url:
+                await _respond(send, 302, b"", [(b"location", _header_url(expired_url))])
             else:
                 await _respond(send, 410, pages.EXPIRED, _HTML)
             return
