@@ -52,15 +52,18 @@ def test_create_list_update_delete(server: LiveServer) -> None:
         assert updated.archived is True
         assert updated.expired_url == "https://acme-shop.example/expired"  # not sent: kept
         listed = dub.domains.list(request={})
-        assert listed is not None and listed.result == []  # archived ones only on request
+        assert listed is not None
+        assert listed.result == []
         archived = dub.domains.list(request={"archived": True})
         assert archived is not None
         assert [d.slug for d in archived.result] == ["go.acme-shop.example"]
 
         deleted = dub.domains.delete(slug="go.acme-shop.example")
-        assert deleted is not None and deleted.slug == "go.acme-shop.example"
+        assert deleted is not None
+        assert deleted.slug == "go.acme-shop.example"
         listed = dub.domains.list(request={"archived": True})
-        assert listed is not None and listed.result == []
+        assert listed is not None
+        assert listed.result == []
         with pytest.raises(errors.NotFound):
             dub.domains.delete(slug="go.acme-shop.example")
 
