@@ -15,7 +15,8 @@ router = APIRouter(prefix="/domains", tags=["domains"])
 
 MAX_PAGE_SIZE = 50  # Dub's
 MAX_PAGE = 10_000
-SlugPath = Annotated[str, Path(max_length=SLUG_MAX)]
+# Dub's route is /api/domains/[domain]; its SDKs fill the segment with the slug.
+DomainPath = Annotated[str, Path(max_length=SLUG_MAX)]
 
 
 @router.post("", response_model=DomainOut, status_code=201)
@@ -52,25 +53,25 @@ def list_domains(
     return [services.domains.out(d) for d in domains]
 
 
-@router.patch("/{slug}", response_model=DomainOut)
+@router.patch("/{domain}", response_model=DomainOut)
 def update_domain(
-    slug: SlugPath,
+    domain: DomainPath,
     caller: CallerDep,
     session: SessionDep,
     services: ServicesDep,
     body: Annotated[DomainUpdate | None, Body()] = None,
 ) -> DomainOut:
     """Change a domain; fields not sent stay as they are."""
-    domain = services.domains.get(session, caller.workspace, slug)
-    domain = services.domains.update(session, caller.workspace, domain, body or DomainUpdate())
-    return services.domains.out(domain)
+    found = services.domains.get(session, caller.workspace, domain)
+    found = services.domains.update(session, caller.workspace, found, body or DomainUpdate())
+    return services.domains.out(found)
 
 
-@router.delete("/{slug}", response_model=DomainDeleted)
+@router.delete("/{domain}", response_model=DomainDeleted)
 def delete_domain(
-    slug: SlugPath, caller: CallerDep, session: SessionDep, services: ServicesDep
+    domain: DomainPath, caller: CallerDep, session: SessionDep, services: ServicesDep
 ) -> DomainDeleted:
     """Delete a domain and the links on it."""
-    domain = services.domains.get(session, caller.workspace, slug)
-    services.domains.delete(session, caller.workspace, domain)
-    return DomainDeleted(slug=domain.slug)
+    found = services.domains.get(session, caller.workspace, domain)
+    services.domains.delete(session, caller.workspace, found)
+    return DomainDeleted(slug=found.slug)
