@@ -75,6 +75,14 @@ class DomainService:
             raise NotFound(f"Domain {slug[:200]} not found.")
         return found
 
+    @staticmethod
+    def by_slug(session: Session, slug: str) -> Domain | None:
+        """Any workspace's domain by its slug (for the operator's commands)."""
+        name = slug.strip().lower().rstrip(".")
+        if not name or "\x00" in name:
+            return None
+        return session.scalar(select(Domain).where(Domain.slug == name))
+
     def find(
         self,
         session: Session,
