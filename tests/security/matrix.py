@@ -797,6 +797,22 @@ ROWS: list[Row] = [
     ),
     Row(
         "POST",
+        DASH + "/settings/domains",
+        FORM,
+        page(
+            "POST", DASH + "/settings/domains", form=lambda w: {"domain_slug": w.new_domain_slug()}
+        ),
+    ),
+    Row(
+        "POST",
+        DASH + "/settings/domains/{domain}/delete",
+        {**FORM, CROSS: 404},
+        page(
+            "POST", DASH + "/settings/domains/{domain}/delete", fresh="domain", probe="/api/domains"
+        ),
+    ),
+    Row(
+        "POST",
         DASH + "/settings/hostnames",
         FORM,
         page("POST", DASH + "/settings/hostnames", form=lambda w: {"hostnames": w.a.hostname}),

@@ -1,5 +1,5 @@
-"""Settings: API and publishable keys, allowed hostnames, client sales, reporting currency,
-plan, Stripe.
+"""Settings: API and publishable keys, custom domains, allowed hostnames, client sales,
+reporting currency, plan, Stripe.
 
 Every change is a CSRF-checked form post by an owner or member; a refused value comes back
 next to its field in words that say what to do.
@@ -18,6 +18,7 @@ from codeqr.conversion import flows
 from codeqr.dashboard import service as views
 from codeqr.dashboard.deps import Page, ViewDep, WriteDep
 from codeqr.dashboard.pages import render
+from codeqr.domain.schemas import SLUG_MAX, URL_MAX, DomainCreate
 from codeqr.kit.errors import CodeQRError
 from codeqr.money.currency import parse_major
 from codeqr.services import Services
@@ -29,6 +30,8 @@ router = APIRouter(prefix="/dashboard/{slug}/settings", include_in_schema=False)
 Text = Annotated[str, Form(max_length=5_000)]
 _DONE = {
     "revoked": "Key revoked. Requests made with it are refused from now on.",
+    "domains": "Domain added. Set its DNS record below; its links work once it points here.",
+    "domains-off": "Domain deleted, with its links.",
     "hostnames": "Allowed hostnames saved.",
     "currency": "Reporting currency saved; past sales were converted again.",
     "client-sales": "Client sales setting saved.",
@@ -49,12 +52,17 @@ def _page(
     created: Any = None,
 ) -> HTMLResponse:
     view = views.settings_view(session, services.links.ctx.public_url, page.workspace)
+    domains = [
+        (domain, services.domains.dns_record(domain))
+        for domain in services.domains.all_of(session, page.workspace)
+    ]
     return render(
         "settings.html",
         status=status,
         **page.context(
             "settings",
             view=view,
+            domains=domains,
             notice=notice,
             errors=errors or {},
             values=values or {},
@@ -123,6 +131,41 @@ def revoke_key(
     """Revoke a key of this workspace (another workspace's key is not found)."""
     workspaces.revoke_api_key(session, page.workspace, key_id)
     return _done(page, "revoked")
+
+
+@router.post("/domains", response_model=None)
+def add_domain(
+    page: WriteDep,
+    session: SessionDep,
+    services: ServicesDep,
+    domain_slug: Annotated[str, Form(max_length=SLUG_MAX)] = "",
+    not_found_url: Annotated[str, Form(max_length=URL_MAX)] = "",
+) -> Response:
+    """Add a custom domain, with the page its unknown keys go to."""
+    values = {"domain_slug": domain_slug, "not_found_url": not_found_url}
+    try:
+        data = DomainCreate(slug=domain_slug, notFoundUrl=not_found_url.strip() or None)
+        services.domains.create(session, page.workspace, data)
+    except CodeQRError as exc:
+        field = "not_found_url" if exc.message.startswith("notFoundUrl") else "domain_slug"
+        return _refused(session, services, page, field, exc, **values)
+    except ValueError:  # the schema's checks (a NUL, an empty name)
+        error = CodeQRError("Enter a hostname such as go.example.com.")
+        return _refused(session, services, page, "domain_slug", error, **values)
+    return _done(page, "domains")
+
+
+@router.post("/domains/{domain}/delete", response_model=None)
+def delete_domain(
+    domain: Annotated[str, Path(max_length=SLUG_MAX)],
+    page: WriteDep,
+    session: SessionDep,
+    services: ServicesDep,
+) -> Response:
+    """Delete a custom domain of this workspace and its links (another's is not found)."""
+    found = services.domains.get(session, page.workspace, domain)
+    services.domains.delete(session, page.workspace, found)
+    return _done(page, "domains-off")
 
 
 @router.post("/hostnames", response_model=None)
