@@ -10,6 +10,8 @@ from tests.conftest import LiveServer
 
 from .helpers import dash, field_error, viewer_of
 
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+
 
 def domain_count(server: LiveServer) -> int:
     with server.services.db.transaction() as session:
@@ -96,3 +98,20 @@ def test_a_viewer_and_a_forged_form_change_nothing(server: LiveServer) -> None:
     forged = owner.post("/settings/domains/go.kept.example/delete", {}, "forged")
     assert forged.status_code == 403
     assert domain_count(server) == 1
+
+
+def test_a_link_made_in_the_dashboard_on_the_domain_redirects(server: LiveServer) -> None:
+    owner = dash(server)
+    token = owner.csrf("/settings")
+    owner.post("/settings/domains", {"domain_slug": "go.dash.example"}, token)
+    form = owner.get("/links/new").text
+    assert '<option value="go.dash.example">go.dash.example</option>' in form
+    made = owner.post(
+        "/links/new",
+        {"url": "https://dash.example/landing", "key": "spring", "domain": "go.dash.example"},
+        token,
+    )
+    assert made.status_code == 303, made.text
+    hit = server.client().get("/spring", headers={"Host": "go.dash.example", "User-Agent": BROWSER})
+    assert hit.status_code == 302
+    assert hit.headers["location"] == "https://dash.example/landing"
