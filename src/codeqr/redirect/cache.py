@@ -157,22 +157,30 @@ class LinkCache:
             self._domains = None
             self._suspended = False
 
-    def domain_for_host(self, host: str) -> DomainInfo:
-        """The custom domain of a Host header (with or without a port), or the default."""
-        domains = self._domains
+    def domains_stale(self) -> bool:
+        """Whether the domain table must be read again (at start, after a domain change)."""
+        return self._domains is None
+
+    def load_domains(self) -> dict[str, DomainInfo]:
+        """Read the custom domain table (the redirect calls it in a worker thread) and keep
+        it, unless a domain changed while it was read."""
+        generation = self._generation
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Domain.slug, Domain.workspace_id, Domain.not_found_url, Domain.expired_url)
+            ).all()
+        domains = {row[0]: DomainInfo(*row) for row in rows}
+        with self._lock:
+            if generation == self._generation:
+                self._domains = domains
+        return domains
+
+    def domain_for_host(self, host: str, table: dict[str, DomainInfo] | None = None) -> DomainInfo:
+        """The custom domain of a Host header (with or without a port), or the default;
+        from ``table`` when given (just read), else the kept one."""
+        domains = table if table is not None else self._domains
         if domains is None:
-            generation = self._generation
-            with self.db.session() as session:
-                rows = session.execute(
-                    select(
-                        Domain.slug, Domain.workspace_id, Domain.not_found_url, Domain.expired_url
-                    )
-                ).all()
-            domains = {row[0]: DomainInfo(*row) for row in rows}
-            with self._lock:
-                # A domain changed while the table was read: use it, keep it only if not.
-                if generation == self._generation:
-                    self._domains = domains
+            domains = self.load_domains()
         found = domains.get(host)
         if found is None and ":" in host:
             found = domains.get(host.rsplit(":", 1)[0])

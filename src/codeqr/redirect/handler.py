@@ -123,7 +123,11 @@ class Redirector:
                 geo_header = value.decode("latin-1")
             elif name == b"codeqr-no-track":
                 no_track = True
-        domain = self.cache.domain_for_host(host)
+        # After a domain change the table is read again, off the event loop.
+        table = (
+            await asyncio.to_thread(self.cache.load_domains) if self.cache.domains_stale() else None
+        )
+        domain = self.cache.domain_for_host(host, table)
         domain_name = domain.slug or self.cache.default_domain
         # No key holds NUL, and PostgreSQL refuses it in a query parameter.
         if len(key) > _MAX_KEY or not key or "\x00" in key:
