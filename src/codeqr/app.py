@@ -21,6 +21,7 @@ from codeqr.conversion.endpoints import router as track_router
 from codeqr.conversion.receiver import TrackReceiver
 from codeqr.customer.endpoints import router as customers_router
 from codeqr.dashboard.endpoints import install as install_dashboard
+from codeqr.domain.endpoints import router as domains_router
 from codeqr.events import clickhouse
 from codeqr.kit import logs
 from codeqr.kit.clock import now_ms
@@ -103,6 +104,7 @@ def create_api(services: Services) -> FastAPI:
     errors.install(api)
     auth_deps.install(api)
     api.include_router(links_router, prefix="/api")
+    api.include_router(domains_router, prefix="/api")
     api.include_router(qr_router, prefix="/api")
     api.include_router(workspace_router, prefix="/api")
     api.include_router(track_router, prefix="/api")

@@ -12,6 +12,7 @@ from codeqr.analytics.clickhouse import ClickHouseReader
 from codeqr.analytics.readers import SQL, EventsReader
 from codeqr.analytics.rollup import RollupWorker
 from codeqr.api.ratelimits import RateLimits
+from codeqr.domain.service import DomainService
 from codeqr.events import clickhouse
 from codeqr.events.ceiling import ClickCeiling
 from codeqr.events.dedupe import RecentVisitors
@@ -50,6 +51,8 @@ class Services:
     recorder: ClickRecorder
     cache: LinkCache
     links: LinkService
+    domains: DomainService
+    """Custom domains; their changes reach the redirect cache as link changes do."""
     redirector: Redirector
     signer: TimestampSigner
     rates: Rates
@@ -106,13 +109,15 @@ class Services:
         cache = LinkCache(db, default_domain, size=settings.link_cache_size)
         local = MemoryRateLimits(settings.rate_limit_keys)
         invalidations = None
+        context = LinkContext(default_domain, public_url)
         if settings.redis_url:
             invalidations = LinkInvalidations(settings.redis_url, cache)
-            links = LinkService(LinkContext(default_domain, public_url), invalidations.changed)
+            changed = invalidations.changed
             rate_limits = RateLimits(RedisRateLimits(settings.redis_url, fallback=local))
         else:
-            links = LinkService(LinkContext(default_domain, public_url), cache.invalidate)
+            changed = cache.invalidate
             rate_limits = RateLimits(local)
+        links = LinkService(context, changed)
         secret = settings.secret()
         signer = TimestampSigner(secret, salt="codeqr.link-password")
         redirector = Redirector(
@@ -155,6 +160,7 @@ class Services:
             recorder=recorder,
             cache=cache,
             links=links,
+            domains=DomainService(context, changed),
             redirector=redirector,
             signer=signer,
             rates=Rates.load(settings.data_dir),

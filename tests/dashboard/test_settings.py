@@ -24,16 +24,20 @@ def _token(html: str) -> str:
 
 def test_a_new_key_is_shown_once_and_works(server: LiveServer) -> None:
     owner = dash(server)
-    created = owner.post(
+    posted = owner.post(
         "/settings/keys", {"name": "Server", "kind": "secret"}, owner.csrf("/settings")
     )
+    # POST/redirect/GET: the browser ends on a page it can reload without a second key.
+    assert posted.status_code == 303
+    assert posted.headers["location"] == f"{owner.base}/settings#created-key"
+    created = owner.client.get(posted.headers["location"])
     assert created.status_code == 200
     token = _token(created.text)
     assert token.startswith("cq_")
     assert not token.startswith("cq_pk_")
     assert "shown this once" in created.text
     assert server.client(token).get("/api/links").status_code == 200
-    again = owner.get("/settings")
+    again = owner.get("/settings")  # a reload
     assert token not in again.text
     assert "Server" in again.text
     assert "Never" in again.text  # last used: the list is read before the use is recorded
@@ -44,7 +48,7 @@ def test_publishable_keys_and_revoking(server: LiveServer) -> None:
     made = owner.post(
         "/settings/keys", {"name": "Site", "kind": "publishable"}, owner.csrf("/settings")
     )
-    assert _token(made.text).startswith("cq_pk_")
+    assert _token(owner.client.get(made.headers["location"]).text).startswith("cq_pk_")
     with server.services.db.transaction() as session:
         key = session.scalars(select(ApiKey).where(ApiKey.name == "Site")).one()
         key_id = key.id
@@ -53,6 +57,27 @@ def test_publishable_keys_and_revoking(server: LiveServer) -> None:
     page = owner.client.get(revoked.headers["location"])
     assert "Key revoked" in page.text
     assert f'data-key-id="{key_id}"' not in page.text
+
+
+def test_a_new_key_is_shown_only_to_the_session_that_made_it(server: LiveServer) -> None:
+    owner = dash(server)
+    posted = owner.post(
+        "/settings/keys", {"name": "Server", "kind": "secret"}, owner.csrf("/settings")
+    )
+    cookie = posted.cookies["cq_new_key"]
+    owner.client.cookies.delete("cq_new_key")
+    path, domain = f"{owner.base}/settings", "127.0.0.1"  # as the server set it
+    # Another signed-in browser handed the cookie: not its session, no token.
+    other = dash(server)
+    other.client.cookies.set("cq_new_key", cookie, domain=domain, path=f"{other.base}/settings")
+    assert 'id="new-token"' not in other.get("/settings").text
+    # A tampered cookie: no token either.
+    owner.client.cookies.set("cq_new_key", cookie[:-3] + "xyz", domain=domain, path=path)
+    assert 'id="new-token"' not in owner.get("/settings").text
+    # The cookie as given, in the browser that made the key: shown once.
+    owner.client.cookies.set("cq_new_key", cookie, domain=domain, path=path)
+    assert 'id="new-token"' in owner.get("/settings").text
+    assert 'id="new-token"' not in owner.get("/settings").text
 
 
 def test_a_key_needs_a_name(server: LiveServer) -> None:

@@ -48,7 +48,8 @@ def db_link(server: LiveServer, link_id: str) -> dict[str, Any] | None:
 
 
 def add_domain(server: LiveServer, workspace_id: str, slug: str) -> None:
-    """A custom short domain of a workspace (there is no domains API yet)."""
+    """A custom short domain of a workspace, written straight into its table (the domains
+    API has tests of its own: tests/domain)."""
     with server.services.db.transaction() as session:
         session.add(Domain(id=new_id("dom"), workspace_id=workspace_id, slug=slug))
 

@@ -112,3 +112,28 @@ def test_a_suspended_cache_keeps_nothing(pair: tuple[LiveServer, LiveServer]) ->
     cache.resume()
     cache.put(HOST, "x", None, cache.generation())
     assert cache.get(HOST, "x", int(time.time() * 1000)) is None
+
+
+def test_a_custom_domain_change_reaches_the_other_process(
+    pair: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = pair
+    api = a.client(make_tenant(a).token)
+    brand = "go.brand.example"
+
+    def on_brand(server: LiveServer, key: str) -> httpx.Response:
+        headers = {"Host": brand, "User-Agent": CHROME_WINDOWS}
+        return server.client().get(f"/{key}", headers=headers)
+
+    assert on_brand(b, "nothing").status_code == 404  # B read its domain table: no brand yet
+    created = api.post("/api/domains", json={"slug": brand, "notFoundUrl": "https://b.example/1"})
+    assert created.status_code == 201
+    link = api.post("/api/links", json={"url": "https://b.example/", "domain": brand, "key": "k"})
+    assert link.status_code == 200
+    wait_until(lambda: on_brand(b, "k").headers.get("location") == "https://b.example/", 1.0)
+    assert on_brand(b, "nothing").headers["location"] == "https://b.example/1"
+
+    api.patch(f"/api/domains/{brand}", json={"notFoundUrl": "https://b.example/2"})
+    wait_until(lambda: on_brand(b, "nothing").headers.get("location") == "https://b.example/2", 1.0)
+    api.delete(f"/api/domains/{brand}")
+    wait_until(lambda: on_brand(b, "k").status_code == 404, 1.0)

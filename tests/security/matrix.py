@@ -150,6 +150,7 @@ def _ids(world: World, slug: str) -> dict[str, str]:
         "workspaceId": a.workspace_id,
         "key": a.link_key,
         "slug": slug,
+        "domain": a.domain_slug,
         "key_id": a.key_ids[0],
         "fmt": "png",
         "path": "dashboard.css",
@@ -160,6 +161,8 @@ def _fresh(world: World, ids: dict[str, str], fresh: str | None) -> dict[str, st
     """Replace the object a destructive cell acts on by a new one of A."""
     if fresh == "link":
         ids["link_id"] = world.fresh_link(world.a)
+    elif fresh == "domain":
+        ids["domain"] = world.fresh_domain(world.a)
     elif fresh == "customer":
         ids["customer_id"] = world.fresh_customer(world.a)
     elif fresh == "key":
@@ -377,6 +380,7 @@ def _authorize_params(world: World) -> dict[str, str]:
 
 LINK = "/api/links/{link_id}"
 CUSTOMER = "/api/customers/{customer_id}"
+DOMAIN = "/api/domains/{domain}"
 DASH = "/dashboard/{slug}"
 
 ROWS: list[Row] = [
@@ -440,6 +444,28 @@ ROWS: list[Row] = [
         api("PATCH", LINK, json=lambda w: {"title": w.a.link_title}, probe=LINK),
     ),
     Row("DELETE", LINK, secret(), api("DELETE", LINK, fresh="link", probe=LINK)),
+    # --- custom domains ----------------------------------------------------------------
+    Row(
+        "POST",
+        "/api/domains",
+        # B adding a hostname nobody holds gets its own domain (claiming A's is a 409:
+        # tests/domain/test_endpoints.py).
+        {**secret(other=201), OWN: 201},
+        api("POST", "/api/domains", json=lambda w: {"slug": w.new_domain_slug()}),
+    ),
+    Row("GET", "/api/domains", secret(other=200), api("GET", "/api/domains")),
+    Row(
+        "PATCH",
+        DOMAIN,
+        secret(),
+        api(
+            "PATCH",
+            DOMAIN,
+            json=lambda w: {"notFoundUrl": f"https://{w.a.word}-shop.example/404"},
+            probe="/api/domains",
+        ),
+    ),
+    Row("DELETE", DOMAIN, secret(), api("DELETE", DOMAIN, fresh="domain", probe="/api/domains")),
     # --- QR, workspaces ----------------------------------------------------------------
     Row(
         "GET",
@@ -757,7 +783,7 @@ ROWS: list[Row] = [
     Row(
         "POST",
         DASH + "/settings/keys",
-        {**FORM, OWN: 200},  # the page showing the new key once
+        FORM,  # then the settings page shows the new key once (POST/redirect/GET)
         page("POST", DASH + "/settings/keys", form={"name": "matrix", "kind": "secret"}),
     ),
     Row(
@@ -767,6 +793,22 @@ ROWS: list[Row] = [
         # the probe: A's fresh key still opens the API after an outsider's attempt
         page(
             "POST", DASH + "/settings/keys/{key_id}/revoke", fresh="key", probe="/api/links/count"
+        ),
+    ),
+    Row(
+        "POST",
+        DASH + "/settings/domains",
+        FORM,
+        page(
+            "POST", DASH + "/settings/domains", form=lambda w: {"domain_slug": w.new_domain_slug()}
+        ),
+    ),
+    Row(
+        "POST",
+        DASH + "/settings/domains/{domain}/delete",
+        {**FORM, CROSS: 404},
+        page(
+            "POST", DASH + "/settings/domains/{domain}/delete", fresh="domain", probe="/api/domains"
         ),
     ),
     Row(

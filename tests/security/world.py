@@ -71,6 +71,7 @@ class Side:
     customer_external_id: str = ""
     customer_name: str = ""
     customer_email: str = ""
+    domain_slug: str = ""
     account_id: str = ""
     webhook_secret: str = ""
     oauth_access: str = ""
@@ -106,6 +107,7 @@ class Side:
             "click id": self.click_id,
             "customer id": self.customer_id,
             "customer externalId": self.customer_external_id,
+            "domain slug": self.domain_slug,
             "stripe account": self.account_id,
             "secret key": self.secret,
             **self.pii(),
@@ -166,6 +168,12 @@ class World:
             ws.set_allowed_hostnames(session, workspace, [side.hostname])
         self.ensure_stripe(side)
         api = self.api(side)
+        side.domain_slug = f"go.{word}-shop.example"
+        domain = api.post(
+            "/api/domains",
+            json={"slug": side.domain_slug, "notFoundUrl": f"https://{word}-shop.example/404"},
+        )
+        assert domain.status_code == 201, domain.text
         side.link_url = f"https://{word}-shop.example/landing"
         side.link_title = f"{title} spring sale"
         side.link_external_id = f"{word}-link-ext"
@@ -311,6 +319,17 @@ class World:
         created = self.api(side).post("/api/links", json={"url": f"{side.link_url}/fresh-{n}"})
         assert created.status_code == 200, created.text
         return str(created.json()["id"])
+
+    def fresh_domain(self, side: Side) -> str:
+        """A new custom domain of the side: its slug."""
+        slug = f"go{next(_counter)}.{side.word}-shop.example"
+        created = self.api(side).post("/api/domains", json={"slug": slug})
+        assert created.status_code == 201, created.text
+        return slug
+
+    def new_domain_slug(self) -> str:
+        """A hostname no workspace holds yet."""
+        return f"go{next(_counter)}.matrix-new.example"
 
     def fresh_customer(self, side: Side) -> str:
         """A new customer of the side."""

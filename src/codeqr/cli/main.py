@@ -16,6 +16,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from codeqr import bootstrap, migrate
+from codeqr.cli.domains import domains_app
 from codeqr.cli.events import events_app
 from codeqr.cli.oauth_apps import oauth_apps
 from codeqr.cli.stripe import stripe_app
@@ -51,6 +52,7 @@ app.add_typer(stripe_app, name="stripe")
 analytics = typer.Typer(help="Analytics upkeep.", no_args_is_help=True)
 app.add_typer(analytics, name="analytics")
 app.add_typer(events_app, name="events")
+app.add_typer(domains_app(), name="domains")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 

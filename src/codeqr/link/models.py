@@ -13,7 +13,11 @@ from codeqr.kit.db import Base
 
 
 class Domain(Base):
-    """A custom short domain of a workspace (the instance's default domain has no row)."""
+    """A custom short domain of a workspace (the instance's default domain has no row).
+
+    ``slug`` is the lowercase hostname, unique across workspaces: the redirect finds the
+    workspace of a request by its ``Host``.
+    """
 
     __tablename__ = "domains"
 
@@ -24,7 +28,12 @@ class Domain(Base):
     slug: Mapped[str] = mapped_column(String(190), unique=True)
     not_found_url: Mapped[str | None] = mapped_column(Text)
     expired_url: Mapped[str | None] = mapped_column(Text)
+    placeholder: Mapped[str | None] = mapped_column(Text)
+    archived: Mapped[bool] = mapped_column(default=False)
+    verified: Mapped[bool] = mapped_column(default=False)
+    """Set by ``codeqr domains verify`` when the domain's DNS points at this instance."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Tag(Base):

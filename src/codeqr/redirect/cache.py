@@ -64,12 +64,16 @@ class Route:
 
 @dataclass(slots=True, frozen=True)
 class DomainInfo:
+    """What the redirect needs of a custom domain (the default domain has ``slug`` None)."""
+
+    slug: str | None
     workspace_id: str | None
     not_found_url: str | None
+    expired_url: str | None
 
 
 MISSING = object()
-_DEFAULT_DOMAIN = DomainInfo(None, None)
+_DEFAULT_DOMAIN = DomainInfo(None, None, None, None)
 
 
 class LinkCache:
@@ -124,10 +128,17 @@ class LinkCache:
                 self._routes.popitem(last=False)
 
     def invalidate(self, domain: str, key_lower: str) -> None:
-        """Forget one link at once (called after the change commits)."""
+        """Forget one link at once (called after the change commits); an empty key names
+        the custom domain itself (added, changed, renamed or deleted): the domain table is
+        read again and every link of that domain forgotten."""
         with self._lock:
             self._generation += 1
-            self._routes.pop((domain, key_lower), None)
+            if key_lower:
+                self._routes.pop((domain, key_lower), None)
+                return
+            self._domains = None
+            for cached in [k for k in self._routes if k[0] == domain]:
+                del self._routes[cached]
 
     def suspend(self) -> None:
         """Drop every entry and cache nothing until ``resume``: invalidations from other
@@ -146,12 +157,31 @@ class LinkCache:
             self._domains = None
             self._suspended = False
 
-    def domain_for_host(self, host: str) -> DomainInfo:
-        """The custom domain of a Host header, or the default domain."""
-        if self._domains is None:
-            with self.db.session() as session:
-                rows = session.execute(
-                    select(Domain.slug, Domain.workspace_id, Domain.not_found_url)
-                ).all()
-            self._domains = {slug: DomainInfo(ws, nf) for slug, ws, nf in rows}
-        return self._domains.get(host, _DEFAULT_DOMAIN)
+    def domains_stale(self) -> bool:
+        """Whether the domain table must be read again (at start, after a domain change)."""
+        return self._domains is None
+
+    def load_domains(self) -> dict[str, DomainInfo]:
+        """Read the custom domain table (the redirect calls it in a worker thread) and keep
+        it, unless a domain changed while it was read."""
+        generation = self._generation
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Domain.slug, Domain.workspace_id, Domain.not_found_url, Domain.expired_url)
+            ).all()
+        domains = {row[0]: DomainInfo(*row) for row in rows}
+        with self._lock:
+            if generation == self._generation:
+                self._domains = domains
+        return domains
+
+    def domain_for_host(self, host: str, table: dict[str, DomainInfo] | None = None) -> DomainInfo:
+        """The custom domain of a Host header (with or without a port), or the default;
+        from ``table`` when given (just read), else the kept one."""
+        domains = table if table is not None else self._domains
+        if domains is None:
+            domains = self.load_domains()
+        found = domains.get(host)
+        if found is None and ":" in host:
+            found = domains.get(host.rsplit(":", 1)[0])
+        return found or _DEFAULT_DOMAIN

@@ -123,8 +123,12 @@ class Redirector:
                 geo_header = value.decode("latin-1")
             elif name == b"codeqr-no-track":
                 no_track = True
-        domain = self.cache.domain_for_host(host)
-        domain_name = host if domain.workspace_id else self.cache.default_domain
+        # After a domain change the table is read again, off the event loop.
+        table = (
+            await asyncio.to_thread(self.cache.load_domains) if self.cache.domains_stale() else None
+        )
+        domain = self.cache.domain_for_host(host, table)
+        domain_name = domain.slug or self.cache.default_domain
         # No key holds NUL, and PostgreSQL refuses it in a query parameter.
         if len(key) > _MAX_KEY or not key or "\x00" in key:
             await self._not_found(send, domain.not_found_url)
@@ -142,8 +146,9 @@ class Redirector:
             await self._not_found(send, domain.not_found_url)
             return
         if route.expires_at_ms is not None and now >= route.expires_at_ms:
-            if route.expired_url:
-                await _respond(send, 302, b"", [(b"location", _header_url(route.expired_url))])
+            # The link's own expired URL, else its domain's (Dub's order).
+            if expired_url := route.expired_url or domain.expired_url:
+                await _respond(send, 302, b"", [(b"location", _header_url(expired_url))])
             else:
                 await _respond(send, 410, pages.EXPIRED, _HTML)
             return

@@ -48,6 +48,8 @@ class Plan(Base):
     api_rate_per_minute: Mapped[int]
     conversions: Mapped[bool]
     """Conversion tracking (SPEC §2: business and higher)."""
+    domains: Mapped[int]
+    """How many custom short domains a workspace may hold (Dub's numbers per plan)."""
 
 
 class Workspace(Base):

@@ -1,5 +1,5 @@
-"""Settings: API and publishable keys, allowed hostnames, client sales, reporting currency,
-plan, Stripe.
+"""Settings: API and publishable keys, custom domains, allowed hostnames, client sales,
+reporting currency, plan, Stripe.
 
 Every change is a CSRF-checked form post by an owner or member; a refused value comes back
 next to its field in words that say what to do.
@@ -9,26 +9,37 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Query
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from codeqr.api.deps import ServicesDep, SessionDep
+from codeqr.auth.deps import secure_cookies
 from codeqr.conversion import flows
 from codeqr.dashboard import service as views
 from codeqr.dashboard.deps import Page, ViewDep, WriteDep
 from codeqr.dashboard.pages import render
+from codeqr.domain.schemas import SLUG_MAX, URL_MAX, DomainCreate
 from codeqr.kit.errors import CodeQRError
 from codeqr.money.currency import parse_major
 from codeqr.services import Services
 from codeqr.stripe import service as stripe_connection
 from codeqr.workspace import service as workspaces
-from codeqr.workspace.models import KeyKind
+from codeqr.workspace.models import ApiKey, KeyKind
 
 router = APIRouter(prefix="/dashboard/{slug}/settings", include_in_schema=False)
 Text = Annotated[str, Form(max_length=5_000)]
+# A new key's token goes from its POST to the page that shows it once (POST/redirect/GET,
+# so a reload never mints another key) in a signed cookie: HttpOnly, only sent to this
+# workspace's settings, bound to the session that made it, minutes long, and deleted by
+# the page that shows it. The token reaches the same browser either way.
+NEW_KEY_COOKIE = "cq_new_key"
+NEW_KEY_AGE_S = 300
 _DONE = {
     "revoked": "Key revoked. Requests made with it are refused from now on.",
+    "domains": "Domain added. Set its DNS record below; its links work once it points here.",
+    "domains-off": "Domain deleted, with its links.",
     "hostnames": "Allowed hostnames saved.",
     "currency": "Reporting currency saved; past sales were converted again.",
     "client-sales": "Client sales setting saved.",
@@ -49,12 +60,17 @@ def _page(
     created: Any = None,
 ) -> HTMLResponse:
     view = views.settings_view(session, services.links.ctx.public_url, page.workspace)
+    domains = [
+        (domain, services.domains.dns_record(domain))
+        for domain in services.domains.all_of(session, page.workspace)
+    ]
     return render(
         "settings.html",
         status=status,
         **page.context(
             "settings",
             view=view,
+            domains=domains,
             notice=notice,
             errors=errors or {},
             values=values or {},
@@ -78,26 +94,62 @@ def _done(page: Page, what: str) -> RedirectResponse:
     return RedirectResponse(f"/dashboard/{page.slug}/settings?done={what}#{what}", 303)
 
 
+def _new_keys(services: Services) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(services.settings.secret(), salt="codeqr.dashboard.new-key")
+
+
+def _settings_path(page: Page) -> str:
+    return f"/dashboard/{page.slug}/settings"
+
+
+def _created_key(
+    request: Request, session: Session, services: Services, page: Page
+) -> workspaces.CreatedKey | None:
+    """The key this browser just created, from its cookie, if it is still to be shown."""
+    value = request.cookies.get(NEW_KEY_COOKIE)
+    if not value:
+        return None
+    try:
+        data = _new_keys(services).loads(value, max_age=NEW_KEY_AGE_S)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("session") != page.signed_in.session_id:
+        return None
+    key = session.get(ApiKey, str(data.get("key", "")))
+    if key is None or key.workspace_id != page.workspace.id or key.revoked_at is not None:
+        return None
+    return workspaces.CreatedKey(key=key, token=str(data.get("token", "")))
+
+
 @router.get("", response_class=HTMLResponse)
 def settings_page(
+    request: Request,
     page: ViewDep,
     session: SessionDep,
     services: ServicesDep,
     done: Annotated[str, Query(max_length=20)] = "",
 ) -> HTMLResponse:
-    """Keys, tracking hostnames, currency, plan and the Stripe connection."""
-    return _page(session, services, page, notice=_DONE.get(done))
+    """Keys, custom domains, tracking hostnames, currency, plan and the Stripe connection;
+    a key just created is shown this once."""
+    created = _created_key(request, session, services, page)
+    response = _page(session, services, page, notice=_DONE.get(done), created=created)
+    if NEW_KEY_COOKIE in request.cookies:
+        response.delete_cookie(
+            NEW_KEY_COOKIE, path=_settings_path(page), httponly=True, samesite="lax"
+        )
+    return response
 
 
-@router.post("/keys", response_class=HTMLResponse)
+@router.post("/keys", response_model=None)
 def create_key(
+    request: Request,
     page: WriteDep,
     session: SessionDep,
     services: ServicesDep,
     name: Annotated[str, Form(max_length=190)] = "",
     kind: Annotated[KeyKind, Form()] = KeyKind.secret,
-) -> HTMLResponse:
-    """Mint a key and show its token this once."""
+) -> Response:
+    """Mint a key, then send the browser to the settings page that shows its token once."""
     name = name.strip()
     field = "key_name" if kind is KeyKind.secret else "pk_name"
     if not name:
@@ -111,7 +163,20 @@ def create_key(
     created = workspaces.create_api_key(
         session, page.workspace, name=name, kind=kind, created_by=page.signed_in.user
     )
-    return _page(session, services, page, created=created)
+    value = _new_keys(services).dumps(
+        {"session": page.signed_in.session_id, "key": created.key.id, "token": created.token}
+    )
+    response = RedirectResponse(f"{_settings_path(page)}#created-key", 303)
+    response.set_cookie(
+        NEW_KEY_COOKIE,
+        value,
+        max_age=NEW_KEY_AGE_S,
+        path=_settings_path(page),
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request, services),
+    )
+    return response
 
 
 @router.post("/keys/{key_id}/revoke", response_model=None)
@@ -123,6 +188,41 @@ def revoke_key(
     """Revoke a key of this workspace (another workspace's key is not found)."""
     workspaces.revoke_api_key(session, page.workspace, key_id)
     return _done(page, "revoked")
+
+
+@router.post("/domains", response_model=None)
+def add_domain(
+    page: WriteDep,
+    session: SessionDep,
+    services: ServicesDep,
+    domain_slug: Annotated[str, Form(max_length=SLUG_MAX)] = "",
+    not_found_url: Annotated[str, Form(max_length=URL_MAX)] = "",
+) -> Response:
+    """Add a custom domain, with the page its unknown keys go to."""
+    values = {"domain_slug": domain_slug, "not_found_url": not_found_url}
+    try:
+        data = DomainCreate(slug=domain_slug, notFoundUrl=not_found_url.strip() or None)
+        services.domains.create(session, page.workspace, data)
+    except CodeQRError as exc:
+        field = "not_found_url" if exc.message.startswith("notFoundUrl") else "domain_slug"
+        return _refused(session, services, page, field, exc, **values)
+    except ValueError:  # the schema's checks (a NUL, an empty name)
+        error = CodeQRError("Enter a hostname such as go.example.com.")
+        return _refused(session, services, page, "domain_slug", error, **values)
+    return _done(page, "domains")
+
+
+@router.post("/domains/{domain}/delete", response_model=None)
+def delete_domain(
+    domain: Annotated[str, Path(max_length=SLUG_MAX)],
+    page: WriteDep,
+    session: SessionDep,
+    services: ServicesDep,
+) -> Response:
+    """Delete a custom domain of this workspace and its links (another's is not found)."""
+    found = services.domains.get(session, page.workspace, domain)
+    services.domains.delete(session, page.workspace, found)
+    return _done(page, "domains-off")
 
 
 @router.post("/hostnames", response_model=None)

@@ -1,7 +1,7 @@
 """The events outbox: what ClickHouse has yet to receive (``CODEQR_EVENTS_URL``).
 
 Revision ID: e7a41c90d5b2
-Revises: 5152705a09da
+Revises: d7a3c91e5f20
 Create Date: 2026-12-06 17:10:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e7a41c90d5b2"
-down_revision: str | None = "5152705a09da"
+down_revision: str | None = "d7a3c91e5f20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
