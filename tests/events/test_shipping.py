@@ -248,3 +248,25 @@ def test_odd_text_crosses_to_clickhouse_unchanged(ch_server: LiveServer) -> None
     _ship(ch_server)
     reader = services.reader
     assert reader.click(odd.id) == odd
+
+
+def test_a_lead_finds_its_click_in_clickhouse_once_sql_let_it_go(ch_server: LiveServer) -> None:
+    """A visitor signs up days after the click: the click is only in ClickHouse by then."""
+    tenant = make_tenant(ch_server)
+    tracked = tracked_click(ch_server, tenant)
+    _ship(ch_server)
+    shipper: Shipper = ch_server.services.shipper
+    assert shipper.prune(now=now_ms() + shipper.keep_clicks_ms + 60_000) == 1
+    with ch_server.services.db.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(click_events)).scalar_one() == 0
+    api = ch_server.client(tenant.token)
+    lead = api.post(
+        "/api/track/lead",
+        json={"clickId": tracked.click_id, "eventName": "Sign up", "customerExternalId": "late"},
+    )
+    assert lead.status_code == 200, lead.text
+    assert lead.json()["click"]["id"] == tracked.click_id
+    sale = api.post("/api/track/sale", json={"customerExternalId": "late", "amount": 500})
+    assert sale.status_code == 200, sale.text
+    link = api.get(f"/api/links/{tracked.link_id}").json()
+    assert (link["leads"], link["sales"], link["saleAmount"]) == (1, 1, 500)

@@ -8,8 +8,7 @@ import typer
 
 from codeqr import migrate
 from codeqr.events import clickhouse
-from codeqr.events.copy import copy_events, count
-from codeqr.kit.db import Database
+from codeqr.events.copy import copy_events, count, shipping_began
 from codeqr.settings import Settings
 
 events_app = typer.Typer(help="The events store (clicks, leads, sales).", no_args_is_help=True)
@@ -39,11 +38,16 @@ def copy(
         raise typer.Exit(code=2) from exc
     settings = Settings()
     settings.ensure_data_dir()
-    db = Database(settings.sqlalchemy_url)
+    db = settings.database()
     client = clickhouse.connect(to)
     try:
         migrate.upgrade(db.engine)
-        total = sum(count(db, table) for table in clickhouse.TABLES)
+        clickhouse.migrate(client)
+        began = shipping_began(client)
+        total = sum(
+            count(db, table, began if table == "click_events" else None)
+            for table in clickhouse.TABLES
+        )
         with typer.progressbar(length=total, label="copying events", file=None) as bar:
             reports = copy_events(db, client, page=page, progress=lambda _, rows: bar.update(rows))
     finally:

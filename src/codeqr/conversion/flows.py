@@ -55,11 +55,18 @@ def find_click(session: Session, services: Services, workspace_id: str, click_id
     return click
 
 
+def _all_clicks_in_sql(services: Services) -> bool:
+    """Whether every click is in the relational database (not so with ClickHouse, which
+    keeps the clicks older than the dedupe window): then one SQL read finds any click."""
+    events = services.events
+    return isinstance(events, SqlEventsStore) and events.archive is None
+
+
 def click_and_link(
     session: Session, services: Services, workspace_id: str, click_id: str
 ) -> tuple[Click, repository.LinkRef | None]:
     """``find_click`` and the click's link as it is now, in one read when both are here."""
-    if not isinstance(services.events, SqlEventsStore):
+    if not _all_clicks_in_sql(services):
         click = find_click(session, services, workspace_id, click_id)
         link = session.get(Link, click.link_id)
         if link is None:
@@ -195,7 +202,7 @@ def track_sale(
                 session, workspace.id, body.customer_external_id, profile, None
             )
         if customer.click_id is not None:
-            if isinstance(services.events, SqlEventsStore):
+            if _all_clicks_in_sql(services):
                 click = repository.click(session, customer.click_id)
             else:
                 click = services.events.get_click(customer.click_id, session)
