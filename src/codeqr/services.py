@@ -141,14 +141,6 @@ class Services:
         )
         feed = Feed(db, shaper(links), interval=SAFETY_NET_S if settings.redis_url else 0.2)
         recorder.on_stored = feed.nudge
-        if shipper is not None:
-            ship_soon = shipper.nudge
-
-            def stored() -> None:
-                feed.nudge()
-                ship_soon()
-
-            recorder.on_stored = stored
         nudges = None
         if settings.redis_url:
             nudges = RemoteNudges(settings.redis_url, feed)
