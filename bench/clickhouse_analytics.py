@@ -145,7 +145,7 @@ def generate_events(client: Any, workspace_id: str, clicks: int, now_ms: int) ->
         f"""INSERT INTO lead_events SELECT
             concat('l', leftPad(toString(number), 15, '0')), {at}, {{ws:String}}, {link},
             concat('c', leftPad(toString(number), 15, '0')), concat('cus', toString(number)),
-            'Sign up', 1, NULL, false, {_WHERE_FROM}, 'OS', '(direct)', ''
+            'Sign up', 1, NULL, false, {_WHERE_FROM}, 'OS', '(direct)', '', 0
         FROM numbers({clicks // 100})""",
         parameters=params,
     )
@@ -155,7 +155,7 @@ def generate_events(client: Any, workspace_id: str, clicks: int, now_ms: int) ->
             concat('c', leftPad(toString(number), 15, '0')), concat('cus', toString(number)),
             'Purchase', 1000, 'USD', 1000, 'USD', NULL, NULL, false, 'custom',
             concat('in_', toString(number)), NULL, NULL, NULL, false,
-            {_WHERE_FROM}, 'OS', '(direct)', ''
+            {_WHERE_FROM}, 'OS', '(direct)', '', 0
         FROM numbers({clicks // 1000})""",
         parameters=params,
     )
