@@ -265,7 +265,8 @@ def test_bad_input_is_a_clear_4xx_and_writes_nothing(server: LiveServer) -> None
             422,
             "linkProps",
         ),
-        ("POST", "/api/partners/links", {"url": "https://x.com"}, 400, "partnerId"),
+        ("POST", "/api/partners/links", {"url": "https://x.com"}, 422, "partnerId"),
+        ("GET", "/api/partners/links", None, 422, "partnerId"),
         ("POST", "/api/partners/ban", {"partnerId": "pn_x", "reason": "nope"}, 422, "reason"),
         ("POST", "/api/commissions", {"type": "custom", "partnerId": "pn_x"}, 404, "pn_x"),
         (

@@ -137,6 +137,7 @@ def _real_ids(case: Any, owner: Side) -> None:
         "link_id": owner.link_id,
         "customer_id": owner.customer_id,
         "idOrSlug": owner.workspace_id,
+        "commission_id": owner.commission_id,
     }
     for name, value in (case.path_parameters or {}).items():
         if name in ids and sum(map(ord, str(value))) % 2 == 0:

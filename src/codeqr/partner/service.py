@@ -105,7 +105,7 @@ def create(
 
 def find(session: Session, workspace: Workspace, who: Selector) -> tuple[Enrollment, Partner]:
     """The enrollment named by ``partnerId`` or ``tenantId``; 404 for anything not this
-    workspace's (400 when neither is given)."""
+    workspace's (422 when neither is given)."""
     if who.partner_id:
         where = Enrollment.partner_id == who.partner_id
         named = f"Partner {who.partner_id}"
@@ -113,7 +113,7 @@ def find(session: Session, workspace: Workspace, who: Selector) -> tuple[Enrollm
         where = Enrollment.tenant_id == who.tenant_id
         named = f"Partner with tenantId {who.tenant_id[:100]}"
     else:
-        raise BadRequest("partnerId: provide partnerId or tenantId.")
+        raise Unprocessable("partnerId: provide partnerId or tenantId.")
     row = session.execute(
         select(Enrollment, Partner)
         .join(Partner, Partner.id == Enrollment.partner_id)
