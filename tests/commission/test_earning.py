@@ -224,3 +224,24 @@ def test_add_months_keeps_to_the_calendar() -> None:
     assert earning.add_months(datetime(2026, 3, 15, tzinfo=UTC), 12) == datetime(
         2027, 3, 15, tzinfo=UTC
     )
+
+
+def test_a_lead_from_the_browser_earns_as_one_from_the_server(program: Program) -> None:
+    from tests.conversion.test_client_endpoints import allow_hostnames
+    from tests.factories import make_key
+
+    program.reward(RewardEvent.lead, RewardType.flat, 400)
+    allow_hostnames(program.server, program.tenant.slug, ["www.shop.test"])
+    key = make_key(program.server, program.tenant, publishable=True)
+    browser = program.server.client(key)
+    body = {
+        "clickId": visit(program.short_link),
+        "eventName": "Sign up",
+        "customerExternalId": "web-1",
+    }
+    for _ in range(2):  # sent twice: one lead, one commission
+        answer = browser.post(
+            "/api/track/lead/client", json=body, headers={"Origin": "https://www.shop.test"}
+        )
+        assert answer.status_code == 200, answer.text
+    assert program.rows() == [("lead", 0, 400)]
