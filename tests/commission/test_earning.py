@@ -180,6 +180,29 @@ def test_concurrent_deliveries_of_one_sale_make_one_commission(program: Program)
     assert program.rows() == [("sale", 4_900, 980)]
 
 
+def test_concurrent_first_sales_of_one_customer_pay_a_one_time_reward_once(
+    program: Program,
+) -> None:
+    # Different invoices, so each is a sale of its own: only the first earns. The sale's
+    # counter update locks the customer's row, so the second writer reads the first's
+    # commission before it decides (PostgreSQL); SQLite has one writer at a time.
+    program.reward(RewardEvent.sale, RewardType.flat, 1_000)
+    program.lead("u1")
+    server, token = program.server, program.tenant.token
+
+    def one(n: int) -> int:
+        with httpx.Client(
+            base_url=server.base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as client:
+            body = {"customerExternalId": "u1", "amount": 2_000, "invoiceId": f"in_{n}"}
+            return client.post("/api/track/sale", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(one, range(20)))
+    assert statuses == [200] * 20
+    assert program.rows() == [("sale", 2_000, 1_000)]
+
+
 def test_a_failure_after_the_commission_claim_rolls_all_back_and_the_retry_earns(
     program: Program, monkeypatch: pytest.MonkeyPatch
 ) -> None:
