@@ -318,3 +318,56 @@ def test_a_deactivated_or_banned_partner_earns_nothing(server: LiveServer) -> No
     rows = commissions(server, tenant.workspace_id)
     assert [(r["type"], r["earnings"]) for r in rows] == [("lead", 300)]
     assert httpx.get(link.short_link, follow_redirects=False).status_code == 302
+
+
+def test_partner_analytics(server: LiveServer) -> None:
+    tenant = make_tenant(server, plan="business")
+    set_reward(server, tenant.slug, RewardEvent.lead, RewardType.flat, 500)
+    set_reward(server, tenant.slug, RewardEvent.sale, RewardType.percentage, 10, lifetime=True)
+    with _sdk(server, tenant.token) as dub:
+        ada = dub.partners.create(request={"email": "ada@example.com", "tenant_id": "t-ada"})
+        bob = dub.partners.create(request={"email": "bob@example.com"})
+        first = dub.partners.create_link(request={"partner_id": ada.id, "url": "https://a.com"})
+        second = dub.partners.create_link(request={"partner_id": ada.id, "url": "https://b.com"})
+        other = dub.partners.create_link(request={"partner_id": bob.id, "url": "https://c.com"})
+        for n, link in enumerate([first, first, second, other]):
+            dub.track.lead(
+                request={
+                    "click_id": visit(link.short_link),
+                    "event_name": "Sign up",
+                    "customer_external_id": f"u{n}",
+                }
+            )
+        dub.track.sale(request={"customer_external_id": "u0", "amount": 10_000, "invoice_id": "i"})
+
+        count = dub.partners.analytics(request={"partner_id": ada.id, "interval": "24h"})
+        assert isinstance(count, components.PartnerAnalyticsCount)
+        # The same visitor on the same link within the hour is one click (SPEC §3.3).
+        assert (count.clicks, count.leads, count.sales, count.sale_amount) == (2, 3, 1, 10_000)
+        assert count.earnings == 3 * 500 + 1_000
+        by_tenant = dub.partners.analytics(request={"tenant_id": "t-ada", "interval": "24h"})
+        assert by_tenant == count
+
+        series = dub.partners.analytics(
+            request={"partner_id": ada.id, "interval": "24h", "group_by": "timeseries"}
+        )
+        assert isinstance(series, list)
+        assert len(series) >= 24
+        assert sum(row.clicks or 0 for row in series) == 2
+        assert sum(row.earnings or 0 for row in series) == 2_500
+
+        top = dub.partners.analytics(
+            request={"partner_id": ada.id, "interval": "24h", "group_by": "top_links"}
+        )
+        assert isinstance(top, list)
+        assert [(row.id, row.clicks, row.earnings) for row in top] == [
+            (first.id, 1, 2_000),
+            (second.id, 1, 500),
+        ]
+        assert all(row.partner_id == ada.id for row in top)
+
+        lonely = dub.partners.create(request={"email": "cy@example.com"})
+        empty = dub.partners.analytics(request={"partner_id": lonely.id})
+        assert (empty.clicks, empty.leads, empty.earnings) == (0, 0, 0)
+        with pytest.raises(errors.NotFound):
+            dub.partners.analytics(request={"partner_id": "pn_nobody"})

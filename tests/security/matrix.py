@@ -550,6 +550,12 @@ ROWS: list[Row] = [
     Row("GET", "/api/partners", secret(other=200), api("GET", "/api/partners")),
     Row(
         "GET",
+        "/api/partners/analytics",
+        secret(),
+        api("GET", "/api/partners/analytics", params={"partnerId": "{partner_id}"}),
+    ),
+    Row(
+        "GET",
         "/api/partners/links",
         secret(),
         api("GET", "/api/partners/links", params={"partnerId": "{partner_id}"}),

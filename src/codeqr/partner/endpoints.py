@@ -6,13 +6,13 @@ not a client tracking route.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, status
 
 from codeqr.api.deps import CallerDep, ServicesDep, SessionDep
 from codeqr.link.schemas import LinkOut
-from codeqr.partner import service
+from codeqr.partner import analytics, service
 from codeqr.partner.schemas import (
     BanRequest,
     PartnerCreate,
@@ -51,6 +51,17 @@ def list_partners(
     """List the program's partners with their links and totals."""
     rows = service.list_partners(session, caller.workspace, filters)
     return service.out_many(session, services.links, caller.workspace, rows)
+
+
+@router.get("/analytics", response_model=None)
+def partner_analytics(
+    query: Annotated[analytics.PartnerAnalyticsQuery, Query()],
+    caller: CallerDep,
+    session: SessionDep,
+    services: ServicesDep,
+) -> dict[str, int] | list[dict[str, Any]]:
+    """A partner's clicks, leads, sales and earnings: a count, a time series or its links."""
+    return analytics.retrieve(session, services.links.ctx, caller.workspace, query, services.reader)
 
 
 @router.get("/links", response_model=list[PartnerLinkOut])
