@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from codeqr.commission import earning
 from codeqr.conversion import repository
 from codeqr.conversion.flows import DEFAULT_SALE_EVENT, convert_sale, reporting_columns
 from codeqr.customer import service as customers
@@ -370,6 +371,17 @@ def _record_sale(
             link_id=customer.link_id,
             customer_id=customer.id,
             reporting_amount=conversion.amount if conversion else None,
+            at_ms=at_ms,
+        )
+        earning.on_sale(
+            session,
+            workspace_id=workspace.id,
+            sale_id=row["id"],
+            link_id=customer.link_id,
+            customer_id=customer.id,
+            reporting_amount=conversion.amount if conversion else None,
+            currency=workspace.currency,
+            invoice_id=invoice_id,
             at_ms=at_ms,
         )
     if payment_intent:
