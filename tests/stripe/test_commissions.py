@@ -71,3 +71,52 @@ def test_a_first_invoice_before_its_session_earns_when_attributed(
         ("lead", 0, 500),
         ("sale", 1900, 380),
     ]
+
+
+PAYMENT_LINK = "checkout.session.completed.payment_link_client_reference_id"
+PARTIAL, FULL = "charge.refunded.partial", "charge.refunded"
+
+
+def _paid_through_a_partner(server: LiveServer, tenant: Tenant) -> None:
+    api = server.client(tenant.token)
+    partner = api.post("/api/partners", json={"email": "bo@example.com"}).json()
+    link = api.post(
+        "/api/partners/links", json={"partnerId": partner["id"], "url": "https://shop.example"}
+    ).json()
+    click_with_id(server, tenant, expected(PAYMENT_LINK)["click_id"], link["id"])
+
+
+def _sale_commission(server: LiveServer, tenant: Tenant) -> tuple[int, int, str]:
+    [row] = [r for r in commissions(server, tenant.workspace_id) if r["type"] == "sale"]
+    return row["amount"], row["earnings"], row["status"]
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        (PAYMENT_LINK, PARTIAL),
+        (PARTIAL, PAYMENT_LINK),  # the refund waits for its sale, then applies
+    ],
+)
+def test_a_partial_refund_lowers_a_percentage_commission_in_proportion(
+    server: LiveServer, tenant: Tenant, order: tuple[str, str]
+) -> None:
+    _paid_through_a_partner(server, tenant)
+    for name in [*order, *reversed(order)]:  # each twice, the second time reversed
+        _deliver(server, tenant, name)
+    # 49.00 paid, 15.00 refunded: 20% of the 34.00 left.
+    assert _sale_commission(server, tenant) == (3400, 680, "pending")
+    _deliver(server, tenant, FULL)
+    assert _sale_commission(server, tenant)[2] == "refunded"
+
+
+def test_a_flat_commission_stays_until_the_sale_is_refunded_in_full(
+    server: LiveServer, tenant: Tenant
+) -> None:
+    set_reward(server, tenant.slug, RewardEvent.sale, RewardType.flat, 1_000, lifetime=True)
+    _paid_through_a_partner(server, tenant)
+    _deliver(server, tenant, PAYMENT_LINK)
+    _deliver(server, tenant, PARTIAL)
+    assert _sale_commission(server, tenant) == (3400, 1_000, "pending")
+    _deliver(server, tenant, FULL)
+    assert _sale_commission(server, tenant) == (3400, 1_000, "refunded")

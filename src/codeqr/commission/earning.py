@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from codeqr.commission.models import Commission, CommissionStatus, CommissionType
 from codeqr.events.models import lead_events
-from codeqr.kit.clock import from_ms
+from codeqr.kit.clock import from_ms, utcnow
 from codeqr.kit.db import insert_unless_exists
 from codeqr.kit.ids import new_id
 from codeqr.link.models import Link
@@ -86,6 +86,7 @@ def _row(
     quantity: int,
     invoice_id: str | None,
     at: datetime,
+    rate: int | None = None,
 ) -> dict[str, object]:
     return {
         "id": new_id("cm"),
@@ -100,6 +101,7 @@ def _row(
         "invoice_id": invoice_id,
         "amount": amount,
         "earnings": earnings,
+        "rate": rate,
         "currency": currency,
         "quantity": quantity,
         "status": CommissionStatus.pending.value,
@@ -186,8 +188,39 @@ def on_sale(
         quantity=1,
         invoice_id=invoice_id,
         at=at,
+        rate=earner.reward.amount if earner.reward.type == RewardType.percentage else None,
     )
     return _claim(session, row)
+
+
+def on_refund(session: Session, *, workspace_id: str, sale_id: str, net_amount: int) -> None:
+    """The sale's commission after a refund left ``net_amount`` of it (reporting
+    currency): a percentage commission follows the net amount, a flat one stays until the
+    sale is refunded in full; a sale refunded in full makes its commission ``refunded``.
+
+    Only commissions still pending change: those in a payout or paid wait for payout runs
+    and clawbacks (not built yet). The caller holds the sale's lock (refunds of one sale
+    are serialized), so the arithmetic here sees every earlier refund.
+    """
+    commission = session.scalar(
+        select(Commission).where(
+            Commission.workspace_id == workspace_id,
+            Commission.type == CommissionType.sale.value,
+            Commission.event_id == sale_id,
+        )
+    )
+    if commission is None or commission.status != CommissionStatus.pending:
+        return
+    net = max(net_amount, 0)
+    if net == 0:
+        commission.status = CommissionStatus.refunded.value
+    elif commission.rate is not None:
+        commission.amount = net
+        commission.earnings = percent_of(net, commission.rate)
+    else:
+        commission.amount = net
+    commission.updated_at = utcnow()
+    session.flush()
 
 
 def sale_earnings(reward: Reward, sale_amount: int) -> int:
@@ -195,7 +228,12 @@ def sale_earnings(reward: Reward, sale_amount: int) -> int:
     amount, or the percentage rounded half up to the minor unit."""
     if reward.type == RewardType.flat:
         return reward.amount
-    scaled = sale_amount * reward.amount  # hundredths of a percent
+    return percent_of(sale_amount, reward.amount)
+
+
+def percent_of(amount: int, rate: int) -> int:
+    """``rate`` hundredths of a percent of ``amount``, rounded half away from zero."""
+    scaled = amount * rate
     whole = 100 * PERCENT_SCALE
     return (scaled + whole // 2) // whole if scaled >= 0 else -((-scaled + whole // 2) // whole)
 

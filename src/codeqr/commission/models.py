@@ -63,6 +63,9 @@ class Commission(Base):
     invoice_id: Mapped[str | None] = mapped_column(String(190))
     amount: Mapped[int] = mapped_column(BigInteger, default=0)
     earnings: Mapped[int] = mapped_column(BigInteger)
+    # The percentage (hundredths of a percent) a sale commission was earned at; NULL for a
+    # flat one. Kept with the commission: a refund scales it, whatever the reward is today.
+    rate: Mapped[int | None]
     currency: Mapped[str] = mapped_column(String(3))
     quantity: Mapped[int] = mapped_column(default=1)
     status: Mapped[str] = mapped_column(String(16), default=CommissionStatus.pending.value)

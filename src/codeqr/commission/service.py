@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from codeqr.commission.earning import sale_earnings
+from codeqr.commission.earning import percent_of
 from codeqr.commission.models import Commission, CommissionStatus, CommissionType
 from codeqr.commission.schemas import (
     EARNINGS_MAX,
@@ -31,7 +31,6 @@ from codeqr.partner import service as partners
 from codeqr.partner.models import Enrollment, EnrollmentStatus, Partner
 from codeqr.partner.schemas import Selector
 from codeqr.program import service as programs
-from codeqr.program.models import Reward, RewardEvent
 from codeqr.workspace.models import Workspace
 
 # Commissions already in a payout or paid: their amounts are no longer the API's to change.
@@ -176,8 +175,9 @@ def update(
         total = commission.amount + modify if modify is not None else sale_amount
         assert total is not None
         new_amount = min(max(total, 0), SALE_AMOUNT_MAX)
-        reward = _sale_reward(session, commission)
-        new_earnings = sale_earnings(reward, new_amount) if reward else commission.earnings
+        # At the rate it was earned at (a flat commission keeps its amount).
+        if commission.rate is not None:
+            new_earnings = percent_of(new_amount, commission.rate)
     if earnings is not None:
         if abs(earnings) > EARNINGS_MAX:
             raise Unprocessable(f"earnings: at most {EARNINGS_MAX} minor units either way")
@@ -285,16 +285,6 @@ def out_many(session: Session, rows: Sequence[Commission]) -> list[CommissionOut
             )
         )
     return out
-
-
-def _sale_reward(session: Session, commission: Commission) -> Reward | None:
-    group_id = session.scalar(
-        select(Enrollment.group_id).where(
-            Enrollment.program_id == commission.program_id,
-            Enrollment.partner_id == commission.partner_id,
-        )
-    )
-    return programs.reward_for(session, group_id, RewardEvent.sale) if group_id else None
 
 
 def _whole(value: float | int | None, field: str) -> int | None:

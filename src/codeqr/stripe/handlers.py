@@ -249,6 +249,9 @@ def on_charge_refunded(session: Session, ctx: Context) -> str:
         repository.uncount_refund(
             session, link_id=sale.link_id, customer_id=sale.customer_id, reporting_amount=reporting
         )
+        assert sale.reporting_amount is not None  # a reporting amount came from it
+        net = sale.reporting_amount - refunded_reporting - reporting
+        earning.on_refund(session, workspace_id=ctx.workspace.id, sale_id=sale.id, net_amount=net)
     return f"Refund of {amount} {sale.currency} recorded against sale {sale.id}."
 
 

@@ -146,6 +146,7 @@ def upgrade() -> None:
         sa.Column("invoice_id", sa.String(length=190), nullable=True),
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("earnings", sa.BigInteger(), nullable=False),
+        sa.Column("rate", sa.Integer(), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
