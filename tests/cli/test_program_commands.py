@@ -93,3 +93,32 @@ def test_bad_rewards_and_plans_are_refused_with_the_reason(settings: Settings) -
         settings, *base, "--event", "view", "--type", "flat", "--amount", "5", check=False
     )
     assert unknown.returncode == 2
+
+
+def test_program_settings_and_an_empty_payout_run(settings: Settings) -> None:
+    _workspace(settings, "business")
+    shown = run_json(
+        settings,
+        "program",
+        "settings",
+        "--workspace",
+        "business",
+        "--holding-days",
+        "14",
+        "--min-payout",
+        "5000",
+        "--url",
+        "https://example.com/partners",
+    )
+    assert (shown["holdingPeriodDays"], shown["minPayoutAmount"]) == (14, 5000)
+    assert shown["defaultUrl"] == "https://example.com/partners"
+    bad = run(
+        settings, "program", "settings", "--workspace", "business", "--url", "ftp://x", check=False
+    )
+    assert bad.returncode == 1
+    assert "defaultUrl" in bad.stderr
+    done = run_json(settings, "payouts", "run", "--workspace", "business")
+    assert done == {"payouts": [], "belowMinimum": 0}
+    missing = run(settings, "payouts", "mark-paid", "--workspace", "business", "po_x", check=False)
+    assert missing.returncode == 1
+    assert "Payout po_x not found" in missing.stderr

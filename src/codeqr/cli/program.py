@@ -1,9 +1,10 @@
-"""``codeqr program …``: a workspace's partner program from the command line."""
+"""``codeqr program …`` and ``codeqr payouts …``: a workspace's partner program from the
+command line."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Annotated
 
@@ -73,6 +74,85 @@ def reward(
             "duration": row.duration,
             "months": row.months,
         }
+    _emit(data, as_json)
+
+
+@program_app.command("settings")
+def settings(
+    workspace: WorkspaceOpt,
+    holding_days: Annotated[
+        int | None,
+        typer.Option("--holding-days", min=0, max=365, help="Days before a commission is due."),
+    ] = None,
+    min_payout: Annotated[
+        int | None,
+        typer.Option("--min-payout", min=0, max=100_000_000, help="Minor units."),
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Default destination of partner links.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or change the program's holding period, minimum payout and default link."""
+    with _transaction() as session:
+        program = programs.default_program(session, ws.get_workspace(session, workspace))
+        programs.update_settings(
+            session, program, holding_days=holding_days, min_payout=min_payout, url=url
+        )
+        data = {
+            "id": program.id,
+            "currency": program.currency,
+            "holdingPeriodDays": program.holding_period_days,
+            "minPayoutAmount": program.min_payout_amount,
+            "defaultUrl": program.default_url,
+        }
+    _emit(data, as_json)
+
+
+payouts_app = typer.Typer(help="Partner payouts.", no_args_is_help=True)
+
+
+@payouts_app.command("run")
+def payouts_run(workspace: WorkspaceOpt, as_json: JsonOpt = False) -> None:
+    """Gather each partner's due commissions into a payout (past the holding period, when
+    the total reaches the minimum payout)."""
+    from codeqr.payout import service as payouts
+
+    with _transaction() as session:
+        done = payouts.run(session, ws.get_workspace(session, workspace))
+        made = [
+            {"id": p.id, "partnerId": p.partner_id, "amount": p.amount, "currency": p.currency}
+            for p in done.payouts
+        ]
+    if as_json:
+        typer.echo(json.dumps({"payouts": made, "belowMinimum": done.below_minimum}))
+    else:
+        for payout in made:
+            typer.echo(" ".join(str(v) for v in payout.values()))
+        typer.echo(f"{len(made)} payouts; {done.below_minimum} partners below the minimum")
+
+
+@payouts_app.command("mark-paid")
+def payouts_mark_paid(
+    workspace: WorkspaceOpt,
+    payout_id: Annotated[str, typer.Argument(help="The payout paid outside CodeQR.")],
+    reference: Annotated[
+        str | None, typer.Option("--reference", help="Your transfer's reference.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mark a payout paid (payouts are made outside CodeQR): completed, commissions paid."""
+    from codeqr.payout import service as payouts
+
+    with _transaction() as session:
+        payout = payouts.mark_paid(
+            session, ws.get_workspace(session, workspace), payout_id, reference
+        )
+        data = {"id": payout.id, "status": payout.status, "reference": payout.reference}
+    _emit(data, as_json)
+
+
+def _emit(data: Mapping[str, object], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(data))
     else:

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from codeqr.kit.clock import utcnow
 from codeqr.kit.db import insert_unless_exists
+from codeqr.kit.errors import Unprocessable
 from codeqr.kit.ids import new_id
+from codeqr.link.urls import normalize_url
 from codeqr.program.models import (
     DEFAULT_HOLDING_PERIOD_DAYS,
     DEFAULT_MIN_PAYOUT,
@@ -24,6 +26,8 @@ from codeqr.workspace.models import Workspace
 from codeqr.workspace.service import require_plan
 
 FEATURE = "Partner programs"
+HOLDING_DAYS_MAX = 365
+MIN_PAYOUT_MAX = 100_000_000
 DEFAULT_GROUP = "default"
 
 
@@ -110,3 +114,28 @@ def reward_for(session: Session, group_id: str, event: RewardEvent) -> Reward | 
     return session.scalar(
         select(Reward).where(Reward.group_id == group_id, Reward.event == event.value)
     )
+
+
+def update_settings(
+    session: Session,
+    program: Program,
+    *,
+    holding_days: int | None = None,
+    min_payout: int | None = None,
+    url: str | None = None,
+) -> Program:
+    """Change what was given of the program's holding period, minimum payout and default
+    destination (checked like a link's)."""
+    if holding_days is not None:
+        if not 0 <= holding_days <= HOLDING_DAYS_MAX:
+            raise Unprocessable(f"holdingPeriodDays: 0 to {HOLDING_DAYS_MAX}")
+        program.holding_period_days = holding_days
+    if min_payout is not None:
+        if not 0 <= min_payout <= MIN_PAYOUT_MAX:
+            raise Unprocessable(f"minPayoutAmount: 0 to {MIN_PAYOUT_MAX} minor units")
+        program.min_payout_amount = min_payout
+    if url is not None:
+        program.default_url = normalize_url(url, "defaultUrl") if url else None
+    program.updated_at = utcnow()
+    session.flush()
+    return program
