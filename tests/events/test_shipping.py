@@ -137,7 +137,8 @@ def test_a_failed_insert_is_sent_again_with_its_token(ch_server: LiveServer) -> 
         shipper.client = real
     with services.db.engine.connect() as conn:
         marked = conn.execute(select(event_outbox.c.shipment)).scalars().all()
-    assert len(marked) == 1 and marked[0] is not None  # taken, not forgotten
+    assert len(marked) == 1
+    assert marked[0] is not None  # taken, not forgotten
     assert shipper.ship_once() == 1
     assert _count(ch_server, "click_events") == 1
 
@@ -150,7 +151,9 @@ def test_a_changed_sale_replaces_its_copy(ch_server: LiveServer) -> None:
         "/api/track/lead",
         json={"clickId": tracked.click_id, "eventName": "Sign up", "customerExternalId": "c2"},
     )
-    api.post("/api/track/sale", json={"customerExternalId": "c2", "amount": 1000, "currency": "eur"})
+    api.post(
+        "/api/track/sale", json={"customerExternalId": "c2", "amount": 1000, "currency": "eur"}
+    )
     _ship(ch_server)
     before = _ch(ch_server, "SELECT reporting_currency FROM sale_events FINAL")
     # A new reporting currency re-converts every sale (and refund) of the workspace.
@@ -160,7 +163,8 @@ def test_a_changed_sale_replaces_its_copy(ch_server: LiveServer) -> None:
         with ch_server.services.db.engine.connect() as conn:
             stored = conn.execute(select(sale_events.c.reporting_currency)).scalars().all()
         after = _ch(ch_server, "SELECT reporting_currency FROM sale_events FINAL")
-        assert after == [(stored[0],)] and len(after) == len(before) == 1
+        assert after == [(stored[0],)]
+        assert len(after) == len(before) == 1
     else:  # the route may not take a currency: change the sale through the repository
         from codeqr.conversion import repository
 
@@ -189,9 +193,7 @@ def test_old_shipped_clicks_leave_sql_and_are_still_found_by_id(ch_server: LiveS
     token = shipper._claim()
     with services.db.transaction() as session:
         session.execute(
-            event_outbox.update()
-            .where(event_outbox.c.ids == unshipped.id)
-            .values(shipment=None)
+            event_outbox.update().where(event_outbox.c.ids == unshipped.id).values(shipment=None)
         )
     assert token is not None
     shipper._send(token)
@@ -202,7 +204,8 @@ def test_old_shipped_clicks_leave_sql_and_are_still_found_by_id(ch_server: LiveS
     assert left == [unshipped.id]
     # ``track.lead`` with an old click id finds it in ClickHouse.
     found = services.events.get_click(old[1].id)
-    assert found is not None and found == old[1]
+    assert found is not None
+    assert found == old[1]
     assert services.events.get_click(click_id(start - 5)) is None
 
 
@@ -218,26 +221,32 @@ def test_serve_refuses_workers_with_chdb_and_migrate_runs_clickhouse_migrations(
     }
     refused = subprocess.run(
         [CODEQR, "serve", "--workers", "2", "--port", str(free_port())],
+        check=False,
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert refused.returncode == 2, refused.stderr
-    assert "chdb" in refused.stderr and "--workers 1" in refused.stderr
+    assert "chdb" in refused.stderr
+    assert "--workers 1" in refused.stderr
     env.pop("CODEQR_DATABASE_URL")
     env.pop("CODEQR_REDIS_URL")
     migrated = subprocess.run(
-        [CODEQR, "migrate"], env=env, capture_output=True, text=True, timeout=120
+        [CODEQR, "migrate"], check=False, env=env, capture_output=True, text=True, timeout=120
     )
     assert migrated.returncode == 0, migrated.stderr
     assert "ClickHouse migrations applied: [1, 2]" in migrated.stdout
-    again = subprocess.run([CODEQR, "migrate"], env=env, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [CODEQR, "migrate"], check=False, env=env, capture_output=True, text=True, timeout=120
+    )
     assert "none pending" in again.stdout
 
 
 def test_a_bad_events_url_is_refused_with_the_reason(tmp_path: Path) -> None:
     env = {**os.environ, "CODEQR_DATA_DIR": str(tmp_path), "CODEQR_EVENTS_URL": "mysql://x"}
-    done = subprocess.run([CODEQR, "migrate"], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [CODEQR, "migrate"], check=False, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0
     assert "unknown scheme 'mysql'" in done.stderr
