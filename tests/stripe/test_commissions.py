@@ -120,3 +120,58 @@ def test_a_flat_commission_stays_until_the_sale_is_refunded_in_full(
     assert _sale_commission(server, tenant) == (3400, 1_000, "pending")
     _deliver(server, tenant, FULL)
     assert _sale_commission(server, tenant) == (3400, 1_000, "refunded")
+
+
+def _pay_out(server: LiveServer, tenant: Tenant, *, paid: bool) -> str:
+    """Run payouts at once (no holding period, no minimum); mark the payout paid or not."""
+    from codeqr.payout import service as payouts
+    from codeqr.program import service as programs
+    from codeqr.workspace import service as ws
+
+    with server.services.db.transaction() as session:
+        workspace = ws.get_workspace(session, tenant.slug)
+        program = programs.default_program(session, workspace)
+        programs.update_settings(session, program, holding_days=0, min_payout=0)
+        [payout] = payouts.run(session, workspace).payouts
+        if paid:
+            payouts.mark_paid(session, workspace, payout.id, "wire-1")
+        return payout.id
+
+
+def _payout_amount(server: LiveServer, payout_id: str) -> int:
+    from codeqr.payout.models import Payout
+
+    with server.services.db.transaction() as session:
+        payout = session.get(Payout, payout_id)
+        assert payout is not None
+        return payout.amount
+
+
+def test_a_refund_in_a_processed_payout_lowers_the_payout(
+    server: LiveServer, tenant: Tenant
+) -> None:
+    _paid_through_a_partner(server, tenant)
+    _deliver(server, tenant, PAYMENT_LINK)
+    payout_id = _pay_out(server, tenant, paid=False)
+    assert _payout_amount(server, payout_id) == 500 + 980  # the sign-up's lead and the sale
+    _deliver(server, tenant, PARTIAL)
+    _deliver(server, tenant, PARTIAL)
+    assert _sale_commission(server, tenant) == (3400, 680, "processed")
+    assert _payout_amount(server, payout_id) == 500 + 680
+    _deliver(server, tenant, FULL)
+    assert _sale_commission(server, tenant)[2] == "refunded"
+    assert _payout_amount(server, payout_id) == 500
+
+
+def test_a_refund_after_payment_is_clawed_back_in_the_next_payout(
+    server: LiveServer, tenant: Tenant
+) -> None:
+    _paid_through_a_partner(server, tenant)
+    _deliver(server, tenant, PAYMENT_LINK)
+    _pay_out(server, tenant, paid=True)
+    for name in (PARTIAL, PARTIAL, FULL, PARTIAL, FULL):  # redeliveries add nothing
+        _deliver(server, tenant, name)
+    rows = commissions(server, tenant.workspace_id)
+    assert _sale_commission(server, tenant) == (4900, 980, "paid")
+    clawbacks = [(r["earnings"], r["status"]) for r in rows if r["type"] == "custom"]
+    assert clawbacks == [(-300, "pending"), (-680, "pending")]  # 9.80 - 6.80, then the rest

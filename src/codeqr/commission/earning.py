@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from codeqr.commission.models import Commission, CommissionStatus, CommissionType
@@ -24,6 +24,7 @@ from codeqr.kit.db import insert_unless_exists
 from codeqr.kit.ids import new_id
 from codeqr.link.models import Link
 from codeqr.partner.models import Enrollment, EnrollmentStatus
+from codeqr.payout.models import Payout
 from codeqr.program.models import Reward, RewardDuration, RewardEvent, RewardType
 from codeqr.program.schemas import PERCENT_SCALE
 
@@ -193,14 +194,21 @@ def on_sale(
     return _claim(session, row)
 
 
-def on_refund(session: Session, *, workspace_id: str, sale_id: str, net_amount: int) -> None:
-    """The sale's commission after a refund left ``net_amount`` of it (reporting
-    currency): a percentage commission follows the net amount, a flat one stays until the
-    sale is refunded in full; a sale refunded in full makes its commission ``refunded``.
+def on_refund(
+    session: Session, *, workspace_id: str, sale_id: str, refund_id: str, net_amount: int
+) -> None:
+    """The sale's commission after a refund left ``net_amount`` of the sale (reporting
+    currency). What the partner should now earn: at the rate the commission was earned at
+    for a percentage one, the same for a flat one, nothing once the sale is refunded in
+    full. Then, by where the commission is:
 
-    Only commissions still pending change: those in a payout or paid wait for payout runs
-    and clawbacks (not built yet). The caller holds the sale's lock (refunds of one sale
-    are serialized), so the arithmetic here sees every earlier refund.
+    - ``pending``: it changes (``refunded`` at zero);
+    - ``processed`` (in a payout not yet paid): it changes, and its payout with it;
+    - ``paid``: it stays as paid, and a negative commission (a clawback, claimed under the
+      refund's id) takes back the difference in the partner's next payout.
+
+    The caller holds the sale's lock (refunds of one sale are serialized), so what is read
+    here includes every earlier refund and clawback.
     """
     commission = session.scalar(
         select(Commission).where(
@@ -209,18 +217,83 @@ def on_refund(session: Session, *, workspace_id: str, sale_id: str, net_amount: 
             Commission.event_id == sale_id,
         )
     )
-    if commission is None or commission.status != CommissionStatus.pending:
+    if commission is None:
         return
     net = max(net_amount, 0)
     if net == 0:
-        commission.status = CommissionStatus.refunded.value
+        owed = 0
     elif commission.rate is not None:
-        commission.amount = net
-        commission.earnings = percent_of(net, commission.rate)
+        owed = percent_of(net, commission.rate)
     else:
-        commission.amount = net
-    commission.updated_at = utcnow()
+        owed = commission.earnings
+    now = utcnow()
+    if commission.status == CommissionStatus.paid:
+        _claw_back(session, commission, sale_id, refund_id, owed, now)
+        return
+    if commission.status not in (CommissionStatus.pending, CommissionStatus.processed):
+        return  # canceled, fraud, duplicate, refunded: owes nothing already
+    before = commission.earnings if commission.status == CommissionStatus.processed else None
+    if net == 0:
+        commission.status = CommissionStatus.refunded.value
+    else:
+        commission.amount, commission.earnings = net, owed
+    if before is not None and commission.payout_id is not None:
+        # Out of the payout: all of it when refunded, else the difference.
+        change = -before if net == 0 else owed - before
+        payout = session.get(Payout, commission.payout_id)
+        if payout is not None:
+            payout.amount += change
+            payout.updated_at = now
+        if net == 0:
+            commission.payout_id = None
+    commission.updated_at = now
     session.flush()
+
+
+def _claw_back(
+    session: Session,
+    commission: Commission,
+    sale_id: str,
+    refund_id: str,
+    owed: int,
+    at: datetime,
+) -> None:
+    """A negative commission for what a paid commission earned beyond ``owed``."""
+    prefix = f"{sale_id}/"
+    taken = session.scalar(
+        select(func.coalesce(func.sum(Commission.earnings), 0)).where(
+            Commission.program_id == commission.program_id,
+            Commission.type == CommissionType.custom.value,
+            Commission.event_id.like(prefix + "%"),  # sale ids are base62: no wildcards
+        )
+    )
+    change = owed - (commission.earnings + int(taken or 0))
+    if change >= 0:
+        return
+    _claim(
+        session,
+        {
+            "id": new_id("cm"),
+            "workspace_id": commission.workspace_id,
+            "program_id": commission.program_id,
+            "partner_id": commission.partner_id,
+            "link_id": commission.link_id,
+            "customer_id": commission.customer_id,
+            "payout_id": None,
+            "type": CommissionType.custom.value,
+            "event_id": prefix + refund_id,
+            "invoice_id": commission.invoice_id,
+            "amount": 0,
+            "earnings": change,
+            "rate": None,
+            "currency": commission.currency,
+            "quantity": 1,
+            "status": CommissionStatus.pending.value,
+            "description": f"Clawback: refund of sale {sale_id} after commission {commission.id}",
+            "created_at": at,
+            "updated_at": at,
+        },
+    )
 
 
 def sale_earnings(reward: Reward, sale_amount: int) -> int:

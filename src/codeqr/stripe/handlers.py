@@ -225,10 +225,11 @@ def on_charge_refunded(session: Session, ctx: Context) -> str:
             reporting = sale.reporting_amount - refunded_reporting
         else:
             reporting = round(sale.reporting_amount * amount / sale.amount)
+    refund_id = event_id()
     repository.record_refund(
         session,
         {
-            "id": event_id(),
+            "id": refund_id,
             "timestamp": ctx.at_ms,
             "workspace_id": ctx.workspace.id,
             "sale_id": sale.id,
@@ -251,7 +252,13 @@ def on_charge_refunded(session: Session, ctx: Context) -> str:
         )
         assert sale.reporting_amount is not None  # a reporting amount came from it
         net = sale.reporting_amount - refunded_reporting - reporting
-        earning.on_refund(session, workspace_id=ctx.workspace.id, sale_id=sale.id, net_amount=net)
+        earning.on_refund(
+            session,
+            workspace_id=ctx.workspace.id,
+            sale_id=sale.id,
+            refund_id=refund_id,
+            net_amount=net,
+        )
     return f"Refund of {amount} {sale.currency} recorded against sale {sale.id}."
 
 
