@@ -1,7 +1,9 @@
 """Commissions earned by events on partners' links, in the event's own transaction.
 
-``conversion.flows`` calls ``on_lead`` / ``on_sale`` right after it inserted a lead or a
-sale (never for a repeat: the event's own unique key decided that). The commission's
+``conversion.flows`` (track.lead / track.sale, server and browser) and the Stripe handlers
+call ``on_lead`` / ``on_sale`` right after they inserted a lead or a sale (never for a
+repeat: the event's own unique key decided that), and ``on_refund`` after a refund. The
+commission's
 ``(program, type, event)`` key is a second claim in the same transaction, so an event
 makes exactly one commission even when its insert and this one race other deliveries:
 both commit together or neither does.
