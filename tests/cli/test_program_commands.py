@@ -122,3 +122,77 @@ def test_program_settings_and_an_empty_payout_run(settings: Settings) -> None:
     missing = run(settings, "payouts", "mark-paid", "--workspace", "business", "po_x", check=False)
     assert missing.returncode == 1
     assert "Payout po_x not found" in missing.stderr
+
+
+def test_payouts_run_mark_paid_and_export_as_csv(settings: Settings) -> None:
+    """A payout made from the command line, paid, and exported; a name that looks like a
+    spreadsheet formula is exported as text."""
+    from codeqr.commission.models import Commission
+    from codeqr.kit.clock import utcnow
+    from codeqr.partner.models import Enrollment, Partner
+    from codeqr.program import service as programs
+    from codeqr.workspace import service as ws
+
+    _workspace(settings, "business")
+    db = settings.database()
+    try:
+        with db.transaction() as session:
+            workspace = ws.get_workspace(session, "business")
+            program = programs.default_program(session, workspace)
+            group = programs.default_group(session, program)
+            now = utcnow()
+            session.add(
+                Partner(
+                    id="pn_csv",
+                    workspace_id=workspace.id,
+                    email="ada@example.com",
+                    name="=HYPERLINK(1)",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            session.flush()
+            session.add(
+                Enrollment(
+                    id="pge_csv",
+                    workspace_id=workspace.id,
+                    program_id=program.id,
+                    partner_id="pn_csv",
+                    group_id=group.id,
+                    status="active",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            session.add(
+                Commission(
+                    id="cm_csv",
+                    workspace_id=workspace.id,
+                    program_id=program.id,
+                    partner_id="pn_csv",
+                    type="custom",
+                    amount=0,
+                    earnings=12_345,
+                    currency="USD",
+                    quantity=1,
+                    status="pending",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    finally:
+        db.dispose()
+    base = ["--workspace", "business"]
+    run(settings, "program", "settings", *base, "--holding-days", "0", "--min-payout", "100")
+    done = run_json(settings, "payouts", "run", *base)
+    [payout] = done["payouts"]  # type: ignore[misc]
+    assert (payout["partnerId"], payout["amount"]) == ("pn_csv", 12_345)
+    paid = run_json(settings, "payouts", "mark-paid", *base, payout["id"], "--reference", "W-1")
+    assert (paid["status"], paid["reference"]) == ("completed", "W-1")
+    exported = run(settings, "payouts", "export", *base, "--status", "completed").stdout
+    lines = exported.strip().splitlines()
+    assert lines[0].startswith("id,partnerId,partnerName,partnerEmail,tenantId,amount")
+    assert len(lines) == 2
+    assert f"{payout['id']},pn_csv,'=HYPERLINK(1),ada@example.com,,12345,USD,completed" in lines[1]
+    assert lines[1].endswith(",W-1")
+    assert run(settings, "payouts", "export", *base, "--status", "pending").stdout.count("\n") == 1

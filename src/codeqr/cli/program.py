@@ -3,7 +3,9 @@ command line."""
 
 from __future__ import annotations
 
+import csv
 import json
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Annotated
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from codeqr import migrate
 from codeqr.kit.errors import CodeQRError
+from codeqr.payout.models import PayoutStatus
 from codeqr.program import service as programs
 from codeqr.program.models import RewardEvent, RewardType
 from codeqr.program.schemas import PERCENT_SCALE, RewardSpec
@@ -150,6 +153,32 @@ def payouts_mark_paid(
         )
         data = {"id": payout.id, "status": payout.status, "reference": payout.reference}
     _emit(data, as_json)
+
+
+@payouts_app.command("export")
+def payouts_export(
+    workspace: WorkspaceOpt,
+    status: Annotated[
+        PayoutStatus | None, typer.Option("--status", help="Only payouts of this status.")
+    ] = None,
+) -> None:
+    """Write the workspace's payouts as CSV to standard output (amounts in minor units)."""
+    from codeqr.payout import service as payouts
+
+    with _transaction() as session:
+        rows = payouts.export_rows(
+            session, ws.get_workspace(session, workspace), status.value if status else None
+        )
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(payouts.EXPORT_COLUMNS)
+    out.writerows([_cell(value) for value in row] for row in rows)
+
+
+def _cell(value: object) -> object:
+    # A name or email typed by someone else must not run as a spreadsheet formula.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _emit(data: Mapping[str, object], as_json: bool) -> None:

@@ -192,3 +192,61 @@ def mark_paid(
     )
     session.flush()
     return payout
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "partnerId",
+    "partnerName",
+    "partnerEmail",
+    "tenantId",
+    "amount",
+    "currency",
+    "status",
+    "periodStart",
+    "periodEnd",
+    "createdAt",
+    "paidAt",
+    "reference",
+)
+
+
+def export_rows(
+    session: Session, workspace: Workspace, status: str | None = None
+) -> list[tuple[str | int | None, ...]]:
+    """Every payout of the workspace (of one status, if given), oldest first, as the CSV
+    export's rows; ``amount`` in minor units of ``currency``."""
+    program = programs.gate(session, workspace)
+    if program is None:
+        return []
+    stmt = (
+        select(Payout, Partner, Enrollment)
+        .join(Partner, Partner.id == Payout.partner_id)
+        .join(
+            Enrollment,
+            (Enrollment.partner_id == Payout.partner_id)
+            & (Enrollment.program_id == Payout.program_id),
+        )
+        .where(Payout.workspace_id == workspace.id, Payout.program_id == program.id)
+        .order_by(Payout.created_at, Payout.id)
+    )
+    if status is not None:
+        stmt = stmt.where(Payout.status == status)
+    return [
+        (
+            payout.id,
+            partner.id,
+            partner.name,
+            partner.email,
+            enrollment.tenant_id,
+            payout.amount,
+            payout.currency,
+            payout.status,
+            iso(payout.period_start),
+            iso(payout.period_end),
+            iso(payout.created_at),
+            iso(payout.paid_at),
+            payout.reference,
+        )
+        for payout, partner, enrollment in session.execute(stmt).tuples()
+    ]
