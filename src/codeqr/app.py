@@ -15,6 +15,7 @@ from codeqr.api.limits import BodyLimit, RateLimitHeaders
 from codeqr.api.requestid import with_request_id
 from codeqr.auth import deps as auth_deps
 from codeqr.auth.endpoints import router as auth_router
+from codeqr.commission.endpoints import router as commissions_router
 from codeqr.conversion.client_endpoints import ClientCors
 from codeqr.conversion.client_endpoints import router as client_tracking_router
 from codeqr.conversion.endpoints import router as track_router
@@ -29,6 +30,8 @@ from codeqr.link.endpoints import router as links_router
 from codeqr.link.service import RESERVED_KEYS
 from codeqr.oauth.endpoints import api_router as oauth_api_router
 from codeqr.oauth.endpoints import router as oauth_router
+from codeqr.partner.endpoints import router as partners_router
+from codeqr.payout.endpoints import router as payouts_router
 from codeqr.qr.endpoints import router as qr_router
 from codeqr.redirect.handler import Receive, Scope, Send
 from codeqr.services import Services
@@ -113,6 +116,9 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(analytics_router, prefix="/api")
     api.include_router(stripe_router, prefix="/api")
     api.include_router(oauth_api_router, prefix="/api")
+    api.include_router(partners_router, prefix="/api")
+    api.include_router(commissions_router, prefix="/api")
+    api.include_router(payouts_router, prefix="/api")
     api.include_router(auth_router)
     api.include_router(oauth_router)
     install_dashboard(api)

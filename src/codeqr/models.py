@@ -2,26 +2,37 @@
 
 from codeqr.analytics.models import click_rollup_marks, click_rollups
 from codeqr.auth.models import UserSession
+from codeqr.commission.models import Commission
 from codeqr.customer.models import Customer
 from codeqr.events.models import click_events, lead_events, refund_events, sale_events
 from codeqr.kit.db import Base
 from codeqr.link.models import Domain, Link, LinkTag, Tag
 from codeqr.oauth.models import OAuthApp, OAuthCode, OAuthToken
+from codeqr.partner.models import Enrollment, Partner
+from codeqr.payout.models import Payout
+from codeqr.program.models import PartnerGroup, Program, Reward
 from codeqr.stripe.models import StripeEvent, StripeIntegration
 from codeqr.workspace.models import ApiKey, Membership, Plan, User, Workspace
 
 __all__ = [
     "ApiKey",
     "Base",
+    "Commission",
     "Customer",
     "Domain",
+    "Enrollment",
     "Link",
     "LinkTag",
     "Membership",
     "OAuthApp",
     "OAuthCode",
     "OAuthToken",
+    "Partner",
+    "PartnerGroup",
+    "Payout",
     "Plan",
+    "Program",
+    "Reward",
     "StripeEvent",
     "StripeIntegration",
     "Tag",

@@ -25,6 +25,7 @@ A route of the app without a row fails ``test_every_route_has_a_row``.
 
 from __future__ import annotations
 
+import itertools
 import json as jsonlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -154,6 +155,8 @@ def _ids(world: World, slug: str) -> dict[str, str]:
         "key_id": a.key_ids[0],
         "fmt": "png",
         "path": "dashboard.css",
+        "partner_id": a.partner_id,
+        "commission_id": a.commission_id,
     }
 
 
@@ -167,7 +170,22 @@ def _fresh(world: World, ids: dict[str, str], fresh: str | None) -> dict[str, st
         ids["customer_id"] = world.fresh_customer(world.a)
     elif fresh == "key":
         ids["key_id"], ids["key_token"] = world.fresh_key(world.a)
+    elif fresh == "partner":
+        ids["partner_id"] = world.fresh_partner(world.a)
+    elif fresh == "commission":
+        ids["commission_id"] = world.fresh_commission(world.a)
     return ids
+
+
+def _fill(value: Any, ids: Mapping[str, str]) -> Any:
+    """A JSON body whose strings name the cell's objects: ``"{partner_id}"``."""
+    if isinstance(value, str):
+        return value.format(**ids)
+    if isinstance(value, list):
+        return [_fill(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
 
 
 def key_headers(world: World, caller: str, *, client: bool = False) -> dict[str, str]:
@@ -210,6 +228,7 @@ def api(
     stream: bool = False,
     client: bool = False,
     oauth: bool = False,
+    json_ids: bool = False,
 ) -> Build:
     """An API request naming A's objects; ``fresh`` gives the cell a new object of A;
     ``probe`` (a path template) must read the same for A after an outsider's request."""
@@ -222,11 +241,14 @@ def api(
         query = _value(params, world)
         if query is not None:  # values may name the cell's fresh object: "{link_id}"
             query = {name: value.format(**ids) for name, value in query.items()}
+        body = _value(json, world)
+        if json_ids:  # values may name the cell's fresh object: "{partner_id}"
+            body = _fill(body, ids)
         return Call(
             method,
             path.format(**ids),
             params=query,
-            json=_value(json, world),
+            json=body,
             data=_value(data, world),
             headers=headers,
             stream=stream,
@@ -381,6 +403,9 @@ def _authorize_params(world: World) -> dict[str, str]:
 LINK = "/api/links/{link_id}"
 CUSTOMER = "/api/customers/{customer_id}"
 DOMAIN = "/api/domains/{domain}"
+COMMISSION = "/api/commissions/{commission_id}"
+PARTNER_LINKS = "/api/partners/links?partnerId={partner_id}"
+_serial = itertools.count(1)
 DASH = "/dashboard/{slug}"
 
 ROWS: list[Row] = [
@@ -536,6 +561,124 @@ ROWS: list[Row] = [
         api("PATCH", CUSTOMER, json=lambda w: {"name": w.a.customer_name}, probe=CUSTOMER),
     ),
     Row("DELETE", CUSTOMER, secret(), api("DELETE", CUSTOMER, fresh="customer", probe=CUSTOMER)),
+    # --- partner programs: B naming A's partner, group or commission gets 404 (422 for a
+    # group, as for a tag) and changes nothing of A's -------------------------------------
+    Row(
+        "POST",
+        "/api/partners",
+        secret(own=201, other=422),
+        api(
+            "POST",
+            "/api/partners",
+            json=lambda w: {"email": f"new-{next(_serial)}@example.com", "groupId": w.a.group_id},
+        ),
+    ),
+    Row("GET", "/api/partners", secret(other=200), api("GET", "/api/partners")),
+    Row(
+        "GET",
+        "/api/partners/analytics",
+        secret(),
+        api("GET", "/api/partners/analytics", params={"partnerId": "{partner_id}"}),
+    ),
+    Row(
+        "GET",
+        "/api/partners/links",
+        secret(),
+        api("GET", "/api/partners/links", params={"partnerId": "{partner_id}"}),
+    ),
+    Row(
+        "POST",
+        "/api/partners/links",
+        secret(own=201),
+        api(
+            "POST",
+            "/api/partners/links",
+            json={"partnerId": "{partner_id}", "url": "https://example.com/partner"},
+            json_ids=True,
+            probe=PARTNER_LINKS,
+        ),
+    ),
+    Row(
+        "PUT",
+        "/api/partners/links/upsert",
+        secret(),
+        api(
+            "PUT",
+            "/api/partners/links/upsert",
+            json={
+                "partnerId": "{partner_id}",
+                "url": "https://example.com/upserted",
+                "linkProps": {"title": "taken over"},
+            },
+            json_ids=True,
+            probe=PARTNER_LINKS,
+        ),
+    ),
+    Row(
+        "POST",
+        "/api/partners/ban",
+        secret(),
+        api(
+            "POST",
+            "/api/partners/ban",
+            json={"partnerId": "{partner_id}", "reason": "fraud"},
+            json_ids=True,
+            fresh="partner",
+            probe="/api/partners",
+        ),
+    ),
+    Row(
+        "POST",
+        "/api/partners/deactivate",
+        secret(),
+        api(
+            "POST",
+            "/api/partners/deactivate",
+            json={"partnerId": "{partner_id}"},
+            json_ids=True,
+            fresh="partner",
+            probe="/api/partners",
+        ),
+    ),
+    Row("GET", "/api/commissions", secret(other=200), api("GET", "/api/commissions")),
+    Row(
+        "POST",
+        "/api/commissions",
+        secret(own=202),
+        api(
+            "POST",
+            "/api/commissions",
+            json={"type": "custom", "partnerId": "{partner_id}", "amount": 100_000},
+            json_ids=True,
+            probe="/api/commissions",
+        ),
+    ),
+    Row(
+        "PATCH",
+        "/api/commissions/bulk",
+        secret(),
+        api(
+            "PATCH",
+            "/api/commissions/bulk",
+            json={"commissionIds": ["{commission_id}"], "status": "fraud"},
+            json_ids=True,
+            fresh="commission",
+            probe="/api/commissions",
+        ),
+    ),
+    Row(
+        "PATCH",
+        COMMISSION,
+        secret(),
+        api(
+            "PATCH",
+            COMMISSION,
+            json={"earnings": 99_999},
+            fresh="commission",
+            probe="/api/commissions",
+        ),
+    ),
+    Row("GET", "/api/payouts", secret(other=200), api("GET", "/api/payouts")),
     # --- analytics and events --------------------------------------------------------------
     Row(
         "GET",

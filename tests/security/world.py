@@ -76,6 +76,13 @@ class Side:
     webhook_secret: str = ""
     oauth_access: str = ""
     oauth_revoked: str = ""
+    partner_id: str = ""
+    partner_email: str = ""
+    partner_name: str = ""
+    partner_tenant_id: str = ""
+    group_id: str = ""
+    commission_id: str = ""
+    commission_description: str = ""
     key_ids: list[str] = field(default_factory=list)
 
     @property
@@ -109,6 +116,13 @@ class Side:
             "customer externalId": self.customer_external_id,
             "domain slug": self.domain_slug,
             "stripe account": self.account_id,
+            "partner id": self.partner_id,
+            "partner email": self.partner_email,
+            "partner name": self.partner_name,
+            "partner tenantId": self.partner_tenant_id,
+            "partner group id": self.group_id,
+            "commission id": self.commission_id,
+            "commission description": self.commission_description,
             "secret key": self.secret,
             **self.pii(),
             **{f"key id {n}": key_id for n, key_id in enumerate(self.key_ids)},
@@ -222,12 +236,65 @@ class World:
             },
         )
         assert sale.status_code == 200, sale.text
+        self._partner(side)
         side.oauth_access = self.oauth_token(side)
         side.oauth_revoked = self.oauth_token(side)
         with self.server.services.db.transaction() as session:
             found_token = oauth.resolve_access_token(session, side.oauth_revoked)
             assert found_token is not None
             found_token[0].revoked_at = found_token[0].created_at
+
+    def _partner(self, side: Side) -> None:
+        """A partner of the side's program, with a link and a manual commission."""
+        title = side.word.capitalize()
+        side.partner_email = f"partner@{side.word}-mail.example"
+        side.partner_name = f"{title} Partner"
+        side.partner_tenant_id = f"{side.word}-tenant"
+        api = self.api(side)
+        made = api.post(
+            "/api/partners",
+            json={
+                "email": side.partner_email,
+                "name": side.partner_name,
+                "tenantId": side.partner_tenant_id,
+            },
+        )
+        assert made.status_code == 201, made.text
+        side.partner_id, side.group_id = made.json()["id"], made.json()["groupId"]
+        link = api.post(
+            "/api/partners/links",
+            json={"partnerId": side.partner_id, "url": f"https://{side.word}-shop.example/p"},
+        )
+        assert link.status_code == 201, link.text
+        side.commission_description = f"{title} launch bonus"
+        side.commission_id = self.fresh_commission(side, side.commission_description)
+
+    def fresh_partner(self, side: Side) -> str:
+        """A new partner of the side, for a cell that bans or deactivates one."""
+        n = next(_counter)
+        made = self.api(side).post(
+            "/api/partners", json={"email": f"fresh-{n}@{side.word}-mail.example"}
+        )
+        assert made.status_code == 201, made.text
+        return str(made.json()["id"])
+
+    def fresh_commission(self, side: Side, description: str | None = None) -> str:
+        """A new manual commission of the side's partner; its id."""
+        n = next(_counter)
+        text = description or f"{side.word} fresh bonus {n}"
+        api = self.api(side)
+        made = api.post(
+            "/api/commissions",
+            json={
+                "type": "custom",
+                "partnerId": side.partner_id,
+                "amount": 1000 + n,
+                "description": text,
+            },
+        )
+        assert made.status_code == 202, made.text
+        listed = api.get("/api/commissions", params={"type": "custom", "pageSize": 100}).json()
+        return str(next(c["id"] for c in listed if c["description"] == text))
 
     def ensure_stripe(self, side: Side) -> None:
         """Bind the side's Stripe account with its endpoint secret (cells may unbind it).

@@ -19,6 +19,7 @@ from codeqr import bootstrap, migrate
 from codeqr.cli.domains import domains_app
 from codeqr.cli.events import events_app
 from codeqr.cli.oauth_apps import oauth_apps
+from codeqr.cli.program import payouts_app, program_app
 from codeqr.cli.stripe import stripe_app
 from codeqr.events import clickhouse
 from codeqr.kit.db import Database
@@ -53,6 +54,8 @@ analytics = typer.Typer(help="Analytics upkeep.", no_args_is_help=True)
 app.add_typer(analytics, name="analytics")
 app.add_typer(events_app, name="events")
 app.add_typer(domains_app(), name="domains")
+app.add_typer(program_app, name="program")
+app.add_typer(payouts_app, name="payouts")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from codeqr.commission import earning
 from codeqr.conversion import repository
 from codeqr.conversion.schemas import (
     ClickRef,
@@ -113,15 +114,18 @@ def track_lead(
     # Writes hold the write lock from here.
     customer = _claim(session, workspace.id, external_id, profile, click, publishable)
     if body.mode is not LeadMode.deferred:
-        repository.record_lead(
+        at_ms = now_ms()
+        quantity = body.event_quantity or 1
+        if repository.record_lead(
             session,
             customer=customer,
             click=click,
             event_name=body.event_name,
-            quantity=body.event_quantity or 1,
+            quantity=quantity,
             metadata=body.metadata,
-            at_ms=now_ms(),
-        )
+            at_ms=at_ms,
+        ):
+            _earn_lead(session, workspace, click, customer, body.event_name, quantity, at_ms)
     shown = _ids_only(customer) if publishable else customer
     return TrackLeadOut(
         click=ClickRef(id=click.id),
@@ -187,15 +191,17 @@ def track_sale(
         customer = _claim(
             session, workspace.id, body.customer_external_id, profile, click, publishable
         )
-        repository.record_lead(
+        lead_name = body.lead_event_name or DEFAULT_LEAD_EVENT
+        if repository.record_lead(
             session,
             customer=customer,
             click=click,
-            event_name=body.lead_event_name or DEFAULT_LEAD_EVENT,
+            event_name=lead_name,
             quantity=1,
             metadata=None,
             at_ms=at_ms,
-        )
+        ):
+            _earn_lead(session, workspace, click, customer, lead_name, 1, at_ms)
     else:
         if not publishable and any((profile.name, profile.email, profile.avatar)):
             customer = customers.claim_customer(
@@ -237,6 +243,17 @@ def track_sale(
         link_id=customer.link_id,
         customer_id=customer.id,
         reporting_amount=reporting_amount,
+        at_ms=at_ms,
+    )
+    earning.on_sale(
+        session,
+        workspace_id=workspace.id,
+        sale_id=row["id"],
+        link_id=customer.link_id,
+        customer_id=customer.id,
+        reporting_amount=reporting_amount,
+        currency=workspace.currency,
+        invoice_id=body.invoice_id,
         at_ms=at_ms,
     )
     return TrackSaleOut(
@@ -374,6 +391,28 @@ def _claim(
         return customer
     known = customers.Profile() if publishable else profile
     return customers.claim_customer(session, workspace_id, external_id, known, click)
+
+
+def _earn_lead(
+    session: Session,
+    workspace: Workspace,
+    click: Click,
+    customer: Customer | repository.CustomerRef,
+    event_name: str,
+    quantity: int,
+    at_ms: int,
+) -> None:
+    """The partner's lead commission for a lead just recorded (SPEC §10)."""
+    earning.on_lead(
+        session,
+        workspace_id=workspace.id,
+        currency=workspace.currency,
+        link_id=click.link_id,
+        customer_id=customer.id,
+        event_name=event_name,
+        quantity=quantity,
+        at_ms=at_ms,
+    )
 
 
 def _ids_only(customer: Customer | repository.CustomerRef) -> repository.CustomerRef:

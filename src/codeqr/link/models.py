@@ -63,6 +63,7 @@ class Link(Base):
         UniqueConstraint("domain", "key_lower"),
         UniqueConstraint("workspace_id", "external_id"),
         Index("ix_links_workspace_id_created_at", "workspace_id", "created_at"),
+        Index("ix_links_partner_id", "partner_id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -75,6 +76,9 @@ class Link(Base):
     track_conversion: Mapped[bool] = mapped_column(default=False)
     external_id: Mapped[str | None] = mapped_column(String(190))
     tenant_id: Mapped[str | None] = mapped_column(String(190), index=True)
+    # A partner's link in the workspace's program (SPEC §10): its events earn commissions.
+    program_id: Mapped[str | None] = mapped_column(String(40))
+    partner_id: Mapped[str | None] = mapped_column(String(40))
     title: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(Text)
     image: Mapped[str | None] = mapped_column(Text)

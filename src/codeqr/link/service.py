@@ -398,6 +398,8 @@ class LinkService:
             track_conversion=link.track_conversion,
             external_id=link.external_id,
             tenant_id=link.tenant_id,
+            program_id=link.program_id,
+            partner_id=link.partner_id,
             archived=link.archived,
             expires_at=iso(link.expires_at),
             expired_url=link.expired_url,

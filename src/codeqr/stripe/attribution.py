@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from codeqr.commission import earning
 from codeqr.conversion import repository
 from codeqr.conversion.flows import DEFAULT_LEAD_EVENT
 from codeqr.customer import service as customers
@@ -106,7 +107,7 @@ def claim_with_lead(
 ) -> Customer:
     customer, new = customers.claim(session, ctx.workspace.id, external_id, profile, click)
     if new:
-        repository.record_lead(
+        recorded = repository.record_lead(
             session,
             customer=customer,
             click=click,
@@ -117,6 +118,17 @@ def claim_with_lead(
             test=ctx.test,
             counted=ctx.counted,
         )
+        if recorded and ctx.counted:
+            earning.on_lead(
+                session,
+                workspace_id=ctx.workspace.id,
+                currency=ctx.workspace.currency,
+                link_id=click.link_id,
+                customer_id=customer.id,
+                event_name=lead_event,
+                quantity=1,
+                at_ms=ctx.at_ms,
+            )
     return customer
 
 
@@ -213,5 +225,17 @@ def adopt(
                 link_id=customer.link_id,
                 customer_id=customer.id,
                 reporting_amount=sale.net_reporting_amount,
+                at_ms=sale.timestamp,
+            )
+            # A sale recorded before its buyer was known earns when it is attributed.
+            earning.on_sale(
+                session,
+                workspace_id=ctx.workspace.id,
+                sale_id=sale.id,
+                link_id=customer.link_id,
+                customer_id=customer.id,
+                reporting_amount=sale.net_reporting_amount,
+                currency=ctx.workspace.currency,
+                invoice_id=None,
                 at_ms=sale.timestamp,
             )

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from codeqr.commission import earning
 from codeqr.conversion import repository
 from codeqr.conversion.flows import DEFAULT_SALE_EVENT, convert_sale, reporting_columns
 from codeqr.customer import service as customers
@@ -224,10 +225,11 @@ def on_charge_refunded(session: Session, ctx: Context) -> str:
             reporting = sale.reporting_amount - refunded_reporting
         else:
             reporting = round(sale.reporting_amount * amount / sale.amount)
+    refund_id = event_id()
     repository.record_refund(
         session,
         {
-            "id": event_id(),
+            "id": refund_id,
             "timestamp": ctx.at_ms,
             "workspace_id": ctx.workspace.id,
             "sale_id": sale.id,
@@ -247,6 +249,15 @@ def on_charge_refunded(session: Session, ctx: Context) -> str:
     if reporting and (not sale.test or connection.counts_test_data(ctx.integration)):
         repository.uncount_refund(
             session, link_id=sale.link_id, customer_id=sale.customer_id, reporting_amount=reporting
+        )
+        assert sale.reporting_amount is not None  # a reporting amount came from it
+        net = sale.reporting_amount - refunded_reporting - reporting
+        earning.on_refund(
+            session,
+            workspace_id=ctx.workspace.id,
+            sale_id=sale.id,
+            refund_id=refund_id,
+            net_amount=net,
         )
     return f"Refund of {amount} {sale.currency} recorded against sale {sale.id}."
 
@@ -370,6 +381,17 @@ def _record_sale(
             link_id=customer.link_id,
             customer_id=customer.id,
             reporting_amount=conversion.amount if conversion else None,
+            at_ms=at_ms,
+        )
+        earning.on_sale(
+            session,
+            workspace_id=workspace.id,
+            sale_id=row["id"],
+            link_id=customer.link_id,
+            customer_id=customer.id,
+            reporting_amount=conversion.amount if conversion else None,
+            currency=workspace.currency,
+            invoice_id=invoice_id,
             at_ms=at_ms,
         )
     if payment_intent:

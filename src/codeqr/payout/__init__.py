@@ -1,0 +1,1 @@
+"""Payouts: the sums paid to partners for their due commissions."""

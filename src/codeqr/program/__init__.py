@@ -1,0 +1,1 @@
+"""Partner programs: one default program per workspace, its groups and rewards (SPEC §10)."""
