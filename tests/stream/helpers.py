@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,6 +50,7 @@ class EventStream:
         self.server._clients.append(self._client)  # closed when the server stops, come what may
         self._opened = threading.Event()
         self._body = b""
+        self._socket: socket.socket | None = None
         self._thread = threading.Thread(target=self._read, daemon=True)
 
     def open(self) -> EventStream:
@@ -60,6 +63,12 @@ class EventStream:
         return self
 
     def close(self) -> None:
+        """Hang up as a browser does: the connection's socket shut at once (closing the
+        client alone may leave it open while the reader thread is blocked on it, and the
+        server then learns of the departure late)."""
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
         self._client.close()
         self._thread.join(5)
 
@@ -106,6 +115,8 @@ class EventStream:
                 "GET", "/api/events/stream", headers=self.headers, params=self.params
             ) as response:
                 self.status = response.status_code
+                stream = response.extensions.get("network_stream")
+                self._socket = stream.get_extra_info("socket") if stream is not None else None
                 self.content_type = response.headers.get("content-type", "")
                 if response.status_code != 200:
                     self.retry_after = response.headers.get("retry-after")
