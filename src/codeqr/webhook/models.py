@@ -50,6 +50,10 @@ class Webhook(Base):
     disabled_at: Mapped[datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(String(REASON_MAX))
     consecutive_failures: Mapped[int] = mapped_column(default=0)
+    """Attempts that failed in a row (any delivery); a success sets it back to 0."""
+    failing_since: Mapped[datetime | None]
+    """When the current run of failures began: an endpoint is disabled only after failing
+    for a while, so a burst of events to a short outage does not disable it."""
     last_failed_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

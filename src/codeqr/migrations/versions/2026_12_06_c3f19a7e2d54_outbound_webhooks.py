@@ -34,6 +34,7 @@ def upgrade() -> None:
         _time("disabled_at", nullable=True),
         sa.Column("disabled_reason", sa.String(length=300), nullable=True),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
+        _time("failing_since", nullable=True),
         _time("last_failed_at", nullable=True),
         _time("created_at", nullable=False),
         _time("updated_at", nullable=False),
