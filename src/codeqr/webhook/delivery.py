@@ -115,11 +115,12 @@ class Deliverer:
         self.jitter = jitter
         self.lease = timedelta(seconds=batch * (2 * timeout + 1) + 30)
         """Longer than a round can take (one endpoint may hold every delivery of it)."""
-        self._client = httpx.Client(
-            transport=transport or GuardedTransport(allow_private=allow_private),
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-        )
+        self.allow_private = allow_private
+        self._transport = transport
+        self._client: httpx.Client | None = None
+        """Made on first use: building the TLS context costs, and most apps built (the
+        command line's, the tests') never deliver."""
+        self._client_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook-send")
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -131,6 +132,7 @@ class Deliverer:
     def start(self) -> None:
         """Deliver in a thread until ``stop``."""
         self._stop.clear()
+        self._pruned_at = time.monotonic()  # not at start: an hour in
         self._thread = threading.Thread(target=self._loop, name="webhook-deliverer", daemon=True)
         self._thread.start()
 
@@ -146,7 +148,20 @@ class Deliverer:
             self._thread.join()
             self._thread = None
         self._pool.shutdown(wait=True)
-        self._client.close()
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _http(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    transport=self._transport or GuardedTransport(allow_private=self.allow_private),
+                    timeout=httpx.Timeout(self.timeout),
+                    follow_redirects=False,
+                )
+            return self._client
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -243,7 +258,7 @@ class Deliverer:
         headers = headers_for(item.secret, body, event_id=item.event_id, event=item.event_type)
         started = time.monotonic()
         try:
-            with self._client.stream("POST", item.url, content=body, headers=headers) as answer:
+            with self._http().stream("POST", item.url, content=body, headers=headers) as answer:
                 excerpt = b""
                 for chunk in answer.iter_bytes():
                     excerpt += chunk
@@ -260,6 +275,11 @@ class Deliverer:
         """Write what the attempt got, under this worker's claim."""
         now = utcnow()
         with self.db.transaction() as session:
+            # The endpoint's row first, then the delivery's: the order ``service.disable``
+            # takes them in, so the two never wait on each other (PostgreSQL).
+            webhook = session.scalar(
+                select(Webhook).where(Webhook.id == item.webhook_id).with_for_update()
+            )
             delivery = session.scalar(
                 select(WebhookDelivery)
                 .where(WebhookDelivery.id == item.delivery_id, WebhookDelivery.claimed_by == token)
@@ -267,9 +287,6 @@ class Deliverer:
             )
             if delivery is None:
                 return  # the claim expired and another worker took it (or it was deleted)
-            webhook = session.scalar(
-                select(Webhook).where(Webhook.id == item.webhook_id).with_for_update()
-            )
             delivery.attempts += 1
             delivery.last_attempt_at = now
             delivery.last_status = attempt.status

@@ -16,6 +16,7 @@ from codeqr.link.urls import normalize_url
 from codeqr.webhook.models import DeliveryStatus, Webhook, WebhookDelivery
 from codeqr.webhook.schemas import (
     NOT_YET,
+    URL_MAX,
     LinkScope,
     Trigger,
     WebhookCreate,
@@ -191,7 +192,11 @@ def _valid_url(value: str) -> str:
     delivery connects (``webhook.transport``), on the address actually reached."""
     if not value.lower().startswith(("http://", "https://")):
         raise Unprocessable("url: must be an http:// or https:// URL")
-    return normalize_url(value, "url")
+    url = normalize_url(value, "url")
+    # In bytes: the URL is a unique key, and PostgreSQL's index entries are bounded.
+    if len(url.encode("utf-8", "surrogatepass")) > URL_MAX:
+        raise Unprocessable(f"url: must be at most {URL_MAX} bytes")
+    return url
 
 
 def _valid_triggers(values: list[str]) -> list[str]:

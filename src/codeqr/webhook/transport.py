@@ -75,10 +75,11 @@ class GuardedTransport(httpx.HTTPTransport):
     proxy would make the connection, and the check, somewhere else)."""
 
     def __init__(self, *, allow_private: bool, max_connections: int = 20) -> None:
-        super().__init__(trust_env=False)
+        context = httpx.create_ssl_context(trust_env=False)
+        super().__init__(verify=context, trust_env=False)
         # httpx takes no network backend; its pool is rebuilt with the guarded one.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=context,
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=5.0,
