@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -392,3 +393,39 @@ def test_the_body_is_the_stored_text(hooked: LiveServer, receiver: Receiver) -> 
     assert body is not None
     assert receiver.got[0].body == body.encode()
     assert json.loads(body)["data"]["url"].endswith("/%C3%BC") or "ü" in body
+
+
+def test_two_workers_never_claim_the_same_delivery(hooked: LiveServer) -> None:
+    running = hooked.services.deliverer
+    assert running is not None
+    running.stop()  # the two below are the only workers
+    tenant = make_tenant(hooked)
+    subscribe(hooked, tenant, "https://receiver.example/hooks", ["link.created"])
+    http = hooked.client(tenant.token)
+    for n in range(30):
+        assert http.post("/api/links", json={"url": f"https://shop.example/{n}"}).is_success
+    workers = [Deliverer(hooked.services.db, batch=30) for _ in range(2)]
+    claimed: list[list[str]] = [[], []]
+    start = threading.Barrier(2)
+
+    def claim(index: int) -> None:
+        start.wait()
+        for _ in range(5):
+            claimed[index] += [c.delivery_id for c in workers[index].claim(f"worker-{index}")]
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for worker in workers:
+        worker.stop()
+    everything = claimed[0] + claimed[1]
+    assert len(everything) == 30
+    assert len(set(everything)) == 30
+    with hooked.services.db.transaction() as session:
+        owners = dict(
+            session.execute(select(WebhookDelivery.id, WebhookDelivery.claimed_by)).tuples().all()
+        )
+    assert all(owners[i] == "worker-0" for i in claimed[0])
+    assert all(owners[i] == "worker-1" for i in claimed[1])

@@ -213,10 +213,14 @@ class Deliverer:
             )
             if not ids:
                 return []
+            free = or_(d.claimed_until.is_(None), d.claimed_until < now)
+            # The condition again, under the write lock: on SQLite the read above took no
+            # lock, and only the rows this statement changes are this worker's.
             session.execute(
                 update(d)
-                .where(d.id.in_(ids))
+                .where(d.id.in_(ids), d.status == DeliveryStatus.pending.value, free)
                 .values(claimed_by=token, claimed_until=now + self.lease)
+                .execution_options(synchronize_session=False)
             )
             rows = session.execute(
                 select(
@@ -232,7 +236,7 @@ class Deliverer:
                 )
                 .join(Webhook, Webhook.id == d.webhook_id)
                 .join(WebhookEvent, WebhookEvent.id == d.event_id)
-                .where(d.id.in_(ids))
+                .where(d.id.in_(ids), d.claimed_by == token)
                 .order_by(d.next_attempt_at, d.id)
             ).all()
         return [Claimed(*row) for row in rows]
