@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import structlog
@@ -56,6 +56,11 @@ RETRY_WINDOW = timedelta(days=3)
 """How long an event is retried: more than the 24 hours an endpoint may be down."""
 KEEP_FINISHED = timedelta(days=30)
 """How long finished deliveries (and events with nothing left owed) stay for the log."""
+
+
+def _aware(value: datetime) -> datetime:
+    """``value`` in UTC with its zone (SQLite gives times back without one)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -318,14 +323,14 @@ class Deliverer:
                 webhook.failing_since = now
             if delivery.status == DeliveryStatus.pending.value:
                 retry_at = now + timedelta(seconds=self.backoff(delivery.attempts))
-                if retry_at - item.event_created_at > self.retry_window:
+                if retry_at - _aware(item.event_created_at) > self.retry_window:
                     delivery.status = DeliveryStatus.failed.value
                 else:
                     delivery.next_attempt_at = retry_at
             if (
                 webhook.disabled_at is None
                 and webhook.consecutive_failures >= self.disable_after
-                and now - webhook.failing_since >= self.disable_after_age
+                and now - _aware(webhook.failing_since) >= self.disable_after_age
             ):
                 what = f"HTTP {attempt.status}" if attempt.status else attempt.excerpt[:120]
                 self._disable(

@@ -136,6 +136,7 @@ class WebhookOutbox:
             created_at=now,
         )
         session.add(event)
+        session.flush()  # the event's row before its deliveries' (no ORM relationship)
         session.add_all(
             WebhookDelivery(
                 id=new_id("whd"),
