@@ -43,6 +43,7 @@ from codeqr.system.docs import router as docs_router
 from codeqr.system.endpoints import router as system_router
 from codeqr.system.health import Readiness
 from codeqr.system.metrics import AppMetrics
+from codeqr.webhook.endpoints import router as webhooks_router
 from codeqr.workspace.endpoints import router as workspace_router
 
 
@@ -58,6 +59,8 @@ def create_api(services: Services) -> FastAPI:
                 clickhouse.migrate(services.clickhouse)
         if services.shipper is not None:
             services.shipper.start()
+        if services.deliverer is not None:
+            services.deliverer.start()  # pending deliveries of earlier runs go out again
         services.cache.domain_for_host("")  # load the domain table before the first click
         # The dedupe's memory starts empty: until when may a click repeat an earlier one?
         services.redirector.visitors.start(services.events.load_recent_visitors(now_ms()))
@@ -85,6 +88,8 @@ def create_api(services: Services) -> FastAPI:
         services.recorder.close()
         if services.shipper is not None:
             services.shipper.stop()  # after the last clicks: they go out before it stops
+        if services.deliverer is not None:
+            services.deliverer.stop()
         if services.clickhouse is not None:
             services.clickhouse.close()
         services.key_usage.close()
@@ -119,6 +124,7 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(partners_router, prefix="/api")
     api.include_router(commissions_router, prefix="/api")
     api.include_router(payouts_router, prefix="/api")
+    api.include_router(webhooks_router, prefix="/api")
     api.include_router(auth_router)
     api.include_router(oauth_router)
     install_dashboard(api)

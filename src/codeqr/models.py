@@ -12,6 +12,7 @@ from codeqr.partner.models import Enrollment, Partner
 from codeqr.payout.models import Payout
 from codeqr.program.models import PartnerGroup, Program, Reward
 from codeqr.stripe.models import StripeEvent, StripeIntegration
+from codeqr.webhook.models import Webhook, WebhookDelivery, WebhookEvent
 from codeqr.workspace.models import ApiKey, Membership, Plan, User, Workspace
 
 __all__ = [
@@ -38,6 +39,9 @@ __all__ = [
     "Tag",
     "User",
     "UserSession",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
     "Workspace",
     "click_events",
     "click_rollup_marks",

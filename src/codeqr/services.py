@@ -23,6 +23,7 @@ from codeqr.events.shipping import Shipper
 from codeqr.events.sql import SqlEventsStore
 from codeqr.events.store import EventsStore
 from codeqr.kit.db import Database
+from codeqr.kit.hooks import WEBHOOKS_KEY
 from codeqr.kit.ratelimit import MemoryRateLimits
 from codeqr.kit.redis_ratelimit import RedisRateLimits
 from codeqr.link.service import LinkContext, LinkService
@@ -37,6 +38,8 @@ from codeqr.stream.fanout import SAFETY_NET_S, RemoteNudges
 from codeqr.stream.feed import Feed
 from codeqr.stream.service import shaper
 from codeqr.stripe.client import StripeClients
+from codeqr.webhook.delivery import Deliverer
+from codeqr.webhook.outbox import WebhookOutbox
 from codeqr.workspace.usage import KeyUsage
 
 if TYPE_CHECKING:
@@ -78,6 +81,10 @@ class Services:
     """ClickHouse's client when ``CODEQR_EVENTS_URL`` is set."""
     shipper: Shipper | None = None
     """Sends noted event changes to ClickHouse (``events.shipping``)."""
+    webhooks: WebhookOutbox | None = None
+    """Notes webhook events in the transaction of their change (``webhook.outbox``)."""
+    deliverer: Deliverer | None = None
+    """Sends them to the endpoints, retries, disables (``webhook.delivery``)."""
 
     @classmethod
     def build(cls, settings: Settings, *, default_domain: str, public_url: str) -> Services:
@@ -139,6 +146,14 @@ class Services:
             else None,
             shared_visitors=SharedVisitors(settings.redis_url) if settings.redis_url else None,
         )
+        webhooks = WebhookOutbox(links, events)
+        db.share(WEBHOOKS_KEY, webhooks)
+        deliverer = Deliverer(
+            db,
+            allow_private=settings.webhooks_allow_private,
+            timeout=settings.webhooks_timeout_seconds,
+        )
+        webhooks.on_noted = deliverer.nudge
         feed = Feed(db, shaper(links), interval=SAFETY_NET_S if settings.redis_url else 0.2)
         recorder.on_stored = feed.nudge
         nudges = None
@@ -166,4 +181,6 @@ class Services:
             reader=reader,
             clickhouse=client,
             shipper=shipper,
+            webhooks=webhooks,
+            deliverer=deliverer,
         )

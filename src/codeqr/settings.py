@@ -127,6 +127,12 @@ class Settings(BaseSettings):
     """How often the daily click rollups catch up (SQLite only; 0 turns them off)."""
     log_format: LogFormat = LogFormat.console
     """``console`` for a terminal (``make serve``), ``json`` for production log collectors."""
+    webhooks_allow_private: bool = False
+    """Let outbound webhooks reach loopback, private, link-local (cloud metadata) and other
+    non-public addresses. Off: every delivery connects only to public addresses, checked on
+    the address actually connected to (so DNS rebinding does not get through)."""
+    webhooks_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    """How long a webhook delivery may wait to connect, to send, and for each read."""
     metrics_token: str | None = None
     """Bearer token that ``/metrics`` (Prometheus) asks for; empty turns ``/metrics`` off
     (404). At least 16 characters: it is compared to whatever anyone sends."""

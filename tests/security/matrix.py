@@ -157,6 +157,7 @@ def _ids(world: World, slug: str) -> dict[str, str]:
         "path": "dashboard.css",
         "partner_id": a.partner_id,
         "commission_id": a.commission_id,
+        "webhookId": a.webhook_id,
     }
 
 
@@ -174,6 +175,8 @@ def _fresh(world: World, ids: dict[str, str], fresh: str | None) -> dict[str, st
         ids["partner_id"] = world.fresh_partner(world.a)
     elif fresh == "commission":
         ids["commission_id"] = world.fresh_commission(world.a)
+    elif fresh == "webhook":
+        ids["webhookId"] = world.fresh_webhook(world.a)
     return ids
 
 
@@ -403,6 +406,7 @@ def _authorize_params(world: World) -> dict[str, str]:
 LINK = "/api/links/{link_id}"
 CUSTOMER = "/api/customers/{customer_id}"
 DOMAIN = "/api/domains/{domain}"
+WEBHOOK = "/api/webhooks/{webhookId}"
 COMMISSION = "/api/commissions/{commission_id}"
 PARTNER_LINKS = "/api/partners/links?partnerId={partner_id}"
 _serial = itertools.count(1)
@@ -491,6 +495,29 @@ ROWS: list[Row] = [
         ),
     ),
     Row("DELETE", DOMAIN, secret(), api("DELETE", DOMAIN, fresh="domain", probe="/api/domains")),
+    # --- outbound webhooks --------------------------------------------------------------
+    Row(
+        "POST",
+        "/api/webhooks",
+        # B adding a receiver gets a webhook of its own (tests/webhook/test_endpoints.py).
+        {**secret(other=201), OWN: 201},
+        api("POST", "/api/webhooks", json=lambda w: w.new_webhook_body()),
+    ),
+    Row("GET", "/api/webhooks", secret(other=200), api("GET", "/api/webhooks")),
+    Row("GET", WEBHOOK, secret(), api("GET", WEBHOOK)),
+    Row(
+        "PATCH",
+        WEBHOOK,
+        secret(),
+        api("PATCH", WEBHOOK, json=lambda w: {"name": f"{w.a.word} CRM"}, probe=WEBHOOK),
+    ),
+    Row(
+        "POST",
+        WEBHOOK + "/secret",
+        secret(),
+        api("POST", WEBHOOK + "/secret", fresh="webhook", probe=WEBHOOK),
+    ),
+    Row("DELETE", WEBHOOK, secret(), api("DELETE", WEBHOOK, fresh="webhook", probe=WEBHOOK)),
     # --- QR, workspaces ----------------------------------------------------------------
     Row(
         "GET",

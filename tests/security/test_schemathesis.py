@@ -139,6 +139,7 @@ def _real_ids(case: Any, owner: Side) -> None:
         "idOrSlug": owner.workspace_id,
         "domain": owner.domain_slug,
         "commission_id": owner.commission_id,
+        "webhookId": owner.webhook_id,
     }
     for name, value in (case.path_parameters or {}).items():
         if name in ids and sum(map(ord, str(value))) % 2 == 0:

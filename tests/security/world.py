@@ -83,6 +83,9 @@ class Side:
     group_id: str = ""
     commission_id: str = ""
     commission_description: str = ""
+    webhook_id: str = ""
+    webhook_url: str = ""
+    webhook_signing_secret: str = ""
     key_ids: list[str] = field(default_factory=list)
 
     @property
@@ -124,6 +127,9 @@ class Side:
             "commission id": self.commission_id,
             "commission description": self.commission_description,
             "secret key": self.secret,
+            "webhook id": self.webhook_id,
+            "webhook url": self.webhook_url,
+            "webhook signing secret": self.webhook_signing_secret,
             **self.pii(),
             **{f"key id {n}": key_id for n, key_id in enumerate(self.key_ids)},
         }
@@ -207,6 +213,18 @@ class World:
         link = created.json()
         side.link_id, side.link_key, side.link_domain = link["id"], link["key"], link["domain"]
         side.tag_id = link["tags"][0]["id"]
+        side.webhook_url = f"https://hooks.{word}-crm.example/codeqr"
+        hook = api.post(
+            "/api/webhooks",
+            json={
+                "name": f"{title} CRM",
+                "url": side.webhook_url,
+                "triggers": ["link.created", "lead.created", "sale.created"],
+            },
+        )
+        assert hook.status_code == 201, hook.text
+        side.webhook_id = hook.json()["id"]
+        side.webhook_signing_secret = hook.json()["secret"]
         side.click_id = self.click(side.link_key)
         side.customer_external_id = f"{word}-customer-ext"
         side.customer_name = f"Ada {title}"
@@ -393,6 +411,20 @@ class World:
         created = self.api(side).post("/api/domains", json={"slug": slug})
         assert created.status_code == 201, created.text
         return slug
+
+    def fresh_webhook(self, side: Side) -> str:
+        """A new webhook of the side: its id."""
+        url = f"https://hooks{next(_counter)}.{side.word}-crm.example/codeqr"
+        made = self.api(side).post(
+            "/api/webhooks", json={"name": "Fresh", "url": url, "triggers": ["link.updated"]}
+        )
+        assert made.status_code == 201, made.text
+        return str(made.json()["id"])
+
+    def new_webhook_body(self) -> dict[str, object]:
+        """A webhook no workspace has yet."""
+        url = f"https://hooks{next(_counter)}.matrix-new.example/codeqr"
+        return {"name": "New", "url": url, "triggers": ["link.created"]}
 
     def new_domain_slug(self) -> str:
         """A hostname no workspace holds yet."""

@@ -26,7 +26,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from codeqr.conversion.schemas import TrackLeadIn, TrackSaleIn
-from codeqr.kit.db import OUTBOX_KEY
 from codeqr.link.service import AFTER_COMMIT
 from codeqr.services import Services
 
@@ -121,7 +120,7 @@ class Batcher:
         session = Session(
             bind=connection,
             join_transaction_mode="rollback_only",
-            info={OUTBOX_KEY: self.services.db.events_outbox},
+            info=self.services.db.session_info,  # the events outbox, the webhooks hook
         )
         try:
             for index, (authorization, body) in enumerate(calls):

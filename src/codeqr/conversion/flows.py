@@ -245,6 +245,7 @@ def track_sale(
         reporting_amount=reporting_amount,
         at_ms=at_ms,
     )
+    repository.sale_counted(session, row)
     earning.on_sale(
         session,
         workspace_id=workspace.id,

@@ -17,6 +17,7 @@ from codeqr.events.outbox import Changed
 from codeqr.events.store import Click
 from codeqr.kit.clock import from_ms
 from codeqr.kit.db import insert_unless_exists as kit_insert_unless_exists
+from codeqr.kit.hooks import notes
 from codeqr.kit.ids import click_id as event_id
 from codeqr.kit.prepared import insert_unless_exists, prepared
 from codeqr.link.models import Link
@@ -48,30 +49,28 @@ def record_lead(
     is test data left out of the figures: ``counted=False``).
     """
     lead_id = event_id()  # ids follow insertion (the live stream reads by id)
-    inserted = insert_unless_exists(
-        session,
-        lead_events,
-        {
-            "id": lead_id,
-            "timestamp": at_ms,
-            "workspace_id": customer.workspace_id,
-            "link_id": click.link_id,
-            "click_id": click.id,
-            "customer_id": customer.id,
-            "event_name": event_name,
-            "event_quantity": quantity,
-            "metadata": metadata,
-            "test": test,
-            **snapshot(click),
-        },
-        ("customer_id", "event_name"),
-    )
+    lead = {
+        "id": lead_id,
+        "timestamp": at_ms,
+        "workspace_id": customer.workspace_id,
+        "link_id": click.link_id,
+        "click_id": click.id,
+        "customer_id": customer.id,
+        "event_name": event_name,
+        "event_quantity": quantity,
+        "metadata": metadata,
+        "test": test,
+        **snapshot(click),
+    }
+    inserted = insert_unless_exists(session, lead_events, lead, ("customer_id", "event_name"))
     if inserted:
         outbox.note(session, Changed.leads, (lead_id,))
     if inserted and counted:
         prepared(_COUNT_LEADS, session).run(
             session, {"link_id": click.link_id, "quantity": quantity}
         )
+    if inserted and (hooks := notes(session)) is not None:
+        hooks.lead_created(session, lead, click)  # after counting: the link as it is now
     return inserted
 
 
@@ -127,6 +126,13 @@ def record_sale(session: Session, row: dict[str, Any]) -> bool:
     if inserted:
         outbox.note(session, Changed.sales, (row["id"],))
     return inserted
+
+
+def sale_counted(session: Session, row: dict[str, Any]) -> None:
+    """Tell outbound webhooks of a recorded sale (after ``count_sale``: the link and the
+    customer they show include it)."""
+    if (hooks := notes(session)) is not None:
+        hooks.sale_created(session, row)
 
 
 def count_sale(

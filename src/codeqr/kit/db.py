@@ -223,6 +223,19 @@ class Database:
         """Whether this is the embedded SQLite database."""
         return self.engine.dialect.name == "sqlite"
 
+    @property
+    def session_info(self) -> dict[str, Any]:
+        """What every session of this database carries in its ``info`` (a copy): sessions
+        made by hand must carry it too."""
+        return dict(self._sessions.kw.get("info") or {})
+
+    def share(self, key: str, value: Any) -> None:
+        """Put ``value`` in the ``info`` of every session made from now on (the app's
+        ``kit.hooks.EventNotes``)."""
+        info = dict(self._sessions.kw.get("info") or {})
+        info[key] = value
+        self._sessions.configure(info=info)
+
     def session(self) -> Session:
         """A new session; prefer ``transaction``."""
         return self._sessions()

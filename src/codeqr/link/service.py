@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from codeqr.kit.clock import iso, utcnow
 from codeqr.kit.errors import CodeQRError, Conflict, Forbidden, NotFound, Unprocessable
+from codeqr.kit.hooks import notes
 from codeqr.kit.ids import base62, new_id
 from codeqr.kit.passwords import hash_password
 from codeqr.link import repository
@@ -268,6 +269,8 @@ class LinkService:
         session.flush()
         self._attach_tags(session, workspace, link, tags)
         self._changed(session, link.domain, link.key_lower)
+        if (hooks := notes(session)) is not None:
+            hooks.link_changed(session, "link.created", link)
         return link
 
     def try_create(
@@ -316,6 +319,8 @@ class LinkService:
             self._attach_tags(session, workspace, link, tags, replace=True)
         self._changed(session, *old)
         self._changed(session, link.domain, link.key_lower)
+        if (hooks := notes(session)) is not None:
+            hooks.link_changed(session, "link.updated", link)
         return link
 
     def update_many(self, session: Session, workspace: Workspace, body: BulkUpdate) -> list[Link]:
@@ -333,6 +338,8 @@ class LinkService:
 
     def delete(self, session: Session, workspace: Workspace, link: Link) -> None:
         """Delete a link; its recorded clicks stay in analytics."""
+        if (hooks := notes(session)) is not None:
+            hooks.link_changed(session, "link.deleted", link)  # as it was, tags and all
         session.execute(delete(LinkTag).where(LinkTag.link_id == link.id))
         session.delete(link)
         session.flush()

@@ -383,6 +383,7 @@ def _record_sale(
             reporting_amount=conversion.amount if conversion else None,
             at_ms=at_ms,
         )
+        repository.sale_counted(session, row)
         earning.on_sale(
             session,
             workspace_id=workspace.id,

@@ -1,0 +1,376 @@
+"""The delivery worker: sends what the outbox noted, signs it, retries it, gives up on it.
+
+A thread of the app (started in its lifespan, as the events shipper is) that, every
+``interval`` seconds or when a commit noted events:
+
+1. claims up to ``batch`` due deliveries (``pending``, ``next_attempt_at`` passed, no live
+   claim) by writing its token and a lease into them, in one short transaction — with
+   ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so every process of a scale-out deployment
+   runs a worker and no two take the same row; SQLite has one process and one writer;
+2. POSTs each event's stored body to its endpoint (signed afresh, ``webhook.signing``),
+   one delivery at a time per endpoint, several endpoints at once, through the guarded
+   transport (``webhook.transport``), with a timeout of a few seconds, reading at most
+   ``EXCERPT_MAX`` bytes of the answer;
+3. records the attempt under its claim: 2xx is delivered; ``410 Gone`` disables the
+   endpoint; anything else is retried after an exponential backoff with jitter until the
+   retry window (3 days) has passed since the event, and the endpoint is disabled once it
+   has failed ``disable_after`` times in a row for at least ``disable_after_age``.
+
+At least once: a process that dies mid-delivery leaves its claim to expire (``lease``),
+and the delivery is sent again. Receivers dedupe on the event id.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import structlog
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from codeqr.kit.clock import utcnow
+from codeqr.kit.db import Database
+from codeqr.webhook import service
+from codeqr.webhook.models import (
+    EXCERPT_MAX,
+    DeliveryStatus,
+    Webhook,
+    WebhookDelivery,
+    WebhookEvent,
+)
+from codeqr.webhook.signing import headers_for
+from codeqr.webhook.transport import GuardedTransport
+
+log = structlog.get_logger(__name__)
+
+RETRY_WINDOW = timedelta(days=3)
+"""How long an event is retried: more than the 24 hours an endpoint may be down."""
+KEEP_FINISHED = timedelta(days=30)
+"""How long finished deliveries (and events with nothing left owed) stay for the log."""
+
+
+def _aware(value: datetime) -> datetime:
+    """``value`` in UTC with its zone (SQLite gives times back without one)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this worker holds: what to send, and where."""
+
+    delivery_id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    url: str
+    secret: str
+    body: str
+    attempts: int
+    event_created_at: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one POST got: the status (``None``: no answer), time taken, start of the answer."""
+
+    status: int | None
+    duration_ms: int
+    excerpt: str
+
+
+class Deliverer:
+    """Claims due deliveries and sends them (see the module docstring)."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        allow_private: bool = False,
+        timeout: float = 5.0,
+        interval: float = 1.0,
+        batch: int = 20,
+        workers: int = 4,
+        base_delay: float = 30.0,
+        max_delay: float = 4 * 3600.0,
+        retry_window: timedelta = RETRY_WINDOW,
+        disable_after: int = 20,
+        disable_after_age: timedelta = timedelta(hours=24),
+        transport: httpx.BaseTransport | None = None,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.db = db
+        self.timeout = timeout
+        self.interval = interval
+        self.batch = batch
+        self.workers = workers
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.retry_window = retry_window
+        self.disable_after = disable_after
+        self.disable_after_age = disable_after_age
+        self.jitter = jitter
+        self.lease = timedelta(seconds=batch * (2 * timeout + 1) + 30)
+        """Longer than a round can take (one endpoint may hold every delivery of it)."""
+        self.allow_private = allow_private
+        self._transport = transport
+        self._client: httpx.Client | None = None
+        """Made on first use: building the TLS context costs, and most apps built (the
+        command line's, the tests') never deliver."""
+        self._client_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook-send")
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pruned_at = 0.0
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Deliver in a thread until ``stop``."""
+        self._stop.clear()
+        self._pruned_at = time.monotonic()  # not at start: an hour in
+        self._thread = threading.Thread(target=self._loop, name="webhook-deliverer", daemon=True)
+        self._thread.start()
+
+    def nudge(self) -> None:
+        """Look for due deliveries now (a commit just noted some)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the attempts under way, give back the rest, stop the thread."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._pool.shutdown(wait=True)
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def _http(self) -> httpx.Client:
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    transport=self._transport or GuardedTransport(allow_private=self.allow_private),
+                    timeout=httpx.Timeout(self.timeout),
+                    follow_redirects=False,
+                )
+            return self._client
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sent = self.run_once()
+                if time.monotonic() - self._pruned_at > 3600:
+                    self.prune()
+            except Exception as exc:  # the database is away: try again later
+                log.warning("webhook.delivery.failed", error=repr(exc))
+                sent = 0
+            if sent >= self.batch:
+                continue  # behind: the next round at once
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+    # --- one round -------------------------------------------------------------------------
+
+    def run_once(self) -> int:
+        """Claim due deliveries and attempt them; how many were attempted."""
+        token = uuid.uuid4().hex
+        claimed = self.claim(token)
+        if not claimed:
+            return 0
+        by_endpoint: dict[str, list[Claimed]] = defaultdict(list)
+        for item in claimed:
+            by_endpoint[item.webhook_id].append(item)
+        futures = [
+            self._pool.submit(self._send_all, token, items) for items in by_endpoint.values()
+        ]
+        return sum(f.result() for f in futures)
+
+    def claim(self, token: str) -> list[Claimed]:
+        """Write ``token`` into up to ``batch`` due deliveries; what they are."""
+        d = WebhookDelivery
+        now = utcnow()
+        with self.db.transaction() as session:
+            ids = list(
+                session.scalars(
+                    select(d.id)
+                    .where(
+                        d.status == DeliveryStatus.pending.value,
+                        d.next_attempt_at <= now,
+                        or_(d.claimed_until.is_(None), d.claimed_until < now),
+                    )
+                    .order_by(d.next_attempt_at)
+                    .limit(self.batch)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if not ids:
+                return []
+            free = or_(d.claimed_until.is_(None), d.claimed_until < now)
+            # The condition again, under the write lock: on SQLite the read above took no
+            # lock, and only the rows this statement changes are this worker's.
+            session.execute(
+                update(d)
+                .where(d.id.in_(ids), d.status == DeliveryStatus.pending.value, free)
+                .values(claimed_by=token, claimed_until=now + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            rows = session.execute(
+                select(
+                    d.id,
+                    d.webhook_id,
+                    d.event_id,
+                    WebhookEvent.type,
+                    Webhook.url,
+                    Webhook.secret,
+                    WebhookEvent.body,
+                    d.attempts,
+                    WebhookEvent.created_at,
+                )
+                .join(Webhook, Webhook.id == d.webhook_id)
+                .join(WebhookEvent, WebhookEvent.id == d.event_id)
+                .where(d.id.in_(ids), d.claimed_by == token)
+                .order_by(d.next_attempt_at, d.id)
+            ).all()
+        return [Claimed(*row) for row in rows]
+
+    def _send_all(self, token: str, items: list[Claimed]) -> int:
+        """One endpoint's deliveries, one after another; the rest given back on stop."""
+        done = 0
+        for item in items:
+            if self._stop.is_set():
+                self._release(token, item.delivery_id)
+                continue
+            try:
+                attempt = self.attempt(item)
+                self.record(token, item, attempt)
+            except Exception as exc:  # never lose the thread; the claim expires
+                log.warning("webhook.delivery.error", delivery=item.delivery_id, error=repr(exc))
+            done += 1
+        return done
+
+    def attempt(self, item: Claimed) -> Attempt:
+        """POST the event once; never raises for what the network or receiver does."""
+        body = item.body.encode()
+        headers = headers_for(item.secret, body, event_id=item.event_id, event=item.event_type)
+        started = time.monotonic()
+        try:
+            with self._http().stream("POST", item.url, content=body, headers=headers) as answer:
+                excerpt = b""
+                for chunk in answer.iter_bytes():
+                    excerpt += chunk
+                    if len(excerpt) >= EXCERPT_MAX:
+                        break
+                status: int | None = answer.status_code
+                text = excerpt[:EXCERPT_MAX].decode("utf-8", "replace")
+        except httpx.HTTPError as exc:
+            status, text = None, f"{type(exc).__name__}: {exc}"
+        duration = int((time.monotonic() - started) * 1000)
+        return Attempt(status, duration, text[:EXCERPT_MAX])
+
+    def record(self, token: str, item: Claimed, attempt: Attempt) -> None:
+        """Write what the attempt got, under this worker's claim."""
+        now = utcnow()
+        with self.db.transaction() as session:
+            # The endpoint's row first, then the delivery's: the order ``service.disable``
+            # takes them in, so the two never wait on each other (PostgreSQL).
+            webhook = session.scalar(
+                select(Webhook).where(Webhook.id == item.webhook_id).with_for_update()
+            )
+            delivery = session.scalar(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.id == item.delivery_id, WebhookDelivery.claimed_by == token)
+                .with_for_update()
+            )
+            if delivery is None:
+                return  # the claim expired and another worker took it (or it was deleted)
+            delivery.attempts += 1
+            delivery.last_attempt_at = now
+            delivery.last_status = attempt.status
+            delivery.last_duration_ms = attempt.duration_ms
+            delivery.last_response = attempt.excerpt
+            delivery.claimed_by = None
+            delivery.claimed_until = None
+            ok = attempt.status is not None and 200 <= attempt.status < 300
+            if ok:
+                delivery.status = DeliveryStatus.delivered.value
+                delivery.delivered_at = now
+                if webhook is not None:
+                    webhook.consecutive_failures = 0
+                    webhook.failing_since = None
+                return
+            if webhook is None:
+                return
+            if attempt.status == 410:
+                delivery.status = DeliveryStatus.failed.value
+                self._disable(session, webhook, "The endpoint answered 410 Gone.")
+                return
+            webhook.consecutive_failures += 1
+            webhook.last_failed_at = now
+            if webhook.failing_since is None:
+                webhook.failing_since = now
+            if delivery.status == DeliveryStatus.pending.value:
+                retry_at = now + timedelta(seconds=self.backoff(delivery.attempts))
+                if retry_at - _aware(item.event_created_at) > self.retry_window:
+                    delivery.status = DeliveryStatus.failed.value
+                else:
+                    delivery.next_attempt_at = retry_at
+            if (
+                webhook.disabled_at is None
+                and webhook.consecutive_failures >= self.disable_after
+                and now - _aware(webhook.failing_since) >= self.disable_after_age
+            ):
+                what = f"HTTP {attempt.status}" if attempt.status else attempt.excerpt[:120]
+                self._disable(
+                    session,
+                    webhook,
+                    f"{webhook.consecutive_failures} deliveries in a row failed "
+                    f"(the last: {what}).",
+                )
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before the next try after ``attempts`` tries: doubling from
+        ``base_delay`` up to ``max_delay``, each spread by ±25% so retries do not march."""
+        delay = min(self.max_delay, self.base_delay * 2 ** max(0, attempts - 1))
+        return float(delay * (0.75 + 0.5 * self.jitter()))
+
+    @staticmethod
+    def _disable(session: Session, webhook: Webhook, reason: str) -> None:
+        service.disable(session, webhook, reason)
+        log.warning("webhook.disabled", webhook=webhook.id, url=webhook.url, reason=reason)
+
+    def _release(self, token: str, delivery_id: str) -> None:
+        d = WebhookDelivery
+        with self.db.transaction() as session:
+            session.execute(
+                update(d)
+                .where(d.id == delivery_id, d.claimed_by == token)
+                .values(claimed_by=None, claimed_until=None)
+            )
+
+    # --- keeping the tables small ----------------------------------------------------------
+
+    def prune(self, now: datetime | None = None) -> None:
+        """Delete finished deliveries older than ``KEEP_FINISHED`` and events no endpoint
+        is owed any more."""
+        self._pruned_at = time.monotonic()
+        cutoff = (now or utcnow()) - KEEP_FINISHED
+        d, e = WebhookDelivery, WebhookEvent
+        with self.db.transaction() as session:
+            session.execute(
+                delete(d).where(d.status != DeliveryStatus.pending.value, d.created_at < cutoff)
+            )
+            owed = select(d.id).where(d.event_id == e.id)
+            session.execute(delete(e).where(and_(e.created_at < cutoff, ~owed.exists())))

@@ -1,0 +1,106 @@
+"""Outbound webhooks: endpoints of a workspace, the events noted for them, and one delivery
+row per (endpoint, event) that the delivery worker claims, attempts and retries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from codeqr.kit.clock import utcnow
+from codeqr.kit.db import Base
+
+EXCERPT_MAX = 1_000
+"""Characters of a receiver's answer kept on its delivery (the dashboard's log)."""
+REASON_MAX = 300
+
+
+class DeliveryStatus(StrEnum):
+    """Where a delivery stands."""
+
+    pending = "pending"
+    """Due at ``next_attempt_at`` (or being attempted under a claim)."""
+    delivered = "delivered"
+    failed = "failed"
+    """Given up: the retry window passed, or the endpoint answered 410 Gone."""
+    cancelled = "cancelled"
+    """The endpoint was disabled (or deleted) before this delivery got through."""
+
+
+class Webhook(Base):
+    """An endpoint of a workspace that receives the events of its ``triggers``."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (UniqueConstraint("workspace_id", "url"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(40))
+    url: Mapped[str] = mapped_column(String(2_000))
+    secret: Mapped[str] = mapped_column(String(64))
+    """``whsec_…``: signs every delivery; kept as is (it must be used, not only checked)."""
+    triggers: Mapped[list[str]] = mapped_column(default=list)
+    link_scope: Mapped[str | None] = mapped_column(String(16))
+    """``links``: only events about ``link_ids``; ``None``: every link of the workspace."""
+    link_ids: Mapped[list[str] | None]
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(String(REASON_MAX))
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    """Attempts that failed in a row (any delivery); a success sets it back to 0."""
+    failing_since: Mapped[datetime | None]
+    """When the current run of failures began: an endpoint is disabled only after failing
+    for a while, so a burst of events to a short outage does not disable it."""
+    last_failed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEvent(Base):
+    """One event as its receivers get it: ``body`` is the exact JSON text that is signed
+    and sent, the same bytes on every attempt to every endpoint."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        Index("ix_webhook_events_workspace_id_created_at", "workspace_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    """``evt_…``, stable across retries: receivers dedupe on it."""
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """An event owed to one endpoint: its attempts, its next one, and who holds it now."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id"),
+        # The worker's claim: due pending rows, oldest due first.
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_event_id", "event_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(12), default=DeliveryStatus.pending.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_attempt_at: Mapped[datetime | None]
+    last_status: Mapped[int | None]
+    """The receiver's HTTP status of the last attempt (``None``: no answer)."""
+    last_duration_ms: Mapped[int | None]
+    last_response: Mapped[str | None] = mapped_column(String(EXCERPT_MAX))
+    """The start of the receiver's answer, or why there was none."""
+    claimed_by: Mapped[str | None] = mapped_column(String(40))
+    claimed_until: Mapped[datetime | None]
+    """A claim past this time is abandoned (its process died): the row is due again."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
