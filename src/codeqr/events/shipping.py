@@ -319,8 +319,8 @@ class Shipper:
         )
         # As text: PostgreSQL's driver would parse json into dicts only to write them again.
         cast = "" if self.db.is_sqlite else "::text"
-        self._click_json = text(f"SELECT {build}({pairs}){cast} FROM click_events WHERE id IN :ids")
-        self._click_json = self._click_json.bindparams(bindparam("ids", expanding=True))
+        statement = f"SELECT {build}({pairs}){cast} FROM click_events WHERE id IN :ids"
+        self._click_json = text(statement).bindparams(bindparam("ids", expanding=True))
         return self._click_json
 
     def _read(self, table: Table, keys: dict[str, set[str]]) -> list[tuple[Any, ...]]:

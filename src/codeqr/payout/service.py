@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from codeqr.commission.models import Commission, CommissionStatus
@@ -17,17 +17,13 @@ from codeqr.partner.models import Enrollment, EnrollmentStatus, Partner
 from codeqr.payout.models import Payout, PayoutStatus
 from codeqr.payout.schemas import PayoutFilters, PayoutOut, PayoutPartnerOut, SortBy, WireStatus
 from codeqr.program import service as programs
+from codeqr.program.models import Program
 from codeqr.workspace.models import Workspace
 
 
-def list_payouts(
-    session: Session, workspace: Workspace, filters: PayoutFilters
-) -> list[tuple[Payout, Partner, Enrollment]]:
-    """A page of the workspace's payouts with their partners."""
-    program = programs.gate(session, workspace)
-    if program is None:
-        return []
-    stmt = (
+def _with_partners(workspace: Workspace, program: Program) -> Select[Payout, Partner, Enrollment]:
+    """The program's payouts with each one's partner and enrollment."""
+    return (
         select(Payout, Partner, Enrollment)
         .join(Partner, Partner.id == Payout.partner_id)
         .join(
@@ -37,6 +33,16 @@ def list_payouts(
         )
         .where(Payout.workspace_id == workspace.id, Payout.program_id == program.id)
     )
+
+
+def list_payouts(
+    session: Session, workspace: Workspace, filters: PayoutFilters
+) -> list[tuple[Payout, Partner, Enrollment]]:
+    """A page of the workspace's payouts with their partners."""
+    program = programs.gate(session, workspace)
+    if program is None:
+        return []
+    stmt = _with_partners(workspace, program)
     if filters.status is not None:
         stmt = stmt.where(Payout.status == filters.status.value)
     if filters.partner_id is not None:
@@ -219,17 +225,7 @@ def export_rows(
     program = programs.gate(session, workspace)
     if program is None:
         return []
-    stmt = (
-        select(Payout, Partner, Enrollment)
-        .join(Partner, Partner.id == Payout.partner_id)
-        .join(
-            Enrollment,
-            (Enrollment.partner_id == Payout.partner_id)
-            & (Enrollment.program_id == Payout.program_id),
-        )
-        .where(Payout.workspace_id == workspace.id, Payout.program_id == program.id)
-        .order_by(Payout.created_at, Payout.id)
-    )
+    stmt = _with_partners(workspace, program).order_by(Payout.created_at, Payout.id)
     if status is not None:
         stmt = stmt.where(Payout.status == status)
     return [
