@@ -32,6 +32,7 @@ from codeqr.oauth.endpoints import api_router as oauth_api_router
 from codeqr.oauth.endpoints import router as oauth_router
 from codeqr.partner.endpoints import router as partners_router
 from codeqr.payout.endpoints import router as payouts_router
+from codeqr.portal.endpoints import router as portal_router
 from codeqr.qr.endpoints import router as qr_router
 from codeqr.redirect.handler import Receive, Scope, Send
 from codeqr.services import Services
@@ -128,6 +129,7 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(auth_router)
     api.include_router(oauth_router)
     install_dashboard(api)
+    api.include_router(portal_router)
     api.include_router(system_router)
     api.include_router(docs_router)
     api.include_router(client_tracking_router)

@@ -10,6 +10,7 @@ from codeqr.link.models import Domain, Link, LinkTag, Tag
 from codeqr.oauth.models import OAuthApp, OAuthCode, OAuthToken
 from codeqr.partner.models import Enrollment, Partner
 from codeqr.payout.models import Payout
+from codeqr.portal.models import PartnerSession
 from codeqr.program.models import PartnerGroup, Program, Reward
 from codeqr.stripe.models import StripeEvent, StripeIntegration
 from codeqr.webhook.models import Webhook, WebhookDelivery, WebhookEvent
@@ -30,6 +31,7 @@ __all__ = [
     "OAuthToken",
     "Partner",
     "PartnerGroup",
+    "PartnerSession",
     "Payout",
     "Plan",
     "Program",

@@ -43,6 +43,7 @@ from .world import (
     APP_TEST_WEBHOOK_SECRET,
     APP_WEBHOOK_SECRET,
     METRICS_TOKEN,
+    PARTNER_PASSWORD,
     PASSWORD,
     World,
     sign,
@@ -158,6 +159,7 @@ def _ids(world: World, slug: str) -> dict[str, str]:
         "partner_id": a.partner_id,
         "commission_id": a.commission_id,
         "webhookId": a.webhook_id,
+        "partner_link_id": a.partner_link_id,
     }
 
 
@@ -175,6 +177,8 @@ def _fresh(world: World, ids: dict[str, str], fresh: str | None) -> dict[str, st
         ids["partner_id"] = world.fresh_partner(world.a)
     elif fresh == "commission":
         ids["commission_id"] = world.fresh_commission(world.a)
+    elif fresh == "payout":
+        ids["payout_id"] = world.fresh_payout(world.a)
     elif fresh == "webhook":
         ids["webhookId"] = world.fresh_webhook(world.a)
     return ids
@@ -313,7 +317,7 @@ def page(
         ids = _fresh(world, _ids(world, slug), fresh)
         data = None
         if method == "POST":
-            data = {"csrf_token": csrf, **(_value(form, world) or {})}
+            data = {"csrf_token": csrf, **_fill(_value(form, world) or {}, ids)}
         if probe and caller != OWN:
             token = ids.get("key_token", world.a.secret)
             checked: tuple[str, str] | None = (probe.format(**ids), token)
@@ -327,6 +331,51 @@ def page(
             headers=headers,
             probe=checked,
         )
+
+    return build
+
+
+def portal(
+    method: str,
+    path: str,
+    *,
+    invite: bool = False,
+    form: Value = None,
+    fresh: str | None = None,
+) -> Build:
+    """A partner portal request. own: A's partner signed in to A's portal; other: B's
+    partner's session (or invitation) on A's portal; cross: B's partner on B's portal,
+    naming an object of A; none: no session; csrf: A's partner with a forged form token."""
+
+    def build(world: World, caller: str) -> Call:
+        a, b = world.a, world.b
+        side = b if caller in (OTHER, CROSS) else a
+        ids = _fresh(world, _ids(world, b.slug if caller == CROSS else a.slug), fresh)
+        headers: dict[str, str] = {}
+        csrf = ""
+        if caller != NONE:
+            cookie, csrf = world.partner_session(side)
+            headers["Cookie"] = cookie
+        data = None
+        if invite:
+            who = ids["partner_id"] if side is a else b.partner_id
+            token = world.partner_invite(who) if caller != NONE else ""
+            if method == "GET":
+                return Call(method, path.format(**ids), params={"token": token}, headers=headers)
+            nonce, csrf = world.login_form()
+            headers["Cookie"] = nonce
+            data = {"token": token, **(_value(form, world) or {})}
+        elif method == "POST":
+            data = dict(_value(form, world) or {})
+            if "email" in data:  # the sign-in form: the pre-session nonce and its token
+                nonce, csrf = world.login_form()
+                headers["Cookie"] = nonce
+                data["email"] = side.partner_email
+                if caller == NONE:
+                    del headers["Cookie"]
+        if data is not None:
+            data["csrf_token"] = FORGED_CSRF if caller == CSRF else csrf
+        return Call(method, path.format(**ids), data=data, headers=headers)
 
     return build
 
@@ -411,6 +460,7 @@ COMMISSION = "/api/commissions/{commission_id}"
 PARTNER_LINKS = "/api/partners/links?partnerId={partner_id}"
 _serial = itertools.count(1)
 DASH = "/dashboard/{slug}"
+PORTAL = "/app/partners/{slug}"
 
 ROWS: list[Row] = [
     # --- links -------------------------------------------------------------------------
@@ -886,6 +936,121 @@ ROWS: list[Row] = [
             },
         ),
         check=_no_code_for_other,
+    ),
+    # --- the partner program in the dashboard --------------------------------------------
+    Row("GET", DASH + "/program", PAGE, page("GET", DASH + "/program")),
+    Row(
+        "POST",
+        DASH + "/program/partners",
+        FORM,
+        page(
+            "POST",
+            DASH + "/program/partners",
+            form=lambda w: {"email": f"matrix-{next(_serial)}@dash-mail.example"},
+        ),
+    ),
+    Row(
+        "POST",
+        DASH + "/program/rewards",
+        FORM,
+        page(
+            "POST",
+            DASH + "/program/rewards",
+            form={"event": "lead", "type": "flat", "amount": "1.00"},
+        ),
+    ),
+    Row(
+        "POST",
+        DASH + "/program/settings",
+        FORM,
+        page(
+            "POST",
+            DASH + "/program/settings",
+            form={"holding_days": "30", "min_payout": "100.00"},
+        ),
+    ),
+    Row(
+        "GET",
+        DASH + "/program/partners/{partner_id}",
+        {**PAGE, CROSS: 404},
+        page("GET", DASH + "/program/partners/{partner_id}"),
+    ),
+    Row("GET", DASH + "/program/commissions", PAGE, page("GET", DASH + "/program/commissions")),
+    Row(
+        "POST",
+        DASH + "/program/commissions/status",
+        {**FORM, CROSS: 404},
+        page(
+            "POST",
+            DASH + "/program/commissions/status",
+            form={"status": "canceled", "commission_ids": "{commission_id}"},
+            fresh="commission",
+            probe=COMMISSION,
+        ),
+    ),
+    Row("GET", DASH + "/program/payouts", PAGE, page("GET", DASH + "/program/payouts")),
+    Row("GET", DASH + "/program/payouts.csv", PAGE, page("GET", DASH + "/program/payouts.csv")),
+    Row("POST", DASH + "/program/payouts/run", FORM, page("POST", DASH + "/program/payouts/run")),
+    Row(
+        "POST",
+        DASH + "/program/payouts/{payout_id}/paid",
+        {**FORM, CROSS: 404},
+        page(
+            "POST",
+            DASH + "/program/payouts/{payout_id}/paid",
+            form={"reference": "matrix"},
+            fresh="payout",
+            probe="/api/payouts",
+        ),
+    ),
+    # --- the partner portal ---------------------------------------------------------------
+    Row("GET", PORTAL, {OWN: 200, OTHER: 303, NONE: 303}, portal("GET", PORTAL)),
+    Row(
+        "GET",
+        PORTAL + "/login",
+        {OWN: 303, OTHER: 200, NONE: 200},
+        portal("GET", PORTAL + "/login"),
+        public=True,  # the sign-in card names the program, to anyone with the address
+    ),
+    Row(
+        "POST",
+        PORTAL + "/login",
+        # other: B's partner's email and password on A's portal
+        {OWN: 303, OTHER: 400, NONE: 403, CSRF: 403},
+        portal(
+            "POST", PORTAL + "/login", form=lambda w: {"email": "", "password": PARTNER_PASSWORD}
+        ),
+        public=True,
+    ),
+    Row(
+        "POST",
+        PORTAL + "/logout",
+        {OWN: 303, OTHER: 303, NONE: 303, CSRF: 403},
+        portal("POST", PORTAL + "/logout"),
+    ),
+    Row(
+        "GET",
+        PORTAL + "/invite",
+        {OWN: 200, OTHER: 400, NONE: 400},
+        portal("GET", PORTAL + "/invite", invite=True),
+    ),
+    Row(
+        "POST",
+        PORTAL + "/invite",
+        {OWN: 303, OTHER: 400, NONE: 400, CSRF: 403},
+        portal(
+            "POST",
+            PORTAL + "/invite",
+            invite=True,
+            form={"password": "a new partner password"},
+            fresh="partner",
+        ),
+    ),
+    Row(
+        "GET",
+        PORTAL + "/links/{link_id}/qr.svg",  # built naming A's partner's link
+        {OWN: 200, OTHER: 303, CROSS: 404, NONE: 303},
+        portal("GET", PORTAL + "/links/{partner_link_id}/qr.svg"),
     ),
     # --- dashboard -----------------------------------------------------------------------------
     Row("GET", "/", {OWN: 303, OTHER: 303, NONE: 303}, page("GET", "/")),

@@ -12,6 +12,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -51,6 +52,27 @@ def _publishable(w: World) -> dict[str, str]:
 
 def _session(w: World) -> dict[str, str]:
     return {"Cookie": w.session(w.a)[0]}
+
+
+_FORMS: dict[int, tuple[str, str]] = {}
+
+
+def _dash_session(w: World) -> tuple[str, str]:
+    # One session per world for the form cases: the body's CSRF token matches its cookie.
+    if id(w) not in _FORMS:
+        _FORMS[id(w)] = w.session(w.a)
+    return _FORMS[id(w)]
+
+
+def _form(fields: dict[str, str]) -> Callable[[World], bytes]:
+    return lambda w: urlencode({**fields, "csrf_token": _dash_session(w)[1]}).encode()
+
+
+def _form_headers(w: World) -> dict[str, str]:
+    return {
+        "Cookie": _dash_session(w)[0],
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
 
 
 def _signed(secret: Callable[[World], str], body: bytes) -> Callable[[World], dict[str, str]]:
@@ -123,6 +145,50 @@ CASES = [
         headers=_session,
     ),
     Hostile(
+        "program reward amount past 64 bits",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/program/rewards",
+        body=_form({"event": "sale", "type": "flat", "amount": HUGE}),
+        headers=_form_headers,
+    ),
+    Hostile(
+        "program percentage reward of NaN",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/program/rewards",
+        body=_form({"event": "sale", "type": "percentage", "amount": "nan", "months": HUGE}),
+        headers=_form_headers,
+    ),
+    Hostile(
+        "program holding period past 64 bits",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/program/settings",
+        body=_form({"holding_days": HUGE, "min_payout": HUGE}),
+        headers=_form_headers,
+    ),
+    Hostile(
+        "bulk commission status naming 101 commissions",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/program/commissions/status",
+        body=lambda w: (
+            _form({"status": "fraud"})(w)
+            + b"".join(b"&commission_ids=cm_" + str(n).encode() for n in range(101))
+        ),
+        headers=_form_headers,
+    ),
+    Hostile(
+        "partner portal invitation of garbage",
+        "GET",
+        lambda w: f"/app/partners/{w.a.slug}/invite",
+        lambda w: {"token": "\u00ff" * 400},
+    ),
+    Hostile(
+        "partner portal sign-in with a NUL",
+        "POST",
+        lambda w: f"/app/partners/{w.a.slug}/login",
+        body=lambda w: b"email=a%00b&password=%00&csrf_token=x",
+        headers=lambda w: {"Content-Type": "application/x-www-form-urlencoded"},
+    ),
+    Hostile(
         "sale metadata number past 64 bits",
         "POST",
         lambda w: "/api/track/sale",
@@ -191,5 +257,6 @@ def test_no_server_error(live: LiveServer, world: World, case: Hostile) -> None:
             headers=case.headers(world),
         )
     assert answer.status_code < 500, f"{case.name}: {answer.status_code} {answer.text[:300]}"
-    if answer.status_code >= 400 and not case.path(world).startswith("/dashboard/"):
+    pages = ("/dashboard/", "/app/partners/")
+    if answer.status_code >= 400 and not case.path(world).startswith(pages):
         assert set(answer.json()["error"]) == {"code", "message", "doc_url"}, answer.text

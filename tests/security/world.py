@@ -20,7 +20,12 @@ import httpx
 
 from codeqr.auth import service as auth
 from codeqr.auth.csrf import csrf_keys
+from codeqr.kit.ids import new_id
 from codeqr.oauth import service as oauth
+from codeqr.partner.models import Partner
+from codeqr.payout.models import Payout, PayoutStatus
+from codeqr.portal import service as portal
+from codeqr.program import service as programs
 from codeqr.stripe import service as stripe_connection
 from codeqr.stripe.models import StripeIntegration
 from codeqr.workspace import service as ws
@@ -28,6 +33,7 @@ from codeqr.workspace.models import KeyKind
 from tests.conftest import LiveServer
 
 PASSWORD = "correct horse battery"
+PARTNER_PASSWORD = "partner horse battery"
 APP_WEBHOOK_SECRET = "whsec_matrix_app_live"
 APP_TEST_WEBHOOK_SECRET = "whsec_matrix_app_test"
 METRICS_TOKEN = "matrix-metrics-token-0123456789"
@@ -77,6 +83,7 @@ class Side:
     oauth_access: str = ""
     oauth_revoked: str = ""
     partner_id: str = ""
+    partner_link_id: str = ""
     partner_email: str = ""
     partner_name: str = ""
     partner_tenant_id: str = ""
@@ -284,6 +291,11 @@ class World:
             json={"partnerId": side.partner_id, "url": f"https://{side.word}-shop.example/p"},
         )
         assert link.status_code == 201, link.text
+        side.partner_link_id = link.json()["id"]
+        with self.server.services.db.transaction() as session:
+            partner = session.get(Partner, side.partner_id)
+            assert partner is not None
+            portal.set_password(partner, PARTNER_PASSWORD)
         side.commission_description = f"{title} launch bonus"
         side.commission_id = self.fresh_commission(side, side.commission_description)
 
@@ -397,6 +409,44 @@ class World:
             user = ws.get_user_by_email(session, side.email)
             token = auth.start_session(session, user).token
         return f"cq_session={token}", self.csrf.for_session(token)
+
+    def partner_session(self, side: Side) -> tuple[str, str]:
+        """A new partner portal session of the side's partner: its ``Cookie`` header and
+        the CSRF token of its forms."""
+        with self.server.services.db.transaction() as session:
+            partner = session.get(Partner, side.partner_id)
+            assert partner is not None
+            token = portal.start_session(session, partner).token
+        return f"cq_partner={token}", self.csrf.for_session(token)
+
+    def partner_invite(self, partner_id: str) -> str:
+        """The token of a partner's portal invitation, as their team hands it out."""
+        with self.server.services.db.transaction() as session:
+            partner = session.get(Partner, partner_id)
+            assert partner is not None
+            return portal.invite_token(self.server.services.settings.secret(), partner)
+
+    def login_form(self) -> tuple[str, str]:
+        """A pre-session nonce cookie and the sign-in form token that goes with it."""
+        nonce = secrets.token_urlsafe(24)
+        return f"cq_login={nonce}", self.csrf.for_login(nonce)
+
+    def fresh_payout(self, side: Side) -> str:
+        """A new pending payout of the side's partner (no commissions in it): its id."""
+        with self.server.services.db.transaction() as session:
+            workspace = ws.get_workspace(session, side.slug)
+            program = programs.default_program(session, workspace)
+            payout = Payout(
+                id=new_id("po"),
+                workspace_id=workspace.id,
+                program_id=program.id,
+                partner_id=side.partner_id,
+                amount=1_234,
+                currency=program.currency,
+                status=PayoutStatus.pending.value,
+            )
+            session.add(payout)
+            return payout.id
 
     def fresh_link(self, side: Side) -> str:
         """A new link of the side, for a cell that deletes or changes one."""

@@ -3,7 +3,6 @@ command line."""
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Iterator, Mapping
@@ -169,16 +168,7 @@ def payouts_export(
         rows = payouts.export_rows(
             session, ws.get_workspace(session, workspace), status.value if status else None
         )
-    out = csv.writer(sys.stdout, lineterminator="\n")
-    out.writerow(payouts.EXPORT_COLUMNS)
-    out.writerows([_cell(value) for value in row] for row in rows)
-
-
-def _cell(value: object) -> object:
-    # A name or email typed by someone else must not run as a spreadsheet formula.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    sys.stdout.write(payouts.export_csv(rows))
 
 
 def _emit(data: Mapping[str, object], as_json: bool) -> None:

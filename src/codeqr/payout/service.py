@@ -3,6 +3,9 @@ commit."""
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -244,5 +247,21 @@ def export_rows(
             iso(payout.paid_at),
             payout.reference,
         )
-        for payout, partner, enrollment in session.execute(stmt).tuples()
+        for payout, partner, enrollment in session.execute(stmt)
     ]
+
+
+def _cell(value: object) -> object:
+    # A name or email typed by someone else must not run as a spreadsheet formula.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def export_csv(rows: Sequence[tuple[str | int | None, ...]]) -> str:
+    """The export's rows as CSV with its header; text cells cannot start a formula."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    writer.writerows([_cell(value) for value in row] for row in rows)
+    return out.getvalue()

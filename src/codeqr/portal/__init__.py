@@ -1,0 +1,1 @@
+"""The partner portal: where a program's partners see their own links and earnings."""
