@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from codeqr.link.service import LinkContext, LinkService
+from codeqr.partner import service as partners
+from codeqr.partner.schemas import PartnerCreate
 from codeqr.settings import Settings
+from codeqr.workspace import service as ws
 
 from .test_commands import run, run_json
 
@@ -196,3 +200,37 @@ def test_payouts_run_mark_paid_and_export_as_csv(settings: Settings) -> None:
     assert f"{payout['id']},pn_csv,'=HYPERLINK(1),ada@example.com,,12345,USD,completed" in lines[1]
     assert lines[1].endswith(",W-1")
     assert run(settings, "payouts", "export", *base, "--status", "pending").stdout.count("\n") == 1
+
+
+def test_a_partner_invitation_link_is_printed_for_the_team_to_send(settings: Settings) -> None:
+    _workspace(settings, "business")
+    run(settings, "program", "settings", "--workspace", "business")
+    db = settings.database()
+    try:
+        with db.transaction() as session:
+            links = LinkService(
+                LinkContext("localhost:8000", "http://localhost:8000"), lambda _d, _k: None
+            )
+            workspace = ws.get_workspace(session, "business")
+            partners.create(
+                session, links, workspace, PartnerCreate(email="ada@partners.example"), None
+            )
+    finally:
+        db.dispose()
+    shown = run_json(
+        settings, "program", "invite", "--workspace", "business", "--email", "ADA@partners.example"
+    )
+    assert shown["email"] == "ada@partners.example"
+    assert "/app/partners/business/invite?token=" in str(shown["url"])
+    missing = run(
+        settings,
+        "program",
+        "invite",
+        "--workspace",
+        "business",
+        "--email",
+        "x@x.example",
+        check=False,
+    )
+    assert missing.returncode == 1
+    assert "no partner with email" in missing.stderr

@@ -8,11 +8,12 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Annotated
+from urllib.parse import urlencode
 
 import typer
 from sqlalchemy.orm import Session
 
-from codeqr import migrate
+from codeqr import bootstrap, migrate
 from codeqr.kit.errors import CodeQRError
 from codeqr.payout.models import PayoutStatus
 from codeqr.program import service as programs
@@ -109,6 +110,36 @@ def settings(
             "defaultUrl": program.default_url,
         }
     _emit(data, as_json)
+
+
+@program_app.command("invite")
+def invite(
+    workspace: WorkspaceOpt,
+    email: Annotated[str, typer.Option("--email", help="The partner's email.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Print a partner's portal invitation link, to send them (valid 7 days, once)."""
+    from sqlalchemy import select
+
+    from codeqr.partner.models import Partner
+    from codeqr.portal import service as portal
+    from codeqr.portal.endpoints import PREFIX
+
+    config = Settings()
+    with _transaction() as session:
+        found = ws.get_workspace(session, workspace)
+        partner = session.scalar(
+            select(Partner).where(
+                Partner.workspace_id == found.id, Partner.email == email.strip().lower()
+            )
+        )
+        if partner is None:
+            typer.echo(f"error: no partner with email {email} in {found.slug}", err=True)
+            raise typer.Exit(code=1)
+        token = portal.invite_token(config.secret(), partner)
+        _, base = config.instance_urls(bootstrap.known_domain(config.data_dir) or "localhost:8000")
+        url = f"{base}{PREFIX}/{found.slug}/invite?{urlencode({'token': token})}"
+    _emit({"partnerId": partner.id, "email": partner.email, "url": url}, as_json)
 
 
 payouts_app = typer.Typer(help="Partner payouts.", no_args_is_help=True)
