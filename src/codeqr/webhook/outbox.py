@@ -117,9 +117,7 @@ class WebhookOutbox:
 
             workspace = session.get(Workspace, workspace_id)
             assert workspace is not None
-            enrollment, partner = partners.find(
-                session, workspace, Selector(partnerId=partner_id)
-            )
+            enrollment, partner = partners.find(session, workspace, Selector(partnerId=partner_id))
             shown = partners.out_one(session, self.links, workspace, enrollment, partner)
             data: dict[str, Any] = shown.model_dump(mode="json", by_alias=True)
             return data
