@@ -5,11 +5,19 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from codeqr.dashboard import deps
-from codeqr.dashboard.endpoints import analytics, customers, events, home, links, settings
+from codeqr.dashboard.endpoints import (
+    analytics,
+    customers,
+    events,
+    home,
+    links,
+    settings,
+    webhooks,
+)
 from codeqr.dashboard.static import static_app
 
 router = APIRouter(include_in_schema=False)
-for module in (home, links, analytics, events, customers, settings):
+for module in (home, links, analytics, events, customers, settings, webhooks):
     router.include_router(module.router)
 
 
