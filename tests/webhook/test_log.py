@@ -4,6 +4,7 @@ delivered by the real worker to a receiver on loopback."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,10 +16,13 @@ from dub.models.components import (
     SaleCreatedEvent,
 )
 from pydantic import BaseModel
+from sqlalchemy import func, select
 
+from codeqr.kit.clock import utcnow
 from codeqr.sdk.webhooks import verify
 from codeqr.webhook import log
-from codeqr.webhook.models import Webhook
+from codeqr.webhook.delivery import KEEP_FINISHED
+from codeqr.webhook.models import Webhook, WebhookAttempt, WebhookEvent
 from tests.conftest import LiveServer
 from tests.factories import make_tenant
 
@@ -187,3 +191,22 @@ def test_free_plan_and_publishable_keys_are_refused(server: LiveServer) -> None:
     tenant = make_tenant(server, plan="free")
     answer = server.client(tenant.token).post("/api/webhooks/wh_x/test")
     assert answer.status_code == 403
+
+
+def test_pruning_finished_deliveries_takes_their_attempts(
+    hooked: LiveServer, receiver: Receiver
+) -> None:
+    tenant = make_tenant(hooked)
+    hook = subscribe(hooked, tenant, receiver.url, ["link.created"])
+    receiver.answers = [500]
+    hooked.client(tenant.token).post("/api/links", json={"url": "https://example.com/pruned"})
+    _logged(hooked, hook["id"], 2)
+    deliverer = hooked.services.deliverer
+    assert deliverer is not None
+    deliverer.prune(now=utcnow())  # nothing is old enough yet
+    assert len(_log(hooked, hook["id"]).attempts) == 2
+    deliverer.prune(now=utcnow() + KEEP_FINISHED + timedelta(days=1))
+    assert _log(hooked, hook["id"]).attempts == []
+    with hooked.services.db.transaction() as session:
+        assert session.scalar(select(func.count(WebhookAttempt.id))) == 0
+        assert session.scalar(select(func.count(WebhookEvent.id))) == 0
