@@ -16,13 +16,13 @@ from dub.models.components import (
     SaleCreatedEvent,
 )
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from codeqr.kit.clock import utcnow
 from codeqr.sdk.webhooks import verify
 from codeqr.webhook import log
 from codeqr.webhook.delivery import KEEP_FINISHED
-from codeqr.webhook.models import Webhook, WebhookAttempt, WebhookEvent
+from codeqr.webhook.models import Webhook, WebhookAttempt, WebhookDelivery, WebhookEvent
 from tests.conftest import LiveServer
 from tests.factories import make_tenant
 
@@ -210,3 +210,36 @@ def test_pruning_finished_deliveries_takes_their_attempts(
     with hooked.services.db.transaction() as session:
         assert session.scalar(select(func.count(WebhookAttempt.id))) == 0
         assert session.scalar(select(func.count(WebhookEvent.id))) == 0
+
+
+def test_an_event_under_way_is_not_queued_twice(hooked: LiveServer, receiver: Receiver) -> None:
+    tenant = make_tenant(hooked)
+    hook = subscribe(hooked, tenant, receiver.url, ["link.created"])
+    api = hooked.client(tenant.token)
+    api.post("/api/links", json={"url": "https://example.com/under-way"})
+    receiver.wait(lambda: len(receiver.got) == 1)
+    event_id = receiver.got[0].json()["id"]
+    _logged(hooked, hook["id"], 1)
+    with hooked.services.db.transaction() as session:  # as a worker holding it would
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.event_id == event_id)
+            .values(
+                status="pending",
+                claimed_by="another-worker",
+                claimed_until=utcnow() + timedelta(minutes=5),
+                next_attempt_at=utcnow() + timedelta(minutes=5),
+            )
+        )
+    path = f"/api/webhooks/{hook['id']}/redeliver"
+    busy = api.post(path, json={"eventId": event_id})
+    assert busy.status_code == 409
+    assert "right now" in busy.json()["error"]["message"]
+    with hooked.services.db.transaction() as session:  # the claim expired
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.event_id == event_id)
+            .values(claimed_until=utcnow() - timedelta(seconds=1))
+        )
+    assert api.post(path, json={"eventId": event_id}).status_code == 202
+    receiver.wait(lambda: len(receiver.got) == 2)

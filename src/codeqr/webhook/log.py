@@ -27,7 +27,8 @@ from codeqr.webhook.models import (
     WebhookDelivery,
     WebhookEvent,
 )
-from codeqr.webhook.outbox import encode, event_id
+from codeqr.webhook.outbox import encode
+from codeqr.webhook.outbox import event_id as new_event_id
 from codeqr.webhook.schemas import Trigger
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ def send_test(
         )
     now = utcnow()
     envelope = {
-        "id": event_id(),
+        "id": new_event_id(),
         "event": chosen,
         "createdAt": iso(now),
         "test": True,
@@ -204,7 +205,7 @@ def send_test(
 def redeliver(
     session: Session,
     webhook: Webhook,
-    event_id_: str,
+    event_id: str,
     wake: Callable[[], None] | None = None,
 ) -> WebhookEvent:
     """Send an event of the endpoint's workspace to it again: the same id and body, a new
@@ -212,14 +213,14 @@ def redeliver(
     not this workspace's (or no longer kept), 409 while it is being attempted."""
     _usable(webhook)
     event = None
-    if event_id_ and "\x00" not in event_id_:
+    if event_id and "\x00" not in event_id:
         event = session.scalar(
             select(WebhookEvent).where(
-                WebhookEvent.id == event_id_, WebhookEvent.workspace_id == webhook.workspace_id
+                WebhookEvent.id == event_id, WebhookEvent.workspace_id == webhook.workspace_id
             )
         )
     if event is None:
-        raise NotFound(f"Event {event_id_[:100]} not found.")
+        raise NotFound(f"Event {event_id[:100]} not found.")
     now = utcnow()
     delivery = session.scalar(
         select(WebhookDelivery)
