@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from codeqr.sdk.webhooks import verify
 from tests.browser import (
     DESKTOP_UA,
     ConsoleErrors,
@@ -18,6 +19,7 @@ from tests.browser import (
     browser_fixture,  # noqa: F401  (the "browser" fixture)
 )
 from tests.conftest import LiveServer
+from tests.webhook.conftest import Receiver
 
 from .helpers import Account, make_account, seed
 
@@ -171,6 +173,7 @@ PAGES = [
     ("events", "/events"),
     ("customers", "/customers"),
     ("settings", "/settings"),
+    ("webhooks", "/webhooks"),
 ]
 
 
@@ -202,5 +205,62 @@ def test_screenshots_of_every_page(
         page.screenshot(path=str(SCREENSHOTS / "menu-phone.png"))
         page.click("#sidebar >> text=Links")
         expect(page.locator("h1")).to_have_text("Links")
+    assert errors.messages == []
+    context.close()
+
+
+def test_a_webhook_from_creation_to_a_redelivered_test_event(
+    hooked: LiveServer, browser: Browser, receiver: Receiver
+) -> None:
+    account = make_account(hooked)
+    context = _context(browser, DESKTOP)
+    page = context.new_page()
+    errors = ConsoleErrors(page)
+    page.on("dialog", lambda dialog: dialog.accept())  # the "are you sure?" of rotation
+    _sign_in(page, hooked, account)
+    page.click("nav >> text=Webhooks")
+    expect(page.get_by_text("No webhook yet")).to_be_visible()
+    page.fill("#f-name", "CRM")
+    page.fill("#f-url", receiver.url)
+    page.check("input[name=triggers][value='lead.created']")
+    page.check("input[name=triggers][value='commission.created']")
+    page.click("button:has-text('Add webhook')")
+    expect(page.locator(".notice")).to_contain_text("Webhook created")
+    secret = page.locator("#secret-token").inner_text()
+    assert secret.startswith("whsec_")
+    expect(page.locator("#webhook-state")).to_contain_text("Enabled")
+
+    page.select_option("#f-trigger", "commission.created")
+    page.click("#send-test")
+    expect(page.locator(".notice")).to_contain_text("Test event queued")
+    expect(page.locator("#secret-token")).to_have_count(0)  # shown once only
+    receiver.wait(lambda: len(receiver.got) == 1)
+    envelope = receiver.got[0].json()
+    assert envelope["event"] == "commission.created"
+    assert envelope["test"] is True
+    assert verify(secret, receiver.got[0].body, receiver.got[0].headers)
+    row = page.locator(f"tr[data-event-id='{envelope['id']}']")
+    for _ in range(50):  # the worker writes the attempt just after the receiver answers
+        if row.count():
+            break
+        page.wait_for_timeout(100)
+        page.reload()
+    expect(row).to_contain_text("200")
+    expect(row).to_contain_text("test")
+
+    row.locator("button:has-text('Redeliver')").click()
+    expect(page.locator(".notice")).to_contain_text("Event queued again")
+    receiver.wait(lambda: len(receiver.got) == 2)
+    assert receiver.got[1].body == receiver.got[0].body
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "webhook-desktop.png"), full_page=True)
+
+    page.click("#rotate")
+    expect(page.locator(".notice")).to_contain_text("New signing secret")
+    rotated = page.locator("#secret-token").inner_text()
+    assert rotated.startswith("whsec_")
+    assert rotated != secret
+    page.click("a:has-text('Webhooks') >> nth=0")
+    expect(page.locator("tr[data-webhook-id]")).to_contain_text("CRM")
     assert errors.messages == []
     context.close()

@@ -160,6 +160,8 @@ def _ids(world: World, slug: str) -> dict[str, str]:
         "commission_id": a.commission_id,
         "webhookId": a.webhook_id,
         "partner_link_id": a.partner_link_id,
+        "webhook_id": a.webhook_id,
+        "event_id": a.webhook_event_id,
     }
 
 
@@ -180,7 +182,7 @@ def _fresh(world: World, ids: dict[str, str], fresh: str | None) -> dict[str, st
     elif fresh == "payout":
         ids["payout_id"] = world.fresh_payout(world.a)
     elif fresh == "webhook":
-        ids["webhookId"] = world.fresh_webhook(world.a)
+        ids["webhookId"] = ids["webhook_id"] = world.fresh_webhook(world.a)
     return ids
 
 
@@ -461,6 +463,7 @@ PARTNER_LINKS = "/api/partners/links?partnerId={partner_id}"
 _serial = itertools.count(1)
 DASH = "/dashboard/{slug}"
 PORTAL = "/app/partners/{slug}"
+DASH_WEBHOOK = DASH + "/webhooks/{webhook_id}"
 
 ROWS: list[Row] = [
     # --- links -------------------------------------------------------------------------
@@ -568,6 +571,19 @@ ROWS: list[Row] = [
         api("POST", WEBHOOK + "/secret", fresh="webhook", probe=WEBHOOK),
     ),
     Row("DELETE", WEBHOOK, secret(), api("DELETE", WEBHOOK, fresh="webhook", probe=WEBHOOK)),
+    Row(
+        "POST",
+        WEBHOOK + "/test",
+        secret(own=202),
+        api("POST", WEBHOOK + "/test", json={"trigger": "sale.created"}),
+    ),
+    Row(
+        "POST",
+        WEBHOOK + "/redeliver",
+        # B naming A's webhook (and A's event) is not found; nothing is queued.
+        secret(own=202),
+        api("POST", WEBHOOK + "/redeliver", json={"eventId": "{event_id}"}, json_ids=True),
+    ),
     # --- QR, workspaces ----------------------------------------------------------------
     Row(
         "GET",
@@ -1177,6 +1193,67 @@ ROWS: list[Row] = [
                 "webhook_secret": w.a.webhook_secret,
                 "test_webhook_secret": w.a.webhook_secret,
             },
+        ),
+    ),
+    Row("GET", DASH + "/webhooks", PAGE, page("GET", DASH + "/webhooks")),
+    Row(
+        "POST",
+        DASH + "/webhooks",
+        FORM,
+        page(
+            "POST",
+            DASH + "/webhooks",
+            form=lambda w: {**w.new_webhook_body(), "triggers": ["link.created"]},
+        ),
+    ),
+    Row("GET", DASH_WEBHOOK, {**PAGE, CROSS: 404}, page("GET", DASH_WEBHOOK)),
+    Row(
+        "POST",
+        DASH_WEBHOOK,
+        {**FORM, CROSS: 404},
+        page(
+            "POST",
+            DASH_WEBHOOK,
+            form=lambda w: {
+                "name": f"{w.a.word.capitalize()} CRM",
+                "url": w.a.webhook_url,
+                "triggers": ["link.created", "lead.created", "sale.created"],
+            },
+            probe=WEBHOOK,
+        ),
+    ),
+    Row(
+        "POST",
+        DASH_WEBHOOK + "/delete",
+        {**FORM, CROSS: 404},
+        page("POST", DASH_WEBHOOK + "/delete", fresh="webhook", probe=WEBHOOK),
+    ),
+    Row(
+        "POST",
+        DASH_WEBHOOK + "/secret",
+        {**FORM, CROSS: 404},
+        page("POST", DASH_WEBHOOK + "/secret", fresh="webhook", probe=WEBHOOK),
+    ),
+    Row(
+        "POST",
+        DASH_WEBHOOK + "/enable",
+        {**FORM, CROSS: 404},
+        page("POST", DASH_WEBHOOK + "/enable", probe=WEBHOOK),
+    ),
+    Row(
+        "POST",
+        DASH_WEBHOOK + "/test",
+        {**FORM, CROSS: 404},
+        page("POST", DASH_WEBHOOK + "/test", form={"trigger": "lead.created"}),
+    ),
+    Row(
+        "POST",
+        DASH_WEBHOOK + "/redeliver",
+        {**FORM, CROSS: 404},
+        page(
+            "POST",
+            DASH_WEBHOOK + "/redeliver",
+            form=lambda w: {"event_id": w.a.webhook_event_id},
         ),
     ),
     Row(

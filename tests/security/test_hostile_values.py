@@ -54,25 +54,23 @@ def _session(w: World) -> dict[str, str]:
     return {"Cookie": w.session(w.a)[0]}
 
 
-_FORMS: dict[int, tuple[str, str]] = {}
+_FORM_SESSIONS: dict[int, tuple[str, str]] = {}
 
 
-def _dash_session(w: World) -> tuple[str, str]:
-    # One session per world for the form cases: the body's CSRF token matches its cookie.
-    if id(w) not in _FORMS:
-        _FORMS[id(w)] = w.session(w.a)
-    return _FORMS[id(w)]
+def _form_session(w: World) -> tuple[str, str]:
+    """One dashboard session of A for the form cases: its cookie and its CSRF token."""
+    if id(w) not in _FORM_SESSIONS:
+        _FORM_SESSIONS[id(w)] = w.session(w.a)
+    return _FORM_SESSIONS[id(w)]
+
+
+def _session_form(w: World) -> dict[str, str]:
+    cookie = _form_session(w)[0]
+    return {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
 
 
 def _form(fields: dict[str, str]) -> Callable[[World], bytes]:
-    return lambda w: urlencode({**fields, "csrf_token": _dash_session(w)[1]}).encode()
-
-
-def _form_headers(w: World) -> dict[str, str]:
-    return {
-        "Cookie": _dash_session(w)[0],
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
+    return lambda w: urlencode({**fields, "csrf_token": _form_session(w)[1]}).encode()
 
 
 def _signed(secret: Callable[[World], str], body: bytes) -> Callable[[World], dict[str, str]]:
@@ -149,21 +147,21 @@ CASES = [
         "POST",
         lambda w: f"/dashboard/{w.a.slug}/program/rewards",
         body=_form({"event": "sale", "type": "flat", "amount": HUGE}),
-        headers=_form_headers,
+        headers=_session_form,
     ),
     Hostile(
         "program percentage reward of NaN",
         "POST",
         lambda w: f"/dashboard/{w.a.slug}/program/rewards",
         body=_form({"event": "sale", "type": "percentage", "amount": "nan", "months": HUGE}),
-        headers=_form_headers,
+        headers=_session_form,
     ),
     Hostile(
         "program holding period past 64 bits",
         "POST",
         lambda w: f"/dashboard/{w.a.slug}/program/settings",
         body=_form({"holding_days": HUGE, "min_payout": HUGE}),
-        headers=_form_headers,
+        headers=_session_form,
     ),
     Hostile(
         "bulk commission status naming 101 commissions",
@@ -173,7 +171,7 @@ CASES = [
             _form({"status": "fraud"})(w)
             + b"".join(b"&commission_ids=cm_" + str(n).encode() for n in range(101))
         ),
-        headers=_form_headers,
+        headers=_session_form,
     ),
     Hostile(
         "partner portal invitation of garbage",
@@ -237,6 +235,32 @@ CASES = [
         headers=lambda w: {"Stripe-Signature": "t=1,v1=00"},
     ),
     Hostile(
+        "redelivery of an event id with a NUL",
+        "POST",
+        lambda w: f"/api/webhooks/{w.a.webhook_id}/redeliver",
+        body=lambda w: b'{"eventId": "evt_\\u0000x"}',
+        headers=_secret,
+    ),
+    Hostile(
+        "dashboard redelivery of an event id with a NUL and no UTF-8",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/webhooks/{w.a.webhook_id}/redeliver",
+        body=lambda w: b"csrf_token=" + _form_session(w)[1].encode() + b"&event_id=evt_%00%ff",
+        headers=_session_form,
+    ),
+    Hostile(
+        "dashboard webhook with a thousand triggers",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/webhooks",
+        body=lambda w: (
+            b"csrf_token="
+            + _form_session(w)[1].encode()
+            + b"&name=x&url=https://x.example"
+            + b"&triggers=link.created" * 1000
+        ),
+        headers=_session_form,
+    ),
+    Hostile(
         "signed Stripe event 5,000 levels deep",
         "POST",
         lambda w: WEBHOOK.format(w.a.workspace_id),
@@ -257,6 +281,7 @@ def test_no_server_error(live: LiveServer, world: World, case: Hostile) -> None:
             headers=case.headers(world),
         )
     assert answer.status_code < 500, f"{case.name}: {answer.status_code} {answer.text[:300]}"
+    assert "This form has expired" not in answer.text, case.name  # the form was read
     pages = ("/dashboard/", "/app/partners/")
     if answer.status_code >= 400 and not case.path(world).startswith(pages):
         assert set(answer.json()["error"]) == {"code", "message", "doc_url"}, answer.text

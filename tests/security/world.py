@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from sqlalchemy import select
 
 from codeqr.auth import service as auth
 from codeqr.auth.csrf import csrf_keys
@@ -28,6 +29,7 @@ from codeqr.portal import service as portal
 from codeqr.program import service as programs
 from codeqr.stripe import service as stripe_connection
 from codeqr.stripe.models import StripeIntegration
+from codeqr.webhook.models import WebhookEvent
 from codeqr.workspace import service as ws
 from codeqr.workspace.models import KeyKind
 from tests.conftest import LiveServer
@@ -93,6 +95,8 @@ class Side:
     webhook_id: str = ""
     webhook_url: str = ""
     webhook_signing_secret: str = ""
+    webhook_event_id: str = ""
+    """An event noted for the side's webhook (its lead's): what a redelivery names."""
     key_ids: list[str] = field(default_factory=list)
 
     @property
@@ -137,6 +141,7 @@ class Side:
             "webhook id": self.webhook_id,
             "webhook url": self.webhook_url,
             "webhook signing secret": self.webhook_signing_secret,
+            "webhook event id": self.webhook_event_id,
             **self.pii(),
             **{f"key id {n}": key_id for n, key_id in enumerate(self.key_ids)},
         }
@@ -261,6 +266,13 @@ class World:
             },
         )
         assert sale.status_code == 200, sale.text
+        with self.server.services.db.transaction() as session:
+            side.webhook_event_id = session.scalars(
+                select(WebhookEvent.id).where(
+                    WebhookEvent.workspace_id == side.workspace_id,
+                    WebhookEvent.type == "lead.created",
+                )
+            ).one()
         self._partner(side)
         side.oauth_access = self.oauth_token(side)
         side.oauth_revoked = self.oauth_token(side)

@@ -23,6 +23,7 @@ from codeqr.commission.models import Commission, CommissionStatus, CommissionTyp
 from codeqr.events.models import lead_events
 from codeqr.kit.clock import from_ms, utcnow
 from codeqr.kit.db import insert_unless_exists
+from codeqr.kit.hooks import notes
 from codeqr.kit.ids import new_id
 from codeqr.link.models import Link
 from codeqr.partner.models import Enrollment, EnrollmentStatus
@@ -73,7 +74,16 @@ def _earner(session: Session, link_id: str | None, event: RewardEvent) -> Earner
 
 
 def _claim(session: Session, values: dict[str, object]) -> bool:
-    return insert_unless_exists(session, _commissions, values, ("program_id", "type", "event_id"))
+    made = insert_unless_exists(session, _commissions, values, ("program_id", "type", "event_id"))
+    if made and (hooks := notes(session)) is not None:
+        link_id = values.get("link_id")
+        hooks.commission_created(
+            session,
+            str(values["workspace_id"]),
+            str(values["id"]),
+            str(link_id) if link_id else None,
+        )
+    return made
 
 
 def _row(

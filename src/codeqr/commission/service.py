@@ -26,6 +26,7 @@ from codeqr.commission.schemas import (
 from codeqr.customer.models import Customer
 from codeqr.kit.clock import iso, utcnow
 from codeqr.kit.errors import BadRequest, NotFound, Unprocessable
+from codeqr.kit.hooks import notes
 from codeqr.kit.ids import new_id
 from codeqr.partner import service as partners
 from codeqr.partner.models import Enrollment, EnrollmentStatus, Partner
@@ -139,6 +140,8 @@ def create_custom(
     )
     session.add(commission)
     session.flush()
+    if (hooks := notes(session)) is not None:
+        hooks.commission_created(session, workspace.id, commission.id, None)
     return commission
 
 

@@ -1,9 +1,9 @@
 """Where a domain's writes tell outbound webhooks what happened, without importing them.
 
 The app puts its ``EventNotes`` in the ``info`` of every session of its database
-(``Database.share``); links and conversions call it after their change, in the same
-transaction, so the event and its deliveries commit or roll back with the change itself.
-Sessions without it (tools, tests of one domain) note nothing.
+(``Database.share``); links, conversions, partners and commissions call it after their
+change, in the same transaction, so the event and its deliveries commit or roll back with
+the change itself. Sessions without it (tools, tests of one domain) note nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +29,14 @@ class EventNotes(Protocol):
 
     def sale_created(self, session: Session, sale: Mapping[str, Any]) -> None:
         """A new sale row."""
+
+    def partner_enrolled(self, session: Session, workspace_id: str, partner_id: str) -> None:
+        """A partner just enrolled in the workspace's program (rows flushed)."""
+
+    def commission_created(
+        self, session: Session, workspace_id: str, commission_id: str, link_id: str | None
+    ) -> None:
+        """A new commission row, clawbacks (negative earnings) included."""
 
 
 def notes(session: Session) -> EventNotes | None:

@@ -13,6 +13,7 @@ from codeqr.api.errors import describe_validation
 from codeqr.commission.models import Commission, CommissionStatus
 from codeqr.kit.clock import iso, utcnow
 from codeqr.kit.errors import BadRequest, Conflict, NotFound, Unprocessable
+from codeqr.kit.hooks import notes
 from codeqr.kit.ids import new_id
 from codeqr.link.models import Link
 from codeqr.link.schemas import LinkCreate, LinkUpdate
@@ -100,6 +101,8 @@ def create(
     made = []
     if link_data is not None:
         made.append(_new_link(session, links, workspace, program, enrollment, link_data, user_id))
+    if (hooks := notes(session)) is not None:
+        hooks.partner_enrolled(session, workspace.id, partner.id)  # with its first link
     return enrollment, partner, made
 
 

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from codeqr.kit.clock import utcnow
 from codeqr.kit.db import Database
 from codeqr.webhook import service
+from codeqr.webhook.log import log_attempt
 from codeqr.webhook.models import (
     EXCERPT_MAX,
     DeliveryStatus,
@@ -303,6 +304,7 @@ class Deliverer:
             delivery.last_response = attempt.excerpt
             delivery.claimed_by = None
             delivery.claimed_until = None
+            session.add(log_attempt(item, attempt, now))
             ok = attempt.status is not None and 200 <= attempt.status < 300
             if ok:
                 delivery.status = DeliveryStatus.delivered.value

@@ -3,13 +3,25 @@ up; secret keys only: a publishable key is refused with 403 before anything is r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path
 
-from codeqr.api.deps import CallerDep, SessionDep
-from codeqr.webhook import service
-from codeqr.webhook.schemas import ID_MAX, WebhookCreate, WebhookDeleted, WebhookOut, WebhookUpdate
+from codeqr.api.deps import CallerDep, ServicesDep, SessionDep
+from codeqr.services import Services
+from codeqr.webhook import log, service
+from codeqr.webhook.models import WebhookEvent
+from codeqr.webhook.schemas import (
+    ID_MAX,
+    DeliveryQueued,
+    RedeliveryCreate,
+    TestEventCreate,
+    WebhookCreate,
+    WebhookDeleted,
+    WebhookOut,
+    WebhookUpdate,
+)
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -73,3 +85,50 @@ def delete_webhook(
     found = service.get(session, caller.workspace, webhook_id)
     service.delete(session, found)
     return WebhookDeleted(id=found.id)
+
+
+def _queued(event: WebhookEvent, webhook_id: str) -> DeliveryQueued:
+    return DeliveryQueued(
+        event_id=event.id,
+        event=event.type,
+        webhook_id=webhook_id,
+        status="pending",
+        test=event.test,
+    )
+
+
+@router.post("/{webhookId}/test", response_model=DeliveryQueued, status_code=202)
+def send_test_event(
+    webhook_id: WebhookPath,
+    caller: CallerDep,
+    session: SessionDep,
+    services: ServicesDep,
+    body: Annotated[TestEventCreate | None, Body()] = None,
+) -> DeliveryQueued:
+    """Queue a sample event (``"test": true`` in its envelope) for this webhook only
+    (CodeQR's addition)."""
+    service.check_plan(session, caller.workspace)
+    found = service.get(session, caller.workspace, webhook_id)
+    event = log.send_test(
+        session, services.links, found, (body or TestEventCreate()).trigger, _wake(services)
+    )
+    return _queued(event, found.id)
+
+
+@router.post("/{webhookId}/redeliver", response_model=DeliveryQueued, status_code=202)
+def redeliver_event(
+    webhook_id: WebhookPath,
+    body: Annotated[RedeliveryCreate, Body()],
+    caller: CallerDep,
+    session: SessionDep,
+    services: ServicesDep,
+) -> DeliveryQueued:
+    """Send an event to this webhook again, same id and body (CodeQR's addition)."""
+    service.check_plan(session, caller.workspace)
+    found = service.get(session, caller.workspace, webhook_id)
+    event = log.redeliver(session, found, body.event_id, _wake(services))
+    return _queued(event, found.id)
+
+
+def _wake(services: Services) -> Callable[[], None] | None:
+    return services.deliverer.nudge if services.deliverer is not None else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from codeqr.kit.clock import utcnow
@@ -74,6 +74,8 @@ class WebhookEvent(Base):
     type: Mapped[str] = mapped_column(String(40))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    test: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """A sample sent with "send test event" (its envelope says ``"test": true``)."""
 
 
 class WebhookDelivery(Base):
@@ -104,3 +106,26 @@ class WebhookDelivery(Base):
     """A claim past this time is abandoned (its process died): the row is due again."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+
+
+class WebhookAttempt(Base):
+    """One POST of a delivery as the delivery log shows it: when, what came back, how long
+    it took. Deleted with its delivery (finished ones are kept ``KEEP_FINISHED``)."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (
+        Index("ix_webhook_attempts_webhook_id_attempted_at", "webhook_id", "attempted_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(40))
+    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[int | None]
+    """The receiver's HTTP status (``None``: no answer)."""
+    duration_ms: Mapped[int] = mapped_column(default=0)
+    response: Mapped[str | None] = mapped_column(String(EXCERPT_MAX))
+    """The start of the receiver's answer, or why there was none."""

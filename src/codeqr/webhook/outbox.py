@@ -107,6 +107,69 @@ class WebhookOutbox:
 
         self.note(session, sale["workspace_id"], Trigger.sale_created, build, sale.get("link_id"))
 
+    def partner_enrolled(self, session: Session, workspace_id: str, partner_id: str) -> None:
+        """``partner.enrolled``: the enrolled partner as ``GET /api/partners`` shows it."""
+
+        def build() -> dict[str, Any]:
+            from codeqr.partner import service as partners  # the partner domain calls here
+            from codeqr.partner.schemas import Selector
+            from codeqr.workspace.models import Workspace
+
+            workspace = session.get(Workspace, workspace_id)
+            assert workspace is not None
+            enrollment, partner = partners.find(session, workspace, Selector(partnerId=partner_id))
+            shown = partners.out_one(session, self.links, workspace, enrollment, partner)
+            data: dict[str, Any] = shown.model_dump(mode="json", by_alias=True)
+            return data
+
+        self.note(session, workspace_id, Trigger.partner_enrolled, build)
+
+    def commission_created(
+        self, session: Session, workspace_id: str, commission_id: str, link_id: str | None
+    ) -> None:
+        """``commission.created``: the commission, its partner with totals, link and
+        customer; a clawback is a commission with negative ``earnings``."""
+
+        def build() -> dict[str, Any]:
+            from codeqr.commission import service as commissions  # calls here
+            from codeqr.commission.models import Commission
+            from codeqr.partner import repository
+
+            row = session.scalar(
+                select(Commission)
+                .where(Commission.id == commission_id)
+                .execution_options(populate_existing=True)
+            )
+            assert row is not None
+            data: dict[str, Any] = commissions.out_many(session, [row])[0].model_dump(
+                mode="json", by_alias=True
+            )
+            totals = repository.totals(session, workspace_id, row.partner_id)
+            data["partner"] |= {
+                "payoutsEnabledAt": None,
+                "totalClicks": totals.clicks,
+                "totalLeads": totals.leads,
+                "totalConversions": totals.leads,
+                "totalSales": totals.sales,
+                "totalSaleAmount": totals.sale_amount,
+                "totalCommissions": totals.commissions,
+            }
+            link = session.get(Link, row.link_id) if row.link_id else None
+            data["link"] = (
+                {
+                    "id": link.id,
+                    "shortLink": self.links.ctx.short_link(link.domain, link.key),
+                    "domain": link.domain,
+                    "key": link.key,
+                }
+                if link is not None
+                else None
+            )
+            data["userId"] = None
+            return data
+
+        self.note(session, workspace_id, Trigger.commission_created, build, link_id)
+
     # -- the outbox ---------------------------------------------------------------------------
 
     def note(

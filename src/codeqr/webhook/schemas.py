@@ -24,15 +24,15 @@ class Trigger(StrEnum):
     link_deleted = "link.deleted"
     lead_created = "lead.created"
     sale_created = "sale.created"
+    partner_enrolled = "partner.enrolled"
+    commission_created = "commission.created"
 
 
 NOT_YET = frozenset(
     {
         "link.clicked",
         "partner.application_submitted",
-        "partner.enrolled",
         "partner.merged",
-        "commission.created",
         "bounty.created",
         "bounty.updated",
         "payout.confirmed",
@@ -126,3 +126,37 @@ class WebhookDeleted(BaseModel):
     """``DELETE /api/webhooks/{webhookId}`` answers the id it deleted."""
 
     id: str
+
+
+class TestEventCreate(BaseModel):
+    """``POST /api/webhooks/{webhookId}/test``: which of the endpoint's events to send a
+    sample of (its first trigger when left out)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    trigger: Nullable[str] = Field(default=None, max_length=ID_MAX)
+
+
+class RedeliveryCreate(BaseModel):
+    """``POST /api/webhooks/{webhookId}/redeliver``: the event to send again."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    event_id: str = Field(alias="eventId", min_length=1, max_length=ID_MAX)
+
+    @field_validator("event_id")
+    @classmethod
+    def _reject_nul(cls, value: str) -> str:
+        return str(_no_nul(value))
+
+
+class DeliveryQueued(BaseModel):
+    """A delivery just queued for the worker (a test event or a redelivery)."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    event_id: str = Field(alias="eventId")
+    event: str
+    webhook_id: str = Field(alias="webhookId")
+    status: str
+    test: bool

@@ -13,11 +13,12 @@ from codeqr.dashboard.endpoints import (
     links,
     program,
     settings,
+    webhooks,
 )
 from codeqr.dashboard.static import static_app
 
 router = APIRouter(include_in_schema=False)
-for module in (home, links, analytics, events, customers, program, settings):
+for module in (home, links, analytics, events, customers, program, webhooks, settings):
     router.include_router(module.router)
 
 
