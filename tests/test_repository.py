@@ -68,7 +68,8 @@ def test_serve_installs_the_runtime_only_and_test_everything(tmp_path: Path) -> 
     serve = _planned("serve", tmp_path / "venv")
     sync = [line for line in serve.splitlines() if " sync " in line]
     assert len(sync) == 1, serve
-    assert "--no-dev" in sync[0] and "--all-groups" not in sync[0]
+    assert "--no-dev" in sync[0]
+    assert "--all-groups" not in sync[0]
     assert f"{tmp_path / 'venv'}/bin/codeqr serve" in serve
     test = _planned("test", tmp_path / "venv")
     assert any(" sync " in line and "--all-groups" in line for line in test.splitlines()), test

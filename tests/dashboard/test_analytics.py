@@ -82,3 +82,50 @@ def test_a_viewer_reads_analytics(server: LiveServer) -> None:
     viewer = viewer_of(server, owner.account)
     assert viewer.get("/analytics").status_code == 200
     assert viewer.get("/analytics/data?interval=24h").json()["totals"]["clicks"] == 3
+
+
+def test_clicks_without_a_country_are_shown_as_unknown(server: LiveServer) -> None:
+    """Clicks from an address no geolocation database places (here 127.0.0.1) are left out
+    of the API's countries, but the page's rows must add up to its totals."""
+    owner = dash(server)
+    seed(server, owner.account)
+    wait_for_clicks(owner, 3)
+    data = owner.get("/analytics/data?interval=24h&part=countries").json()
+    rows = data["breakdowns"]["countries"]["rows"]
+    assert rows == [
+        {"value": None, "label": "Unknown", "clicks": 3, "leads": 1, "sales": 1,
+         "saleAmount": 4900}
+    ]  # fmt: skip
+    assert (
+        owner.get("/analytics/data?interval=24h&part=countries&device=Mobile").json()["breakdowns"][
+            "countries"
+        ]["rows"][0]["clicks"]
+        == 1
+    )
+    empty = dash(server).get("/analytics/data?interval=24h&part=countries").json()
+    assert empty["breakdowns"]["countries"]["rows"] == []
+
+
+def test_the_summary_names_its_step(server: LiveServer) -> None:
+    owner = dash(server)
+    steps = {
+        interval: owner.get(f"/analytics/data?interval={interval}&part=summary").json()[
+            "granularity"
+        ]
+        for interval in ("24h", "7d", "90d", "1y", "ytd", "all")
+    }
+    assert steps == {"24h": "hour", "7d": "day", "90d": "day", "1y": "month", "ytd": "month",
+                     "all": "month"}  # fmt: skip
+
+
+def test_a_filter_chip_names_the_filter_and_the_link(server: LiveServer) -> None:
+    owner = dash(server)
+    seeded = seed(server, owner.account)
+    page = owner.get(f"/analytics?interval=7d&linkId={seeded.link_id}&utm_source=news").text
+    chips = page.split('aria-label="Active filters"', 1)[1].split("</div>", 1)[0]
+    assert '<span class="chip-name">Link</span>' in chips
+    assert f"/{seeded.key}</span>" in chips
+    assert '<span class="chip-name">UTM source</span>' in chips
+    assert ">linkId<" not in chips
+    assert seeded.link_id not in chips.replace('data-remove-filter="linkId"', "")
+    assert 'data-remove-filter="linkId"' in chips

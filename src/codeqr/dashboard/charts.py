@@ -16,6 +16,11 @@ from codeqr.workspace.models import Workspace
 
 TOP_ROWS = 10
 """Rows per breakdown on the page."""
+UNKNOWN = "Unknown"
+"""The row of events whose value was not known (a click from an address no geolocation
+database places): the API leaves them out, the page shows them so its rows add up."""
+WITH_UNKNOWN = {"countries"}
+"""Breakdowns whose value may be missing (devices, browsers and referers always have one)."""
 
 # Each breakdown: the groupBy asked for, the row field shown, and the analytics filter a
 # click on that row adds (any SPEC §6 filter applies the same way).
@@ -64,9 +69,19 @@ def breakdown(
 ) -> dict[str, Any]:
     """One breakdown's top rows and the filter a click on a row adds."""
     group_by, _, param = BREAKDOWNS[name]
-    found = analytics.retrieve(session, ctx, workspace, _query(filters, group_by), reader)
+    query = _query(filters, group_by)
+    found = analytics.retrieve(session, ctx, workspace, query, reader)
     assert isinstance(found, list)
-    return {"filter": param, "rows": _rows(name, found)}
+    rows = _rows(name, found)
+    if name in WITH_UNKNOWN and len(found) < analytics.MAX_ROWS:
+        scoped = analytics.scope(session, workspace, query)
+        total = analytics.totals(session, scoped, analytics.KINDS[query.event], reader)
+        rest = {m: total[m] - sum(row[m] for row in found) for m in analytics.MEASURES}
+        if any(rest.values()):
+            rows.append({"value": None, "label": UNKNOWN, **rest})
+            rows.sort(key=lambda row: -row["clicks"])  # stable: ties keep the API's order
+            rows = rows[:TOP_ROWS]
+    return {"filter": param, "rows": rows}
 
 
 def summary(
@@ -78,13 +93,13 @@ def summary(
 ) -> dict[str, Any]:
     """Totals, the time series and the funnel."""
     query = _query(filters, GroupBy.timeseries)
-    series = analytics.retrieve(session, ctx, workspace, query, reader)
-    assert isinstance(series, list)
+    granularity, series = analytics.timeseries(session, workspace, query, reader)
     funnel = analytics.funnel(session, workspace, filters, reader)
     return {
         "currency": workspace.currency,
         "minorUnits": minor_units(workspace.currency),
         "timezone": filters.timezone,
+        "granularity": granularity.value,
         "totals": {
             "clicks": funnel.clicks,
             "leads": funnel.leads,

@@ -38,6 +38,18 @@ FILTER_NAMES = [
 ]  # fmt: skip
 
 
+FILTER_LABELS = {
+    "linkId": "Link", "domain": "Domain", "key": "Short key", "country": "Country",
+    "region": "Region", "city": "City", "continent": "Continent", "device": "Device",
+    "browser": "Browser", "os": "OS", "trigger": "Trigger", "referer": "Referer",
+    "refererUrl": "Referer URL", "url": "Destination", "utm_source": "UTM source",
+    "utm_medium": "UTM medium", "utm_campaign": "UTM campaign", "utm_term": "UTM term",
+    "utm_content": "UTM content", "tagId": "Tag", "customerId": "Customer",
+    "externalId": "External ID", "tenantId": "Tenant", "qr": "QR scans",
+}  # fmt: skip
+"""What a filter chip calls each parameter."""
+
+
 @router.get("", response_class=HTMLResponse)
 def analytics_page(
     request: Request, page: ViewDep, session: SessionDep, services: ServicesDep
@@ -47,9 +59,17 @@ def analytics_page(
     interval = params.get("interval") or Interval.last_30d.value
     active = [(name, params[name]) for name in FILTER_NAMES if params.get(name)]
     links = views.link_choices(session, page.workspace)
+    chosen = params.get("linkId")
+    if chosen and chosen not in dict(links):
+        # A link past the menu's most clicked (a breakdown row, a shared URL): named too.
+        links += views.links_named(session, page.workspace, [chosen])
     link_names = dict(links)
     chips = [
-        (name, link_names.get(value, value) if name == "linkId" else value, value)
+        (
+            FILTER_LABELS.get(name, name),
+            link_names.get(value, value) if name == "linkId" else value,
+            name,
+        )
         for name, value in active
     ]
     return render(

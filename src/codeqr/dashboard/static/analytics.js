@@ -43,36 +43,38 @@
 
   // -- formatting -------------------------------------------------------------------------
   var money = function (minor) { return String(minor); };
+  var wholeMoney = function (major) { return String(major); };
+  var minorUnits = 2;
   function setCurrency(code, units) {
-    var fmt;
+    var fmt, whole;
+    minorUnits = units;
     try {
       fmt = new Intl.NumberFormat(undefined, { style: "currency", currency: code, minimumFractionDigits: units, maximumFractionDigits: units });
+      whole = new Intl.NumberFormat(undefined, { style: "currency", currency: code, minimumFractionDigits: 0, maximumFractionDigits: 0 });
     } catch (e) {
       fmt = new Intl.NumberFormat(undefined, { minimumFractionDigits: units, maximumFractionDigits: units });
+      whole = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
     }
     money = function (minor) { return fmt.format((minor || 0) / Math.pow(10, units)); };
+    wholeMoney = function (major) { return whole.format(major); };
   }
   function rate(value) { return value === null || value === undefined ? "—" : percent.format(value); }
 
-  function granularity(series) {
-    if (series.some(function (row) { return row.start.slice(11, 16) !== "00:00"; })) { return "hour"; }
-    if (series.length > 1 && series.every(function (row) { return row.start.slice(8, 10) === "01"; }) &&
-        series[0].start.slice(0, 7) !== series[1].start.slice(0, 7)) { return "month"; }
-    return "day";
-  }
+  // Bucket starts carry the local wall time of the chosen zone: read as written. The step
+  // (hour, day or month) is the server's, from the chosen range: one monthly bucket would
+  // otherwise look like a day.
   var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-  function bucketLabel(start, unit) {
-    // Labels carry the local wall time of the chosen zone: read it as written.
+  function bucketLabel(start, unit, full) {
     var month = MONTHS[parseInt(start.slice(5, 7), 10) - 1];
     var day = parseInt(start.slice(8, 10), 10);
-    if (unit === "hour") { return start.slice(11, 16); }
+    if (unit === "hour") { return full ? month + " " + day + ", " + start.slice(11, 16) : start.slice(11, 16); }
     if (unit === "month") { return month + " " + start.slice(0, 4); }
-    return month + " " + day;
+    return full ? month + " " + day + ", " + start.slice(0, 4) : month + " " + day;
   }
 
   // -- drawing ----------------------------------------------------------------------------
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-  Chart.defaults.color = "#64748b";
+  Chart.defaults.color = "#5b6779";
   Chart.defaults.animation = false;
   var base = {
     responsive: true,
@@ -80,10 +82,6 @@
     interaction: { mode: "index", intersect: false },
     plugins: { legend: { position: "bottom", labels: { usePointStyle: true, boxWidth: 8, boxHeight: 8 } } }
   };
-  function line(label, data, color, axis) {
-    return { label: label, data: data, borderColor: color, backgroundColor: color + "22", borderWidth: 2,
-      pointRadius: data.length > 40 ? 0 : 2, tension: 0.3, fill: axis === "y", yAxisID: axis };
-  }
   function drawn(canvas, chart, values) {
     var sum = values.reduce(function (a, b) { return a + b; }, 0);
     canvas.setAttribute("data-points", String(values.length));
@@ -91,38 +89,83 @@
     return chart;
   }
 
-  function drawSeries(series) {
-    var unit = granularity(series);
-    document.getElementById("granularity").textContent = "by " + unit + " · " + zone;
-    var labels = series.map(function (row) { return bucketLabel(row.start, unit); });
-    var pick = function (key) { return series.map(function (row) { return row[key]; }); };
+  // One time series at a time, chosen with the number cards above it (one y-axis: 12 leads
+  // are never drawn as tall as 93 clicks).
+  var METRICS = {
+    clicks: { label: "Clicks", color: COLORS.clicks, none: "No clicks in this period." },
+    leads: { label: "Leads", color: COLORS.leads, none: "No leads in this period." },
+    sales: { label: "Sales", color: COLORS.sales, none: "No sales in this period." },
+    saleAmount: { label: "Revenue", color: COLORS.revenue, none: "No revenue in this period." }
+  };
+  var STEPS = { hour: "by hour", day: "by day", month: "by month" };
+  var metric = "clicks";
+  var shown = null;
+  var seriesChart = null;
+
+  function drawSeries(series, unit) {
+    shown = { series: series, unit: unit };
+    var spec = METRICS[metric];
+    var isMoney = metric === "saleAmount";
+    var scale = isMoney ? Math.pow(10, minorUnits) : 1;
+    var raw = series.map(function (row) { return row[metric]; });
+    var values = raw.map(function (v) { return v / scale; });  // money in whole units: integer ticks
+    var empty = raw.every(function (v) { return !v; });
+    document.getElementById("granularity").textContent = STEPS[unit] + " · " + zone;
+    document.getElementById("over-time-title").textContent = spec.label + " over time";
+    var note = document.getElementById("chart-empty");
+    note.textContent = spec.none;
+    note.classList.toggle("hidden", !empty);
     var canvas = document.getElementById("timeseries-chart");
-    var clicks = pick("clicks");
-    drawn(canvas, new Chart(canvas, {
+    canvas.setAttribute("aria-label", spec.label + " over time, " + STEPS[unit]);
+    canvas.setAttribute("data-metric", metric);
+    canvas.setAttribute("data-step", unit);
+    canvas.setAttribute("data-empty", empty ? "true" : "false");
+    if (seriesChart) { seriesChart.destroy(); }
+    var format = function (v) { return isMoney ? wholeMoney(v) : numbers.format(v); };
+    seriesChart = new Chart(canvas, {
       type: "line",
-      data: { labels: labels, datasets: [
-        line("Clicks", clicks, COLORS.clicks, "y"),
-        line("Leads", pick("leads"), COLORS.leads, "y1"),
-        line("Sales", pick("sales"), COLORS.sales, "y1")
-      ] },
-      options: Object.assign({}, base, { scales: {
-        x: { grid: { display: false }, ticks: { maxTicksLimit: 8, maxRotation: 0, autoSkip: true } },
-        y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "Clicks" } },
-        y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, ticks: { precision: 0 }, title: { display: true, text: "Leads & sales" } }
-      } })
-    }), clicks);
-    var revenueCanvas = document.getElementById("revenue-chart");
-    var revenue = pick("saleAmount");
-    drawn(revenueCanvas, new Chart(revenueCanvas, {
-      type: "bar",
-      data: { labels: labels, datasets: [{ label: "Revenue", data: revenue, backgroundColor: COLORS.revenue, borderRadius: 3, maxBarThickness: 28 }] },
+      data: { labels: series.map(function (row) { return bucketLabel(row.start, unit, false); }), datasets: [{
+        label: spec.label, data: values, borderColor: spec.color, backgroundColor: spec.color + "22",
+        borderWidth: 2, fill: "origin", tension: 0.3, pointRadius: values.length > 40 ? 0 : 3, pointHoverRadius: 5
+      }] },
       options: Object.assign({}, base, {
-        plugins: { legend: { display: false }, tooltip: { callbacks: { label: function (ctx) { return "Revenue " + money(ctx.raw); } } } },
-        scales: { x: { grid: { display: false }, ticks: { maxTicksLimit: 8, maxRotation: 0 } },
-          y: { beginAtZero: true, ticks: { maxTicksLimit: 4, callback: function (v) { return money(v); } } } }
+        plugins: { legend: { display: false }, tooltip: { callbacks: {
+          title: function (items) { return items.length ? bucketLabel(series[items[0].dataIndex].start, unit, true) : ""; },
+          label: function (ctx) { return spec.label + ": " + (isMoney ? money(raw[ctx.dataIndex]) : numbers.format(ctx.raw)); }
+        } } },
+        scales: {
+          // offset: each bucket owns a slot and its point sits in the middle, so a lone
+          // point is not pinned to the axis.
+          x: { offset: true, grid: { display: false }, ticks: { maxTicksLimit: 8, maxRotation: 0, autoSkip: true } },
+          y: { beginAtZero: true, ticks: { precision: 0, maxTicksLimit: 6, callback: format } }
+        }
       })
-    }), revenue);
+    });
+    drawn(canvas, seriesChart, raw);
   }
+
+  var tabs = Array.prototype.slice.call(root.querySelectorAll('[role="tab"][data-metric]'));
+  function choose(tab, focus) {
+    metric = tab.getAttribute("data-metric");
+    tabs.forEach(function (other) {
+      var on = other === tab;
+      other.setAttribute("aria-selected", on ? "true" : "false");
+      other.setAttribute("tabindex", on ? "0" : "-1");
+    });
+    document.getElementById("over-time").setAttribute("aria-labelledby", tab.id);
+    if (focus) { tab.focus(); }
+    if (shown) { drawSeries(shown.series, shown.unit); }
+  }
+  tabs.forEach(function (tab, i) {
+    tab.addEventListener("click", function () { choose(tab, false); });
+    tab.addEventListener("keydown", function (event) {
+      var step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+      if (event.key === "Home") { step = -i; } else if (event.key === "End") { step = tabs.length - 1 - i; }
+      if (step === undefined) { return; }
+      event.preventDefault();
+      choose(tabs[(i + step + tabs.length) % tabs.length], true);
+    });
+  });
 
   function drawFunnel(funnel) {
     var canvas = document.getElementById("funnel-chart");
@@ -212,7 +255,7 @@
       var node = root.querySelector('[data-kpi="' + key + '"]');
       if (node) { node.textContent = key === "saleAmount" ? money(data.totals[key]) : numbers.format(data.totals[key]); }
     });
-    drawSeries(data.timeseries);
+    drawSeries(data.timeseries, data.granularity);
     drawFunnel(data.funnel);
   }
 
