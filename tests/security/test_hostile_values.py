@@ -12,6 +12,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -51,6 +52,17 @@ def _publishable(w: World) -> dict[str, str]:
 
 def _session(w: World) -> dict[str, str]:
     return {"Cookie": w.session(w.a)[0]}
+
+
+_FORM_SESSIONS: dict[int, tuple[str, str]] = {}
+
+
+def _form_session(w: World) -> tuple[str, str]:
+    """One dashboard session of A for a form case: the cookie its headers carry and the
+    CSRF token of its body must belong together."""
+    if id(w) not in _FORM_SESSIONS:
+        _FORM_SESSIONS[id(w)] = w.session(w.a)
+    return _FORM_SESSIONS[id(w)]
 
 
 def _signed(secret: Callable[[World], str], body: bytes) -> Callable[[World], dict[str, str]]:
@@ -121,6 +133,23 @@ CASES = [
         lambda w: f"/dashboard/{w.a.slug}/analytics/data",
         lambda w: FAR,
         headers=_session,
+    ),
+    Hostile(
+        "dashboard password of a megabyte",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/settings/password",
+        body=lambda w: urlencode(
+            {
+                "csrf_token": _form_session(w)[1],
+                "current_password": "x" * 1_000_000,
+                "new_password": "y" * 1_000_000,
+                "confirm_password": "y" * 1_000_000,
+            }
+        ).encode(),
+        headers=lambda w: {
+            "Cookie": _form_session(w)[0],
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
     ),
     Hostile(
         "sale metadata number past 64 bits",
