@@ -50,6 +50,8 @@ def _rows(name: str, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 "value": value,
                 "label": label or "(unknown)",
+                # a top link's key, kept whole when a narrow page shortens its domain
+                **({"key": row["key"]} if name == "top_links" else {}),
                 "clicks": row["clicks"],
                 "leads": row["leads"],
                 "sales": row["sales"],

@@ -178,6 +178,7 @@
         scales: { x: { beginAtZero: true, ticks: { precision: 0, maxTicksLimit: 5 } }, y: { grid: { display: false } } } })
     }), counts);
     var body = document.querySelector("#funnel-table tbody");
+    var headings = Array.prototype.map.call(document.querySelectorAll("#funnel-table thead th"), function (th) { return th.textContent; });
     body.textContent = "";
     funnel.steps.forEach(function (step) {
       var row = document.createElement("tr");
@@ -187,6 +188,7 @@
       cells.forEach(function (text, i) {
         var cell = document.createElement("td");
         cell.textContent = text;
+        cell.setAttribute("data-label", headings[i]);  // a phone shows each step as a card
         if (i > 0) { cell.className = "num"; }
         row.appendChild(cell);
       });
@@ -230,7 +232,22 @@
         fill.style.width = Math.max(2, Math.round(100 * row.clicks / top)) + "%";
         var label = document.createElement("span");
         label.className = "bar-label";
-        label.textContent = rowLabel(name, row.value, row.label);
+        var text = rowLabel(name, row.value, row.label);
+        var tail = row.key ? "/" + row.key : "";
+        if (tail && text.slice(-tail.length) === tail) {
+          // The host may be shortened on a narrow page; the key, which tells links apart, not.
+          label.classList.add("split-label");
+          var host = document.createElement("span");
+          host.className = "bar-host";
+          host.textContent = text.slice(0, -tail.length);
+          var key = document.createElement("span");
+          key.className = "bar-key";
+          key.textContent = tail;
+          label.appendChild(host);
+          label.appendChild(key);
+        } else {
+          label.textContent = text;
+        }
         var value = document.createElement("span");
         value.className = "bar-value";
         value.textContent = numbers.format(row.clicks);
