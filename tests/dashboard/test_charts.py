@@ -4,6 +4,7 @@ whole units; an empty state when nothing happened; a lone point in the middle.""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from tests.browser import (
 )
 from tests.conftest import LiveServer
 
-from .helpers import Account, Seeded, make_account, seed
+from .helpers import Account, Seeded, backdate_click, make_account, seed
 from .test_browser import _sign_in
 
 ZONE = "Asia/Kolkata"  # not UTC, and half an hour off it
@@ -153,3 +154,35 @@ def test_a_range_with_events_shows_no_empty_state(
     _open(page, server, account, "interval=7d")
     expect(page.locator("#chart-empty")).to_be_hidden()
     expect(page.locator("#timeseries-chart")).to_have_attribute("data-empty", "false")
+
+
+def test_cards_show_the_change_and_bars_their_share_and_a_csv_downloads(
+    server: LiveServer, seeded_page: tuple[Page, Account, Seeded]
+) -> None:
+    page, account, _ = seeded_page
+    backdate_click(server, account.workspace_id, days=10)
+    _open(page, server, account, f"interval=7d&timezone={ZONE}")
+    clicks = page.locator('[data-change="clicks"]')
+    expect(clicks).to_have_attribute("data-trend", "up")
+    expect(clicks.locator("[aria-hidden]")).to_have_text("▲ 200%")  # 3 against 1
+    expect(clicks.locator(".sr-only")).to_have_text("up 200% on the previous period")
+    expect(page.locator('[data-change="leads"] [aria-hidden]')).to_have_text("new")
+    shares = page.locator('[data-breakdown="referers"] .bar-share')
+    expect(shares).to_have_text(["33.3%", "33.3%", "33.3%"])
+    link = page.locator('[data-csv="devices"]')
+    href = link.get_attribute("href")
+    assert href is not None
+    assert "format=csv" in href
+    assert "interval=7d" in href
+    assert "timezone=Asia%2FKolkata" in href
+    with page.expect_download() as download:
+        link.click()
+    saved = download.value
+    assert saved.suggested_filename == f"codeqr-{account.slug}-devices-7d.csv"
+    text = Path(saved.path()).read_text()
+    assert text.splitlines()[0].startswith("Device,Value,Clicks")
+    assert "Desktop,Desktop,2,1,1,49.00,66.7%" in text.splitlines()  # this week's only
+    # All time has nothing before it: no change shown.
+    _open(page, server, account, "interval=all")
+    expect(page.locator('[data-change="clicks"]')).to_have_attribute("data-trend", "none")
+    expect(page.locator('[data-change="clicks"]')).to_have_text("")

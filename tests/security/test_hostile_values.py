@@ -135,6 +135,13 @@ CASES = [
         headers=_session,
     ),
     Hostile(
+        "dashboard breakdown CSV to the calendar's end",
+        "GET",
+        lambda w: f"/dashboard/{w.a.slug}/analytics/data",
+        lambda w: {**FAR, "part": "referers", "format": "csv"},
+        headers=_session,
+    ),
+    Hostile(
         "dashboard password of a megabyte",
         "POST",
         lambda w: f"/dashboard/{w.a.slug}/settings/password",

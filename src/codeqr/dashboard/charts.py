@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from codeqr.analytics import service as analytics
 from codeqr.analytics.readers import SQL, EventsReader
 from codeqr.analytics.schemas import AnalyticsFilters, AnalyticsQuery, EventType, GroupBy
+from codeqr.kit.clock import from_ms, iso
+from codeqr.kit.errors import Forbidden
 from codeqr.link.service import LinkContext
 from codeqr.money.currency import minor_units
 from codeqr.workspace.models import Workspace
@@ -40,10 +42,10 @@ def _query(filters: AnalyticsFilters, group_by: GroupBy) -> AnalyticsQuery:
     )
 
 
-def _rows(name: str, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _rows(name: str, found: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     field = BREAKDOWNS[name][1]
     out = []
-    for row in found[:TOP_ROWS]:
+    for row in found[:limit]:
         value = row.get(field)
         label = row["shortLink"].split("://", 1)[-1] if name == "top_links" else value
         out.append(
@@ -68,13 +70,14 @@ def breakdown(
     filters: AnalyticsFilters,
     name: str,
     reader: EventsReader = SQL,
+    limit: int = TOP_ROWS,
 ) -> dict[str, Any]:
-    """One breakdown's top rows and the filter a click on a row adds."""
+    """One breakdown's top ``limit`` rows and the filter a click on a row adds."""
     group_by, _, param = BREAKDOWNS[name]
     query = _query(filters, group_by)
     found = analytics.retrieve(session, ctx, workspace, query, reader)
     assert isinstance(found, list)
-    rows = _rows(name, found)
+    rows = _rows(name, found, limit)
     if name in WITH_UNKNOWN and len(found) < analytics.MAX_ROWS:
         scoped = analytics.scope(session, workspace, query)
         total = analytics.totals(session, scoped, analytics.KINDS[query.event], reader)
@@ -82,7 +85,7 @@ def breakdown(
         if any(rest.values()):
             rows.append({"value": None, "label": UNKNOWN, **rest})
             rows.sort(key=lambda row: -row["clicks"])  # stable: ties keep the API's order
-            rows = rows[:TOP_ROWS]
+            rows = rows[:limit]
     return {"filter": param, "rows": rows}
 
 
@@ -97,6 +100,7 @@ def summary(
     query = _query(filters, GroupBy.timeseries)
     granularity, series = analytics.timeseries(session, workspace, query, reader)
     funnel = analytics.funnel(session, workspace, filters, reader)
+    before = previous(session, workspace, filters, reader)
     return {
         "currency": workspace.currency,
         "minorUnits": minor_units(workspace.currency),
@@ -108,9 +112,32 @@ def summary(
             "sales": funnel.sales,
             "saleAmount": funnel.sale_amount,
         },
+        "previous": before,
         "timeseries": series,
         "funnel": funnel.model_dump(mode="json", by_alias=True),
     }
+
+
+def previous(
+    session: Session, workspace: Workspace, filters: AnalyticsFilters, reader: EventsReader = SQL
+) -> dict[str, Any] | None:
+    """The totals of the range just before the page's, as long as it (what the number cards
+    compare with); ``None`` for all time, or when the plan does not reach back that far."""
+    tf = analytics.scope(session, workspace, filters).timeframe
+    if tf.start_ms is None:
+        return None
+    length = tf.end_ms - tf.start_ms
+    window = {
+        "interval": None,
+        "start": iso(from_ms(tf.start_ms - length)),
+        "end": iso(from_ms(tf.start_ms)),
+    }
+    try:
+        scoped = analytics.scope(session, workspace, filters.model_copy(update=window))
+    except Forbidden:
+        return None
+    kinds = analytics.KINDS[EventType.composite]
+    return {**window, "totals": analytics.totals(session, scoped, kinds, reader)}
 
 
 def overview(

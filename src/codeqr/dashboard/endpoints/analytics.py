@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from codeqr.analytics import service as analytics
 from codeqr.analytics.schemas import AnalyticsFilters
+from codeqr.analytics.service import MAX_ROWS
 from codeqr.analytics.timeframe import Interval
 from codeqr.api.deps import ServicesDep, SessionDep
-from codeqr.dashboard import charts
+from codeqr.dashboard import charts, csv_export
 from codeqr.dashboard import service as views
 from codeqr.dashboard.deps import DataDep, ViewDep
 from codeqr.dashboard.pages import render
+from codeqr.kit.errors import Unprocessable
 
 router = APIRouter(prefix="/dashboard/{slug}/analytics", include_in_schema=False)
 PARTS = "^(summary|" + "|".join(charts.BREAKDOWNS) + ")$"
@@ -94,12 +97,31 @@ def analytics_data(
     session: SessionDep,
     services: ServicesDep,
     part: Annotated[str | None, Query(pattern=PARTS)] = None,
-) -> JSONResponse:
+    as_format: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
+) -> Response:
     """What the charts draw for the page's range, timezone and filters: everything, or one
-    part (``summary``, or a breakdown) when the page asks for them side by side."""
+    part (``summary``, or a breakdown) when the page asks for them side by side; with
+    ``format=csv``, every row of one breakdown (at most the API's 1,000) as a download."""
     if query.interval is None and not query.start:
         query = query.model_copy(update={"interval": Interval.last_30d})
     ctx = services.links.ctx
+    if as_format == "csv":
+        if part not in charts.BREAKDOWNS:
+            names = ", ".join(charts.BREAKDOWNS)
+            raise Unprocessable(f"Invalid request: query parameter part: CSV is for one of {names}")
+        analytics.scope(session, member.workspace, query)  # refuse before running any query
+        found = charts.breakdown(
+            session, ctx, member.workspace, query, part, services.reader, limit=MAX_ROWS
+        )
+        name = f"codeqr-{member.workspace.slug}-{part}-{query.interval or 'range'}.csv"
+        return Response(
+            csv_export.breakdown_csv(part, found["rows"], member.workspace.currency),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Cache-Control": "no-store",
+            },
+        )
     data: dict[str, Any] = charts.overview(
         session, ctx, member.workspace, query, part, services.reader
     )

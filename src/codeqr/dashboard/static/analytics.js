@@ -251,6 +251,12 @@
         var value = document.createElement("span");
         value.className = "bar-value";
         value.textContent = numbers.format(row.clicks);
+        if (shareTotal) {
+          var share = document.createElement("span");
+          share.className = "bar-share";
+          share.textContent = percent.format(row.clicks / shareTotal);
+          value.appendChild(share);
+        }
         if (row.sales || row.leads) {
           var extra = document.createElement("span");
           extra.className = "bar-extra";
@@ -266,11 +272,44 @@
     });
   }
 
+  // Change against the range just before, as long as this one (none for all time, or when
+  // the plan does not reach that far back).
+  function change(now, before) {
+    if (before === null || before === undefined) { return null; }
+    if (!before) { return now ? { text: "new", trend: "up", words: "none in the previous period" } : { text: "", trend: "flat", words: "" }; }
+    var ratio = (now - before) / before;
+    var shown = percent.format(Math.abs(ratio));
+    if (Math.abs(ratio) < 0.0005) { return { text: "±0%", trend: "flat", words: "the same as the previous period" }; }
+    var up = ratio > 0;
+    return { text: (up ? "▲ " : "▼ ") + shown, trend: up ? "up" : "down",
+      words: (up ? "up " : "down ") + shown + " on the previous period" };
+  }
+  var shareTotal = 0;
+
   function drawSummary(data) {
     setCurrency(data.currency, data.minorUnits);
+    shareTotal = data.totals.clicks || 0;
+    var before = data.previous ? data.previous.totals : null;
     Object.keys(data.totals).forEach(function (key) {
       var node = root.querySelector('[data-kpi="' + key + '"]');
       if (node) { node.textContent = key === "saleAmount" ? money(data.totals[key]) : numbers.format(data.totals[key]); }
+      var note = root.querySelector('[data-change="' + key + '"]');
+      var moved = before ? change(data.totals[key], before[key]) : null;
+      if (note) {
+        note.textContent = "";
+        note.setAttribute("data-trend", moved ? moved.trend : "none");
+        if (moved && moved.text) {
+          var seen = document.createElement("span");
+          seen.setAttribute("aria-hidden", "true");
+          seen.textContent = moved.text;
+          var said = document.createElement("span");
+          said.className = "sr-only";
+          said.textContent = moved.words;
+          note.appendChild(seen);
+          note.appendChild(said);
+          note.setAttribute("title", moved.words);
+        }
+      }
     });
     drawSeries(data.timeseries, data.granularity);
     drawFunnel(data.funnel);
@@ -313,6 +352,12 @@
       }, function () { throw new Error(FAILED); });
     });
   }
+  root.querySelectorAll("[data-csv]").forEach(function (link) {
+    var ask = new URLSearchParams(query);
+    ask.set("part", link.getAttribute("data-csv"));
+    ask.set("format", "csv");
+    link.setAttribute("href", root.getAttribute("data-endpoint") + "?" + ask.toString());
+  });
   var summary = load("summary");
   var parts = Array.prototype.map.call(document.querySelectorAll("[data-breakdown]"), function (node) {
     var part = load(node.getAttribute("data-breakdown"));
