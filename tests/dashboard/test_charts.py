@@ -4,6 +4,7 @@ whole units; an empty state when nothing happened; a lone point in the middle.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,25 @@ def test_cards_show_the_change_and_bars_their_share_and_a_csv_downloads(
     _open(page, server, account, "interval=all")
     expect(page.locator('[data-change="clicks"]')).to_have_attribute("data-trend", "none")
     expect(page.locator('[data-change="clicks"]')).to_have_text("")
+
+
+def test_the_measure_chosen_survives_a_reload_and_a_new_period(
+    server: LiveServer, seeded_page: tuple[Page, Account, Seeded]
+) -> None:
+    page, account, _ = seeded_page
+    _open(page, server, account, "interval=24h&timezone=UTC")
+    page.click("#tab-sales")
+    assert "metric=sales" in page.url
+    page.reload()
+    expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#tab-sales")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#timeseries-chart")).to_have_attribute("data-metric", "sales")
+    page.select_option("#interval", "7d")  # the form submits itself
+    expect(page).to_have_url(re.compile(r"interval=7d"))
+    expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#timeseries-chart")).to_have_attribute("data-metric", "sales")
+    page.click("#tab-leads")
+    page.locator('[data-breakdown="devices"] a.bar').first.click()  # a filter keeps it too
+    expect(page.locator(".chip")).to_contain_text("Desktop")
+    expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#timeseries-chart")).to_have_attribute("data-metric", "leads")

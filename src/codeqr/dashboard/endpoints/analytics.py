@@ -86,6 +86,7 @@ def analytics_page(
             chips=chips,
             filters=dict(active),
             analytics_days=page.member.plan.analytics_days,
+            metric=params.get("metric", "clicks")[:20],
         ),
     )
 

@@ -98,7 +98,7 @@
     saleAmount: { label: "Revenue", color: COLORS.revenue, none: "No revenue in this period." }
   };
   var STEPS = { hour: "by hour", day: "by day", month: "by month" };
-  var metric = "clicks";
+  var metric = METRICS[params.get("metric")] ? params.get("metric") : "clicks";  // kept in the URL
   var shown = null;
   var seriesChart = null;
 
@@ -153,10 +153,21 @@
       other.setAttribute("tabindex", on ? "0" : "-1");
     });
     document.getElementById("over-time").setAttribute("aria-labelledby", tab.id);
+    // A reload, a new period or a filter keeps the measure chosen.
+    var kept = document.getElementById("metric-kept");
+    if (kept) { kept.value = metric; }
+    params.set("metric", metric);
+    window.history.replaceState(null, "", "?" + params.toString() + window.location.hash);
+    document.querySelectorAll("a.bar, [data-remove-filter]").forEach(function (link) {
+      var next = new URLSearchParams((link.getAttribute("href") || "?").split("?")[1] || "");
+      next.set("metric", metric);
+      link.setAttribute("href", "?" + next.toString());
+    });
     if (focus) { tab.focus(); }
     if (shown) { drawSeries(shown.series, shown.unit); }
   }
   tabs.forEach(function (tab, i) {
+    if (tab.getAttribute("data-metric") === metric && metric !== "clicks") { choose(tab, false); }
     tab.addEventListener("click", function () { choose(tab, false); });
     tab.addEventListener("keydown", function (event) {
       var step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
@@ -331,6 +342,7 @@
   }
 
   var query = new URLSearchParams(params);
+  query.delete("metric");  // the page's, not the data's
   query.set("timezone", zone);
   if (!query.get("interval") && !query.get("start")) { query.set("interval", "30d"); }
   var FAILED = "The analytics could not be loaded. Check your connection and reload the page; if you were signed out, sign in again.";
