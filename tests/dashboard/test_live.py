@@ -126,3 +126,34 @@ def test_the_empty_state_does_not_promise_a_repeat_click(
     expect(empty).to_be_visible()
     expect(empty).to_contain_text("within an hour count once")
     context.close()
+
+
+def test_the_feed_shows_one_link_at_a_time(server: LiveServer, browser: Browser) -> None:
+    account = make_account(server)
+    seeded = seed(server, account)
+    made = {"url": "https://shop.example/q", "key": "autumn", "trackConversion": True}
+    other = server.client(seeded.token).post("/api/links", json=made)
+    assert other.status_code == 200, other.text
+    _click(server, "autumn", 7)
+    context = browser.new_context(user_agent=DESKTOP_UA, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors = ConsoleErrors(page)
+    _sign_in(page, server, account)
+    page.goto(f"{server.base}/dashboard/{account.slug}/events")
+    expect(page.locator("#feed .event")).to_have_count(6)
+    choices = page.locator("#feed-link option")
+    expect(choices).to_have_count(3)  # all, and each link seen in the feed
+    page.select_option("#feed-link", other.json()["id"])
+    visible = page.locator("#feed .event:visible")
+    expect(visible).to_have_count(1)
+    expect(visible).to_contain_text("/autumn")
+    page.click("[data-show=sale]")
+    expect(visible).to_have_count(0)
+    none = "No sales of this link among the latest events."
+    expect(page.locator("#feed-none")).to_have_text(none)
+    page.select_option("#feed-link", "")
+    expect(visible).to_have_count(1)
+    expect(visible).to_contain_text("/spring")
+    assert errors.messages == []
+    context.close()

@@ -17,6 +17,9 @@
   var clock = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
   var relative = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
   var show = "all";
+  var linkSelect = document.getElementById("feed-link");
+  var onlyLink = "";
+  var LINK_CHOICES = 100;
   var paused = false;
   var waiting = [];
 
@@ -94,24 +97,34 @@
   function filtered() {
     var shown = 0;
     Array.prototype.forEach.call(feed.children, function (item) {
-      var on = show === "all" || item.getAttribute("data-kind") === show;
+      var on = (show === "all" || item.getAttribute("data-kind") === show) &&
+        (!onlyLink || item.getAttribute("data-link") === onlyLink);
       item.classList.toggle("hidden", !on);
       if (on) { shown++; }
     });
     var any = feed.children.length > 0;
     empty.classList.toggle("hidden", any);
     none.classList.toggle("hidden", !any || shown > 0);
-    none.textContent = any && !shown ? "No " + show + "s among the latest events." : "";
+    none.textContent = any && !shown ? "No " + (show === "all" ? "event" : show) + "s " + (onlyLink ? "of this link " : "") + "among the latest events." : "";
   }
 
-  function add(kind, id, data) {
+  function add(kind, id, data, past) {
     if (id && seen[id]) { return; }
     if (id) { seen[id] = true; }
     var text = describe(kind, data);
     var item = document.createElement("li");
-    item.className = "event event-" + kind;
+    item.className = "event event-" + kind + (past ? " past" : "");
     item.setAttribute("data-kind", kind);
     if (id) { item.setAttribute("data-id", id); }
+    var linkId = data.link && data.link.id ? data.link.id : "";
+    item.setAttribute("data-link", linkId);
+    if (linkId && !linkSelect.querySelector('option[value="' + CSS.escape(linkId) + '"]') &&
+        linkSelect.options.length <= LINK_CHOICES) {
+      var option = document.createElement("option");
+      option.value = linkId;
+      option.textContent = shortOf(data.link);
+      linkSelect.appendChild(option);
+    }
     var badge = document.createElement("span");
     badge.className = "event-kind";
     badge.textContent = kind;
@@ -144,7 +157,7 @@
     item.appendChild(badge);
     item.appendChild(main);
     item.appendChild(side);
-    item.classList.toggle("hidden", show !== "all" && show !== kind);
+    item.classList.toggle("hidden", (show !== "all" && show !== kind) || (onlyLink !== "" && onlyLink !== linkId));
     feed.insertBefore(item, feed.firstChild);
     while (feed.children.length > KEEP) { feed.removeChild(feed.lastChild); }
   }
@@ -165,7 +178,7 @@
   // The events the page came with (oldest first), then the stream from the newest of them.
   var history = [];
   try { history = JSON.parse(document.getElementById("history").textContent || "[]"); } catch (e) { history = []; }
-  history.forEach(function (entry) { add(entry.type, entry.id, entry.data); });
+  history.forEach(function (entry) { add(entry.type, entry.id, entry.data, true); });
   filtered();
   window.setInterval(tick, 10000);
 
@@ -177,6 +190,10 @@
       });
       filtered();
     });
+  });
+  linkSelect.addEventListener("change", function () {
+    onlyLink = linkSelect.value;
+    filtered();
   });
   pauseButton.addEventListener("click", function () {
     paused = !paused;
