@@ -21,12 +21,19 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	$(UV) sync --frozen --all-groups
 	@touch $@
 
+# What `make serve` needs: CodeQR and its runtime dependencies only, none of the dev tools
+# (pytest, Playwright, mypy, ruff…). --inexact keeps the tools of an earlier `make install`.
+$(VENV)/.runtime: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(UV) sync --frozen --no-dev --inexact
+	@touch $@
+
 install: $(VENV)/.installed  ## Create .venv with CodeQR and its tools
 
 system-deps:  ## Chromium and libcairo2 for the suites (apt-get as root; else names them and stops)
 	@scripts/system-deps
 
-serve: install  ## Run the server on the embedded default (SQLite in ./.codeqr)
+serve: $(VENV)/.runtime  ## Run the server on the embedded default (SQLite in ./.codeqr)
 	$(VENV)/bin/codeqr serve $(ARGS)
 
 test: install system-deps  ## Run every suite: SQLite always; PostgreSQL and Redis when their URLs are set

@@ -4,6 +4,7 @@ benchmark or module reaches for a path outside the checkout."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,27 @@ def test_fixtures_are_committed_byte_for_byte() -> None:
     assert "tests/fixtures/** -text" in attributes
     event = ROOT / "tests/fixtures/stripe/events/checkout.session.completed.json"
     assert not event.read_bytes().endswith(b"\n")
+
+
+def _planned(target: str, venv: Path) -> str:
+    """What ``make TARGET`` would run on a machine without a virtualenv yet (a dry run)."""
+    done = subprocess.run(
+        ["make", "-n", "-C", str(ROOT), target, f"VENV={venv}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+def test_serve_installs_the_runtime_only_and_test_everything(tmp_path: Path) -> None:
+    """``make serve`` must not pull in pytest, Playwright, mypy and ruff (issue 18)."""
+    serve = _planned("serve", tmp_path / "venv")
+    sync = [line for line in serve.splitlines() if " sync " in line]
+    assert len(sync) == 1, serve
+    assert "--no-dev" in sync[0]
+    assert "--all-groups" not in sync[0]
+    assert f"{tmp_path / 'venv'}/bin/codeqr serve" in serve
+    test = _planned("test", tmp_path / "venv")
+    assert any(" sync " in line and "--all-groups" in line for line in test.splitlines()), test

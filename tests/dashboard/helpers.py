@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from sqlalchemy import select
 
-from codeqr.kit.ids import base62
+from codeqr.events.models import click_events
+from codeqr.kit.clock import now_ms
+from codeqr.kit.ids import base62, click_id
 from codeqr.workspace import service as ws
 from codeqr.workspace.models import Membership, Role
 from tests.auth.helpers import Account, csrf_of, make_account, sign_in
@@ -153,3 +156,15 @@ def wait_for_clicks(dash: Dash, count: int, timeout: float = 10.0) -> dict[str, 
         if totals["clicks"] >= count or time.monotonic() > deadline:
             return body
         time.sleep(0.1)
+
+
+def backdate_click(server: LiveServer, workspace_id: str, days: float) -> None:
+    """Store a copy of one of the workspace's clicks as if made ``days`` ago (the redirect
+    only stamps clicks with the present)."""
+    at = now_ms() - int(days * 86_400_000)
+    with server.services.db.transaction() as session:
+        row = session.execute(
+            select(click_events).where(click_events.c.workspace_id == workspace_id).limit(1)
+        ).one()
+        copy = {**row._mapping, "id": click_id(at), "timestamp": at}
+        session.execute(click_events.insert(), [copy])

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from codeqr.dashboard import csv_export
 from tests.conftest import LiveServer
 
-from .helpers import dash, seed, viewer_of, wait_for_clicks
+from .helpers import backdate_click, dash, seed, viewer_of, wait_for_clicks
 
 
 def test_the_data_holds_the_series_funnel_and_breakdowns(server: LiveServer) -> None:
@@ -82,3 +87,109 @@ def test_a_viewer_reads_analytics(server: LiveServer) -> None:
     viewer = viewer_of(server, owner.account)
     assert viewer.get("/analytics").status_code == 200
     assert viewer.get("/analytics/data?interval=24h").json()["totals"]["clicks"] == 3
+
+
+def test_clicks_without_a_country_are_shown_as_unknown(server: LiveServer) -> None:
+    """Clicks from an address no geolocation database places (here 127.0.0.1) are left out
+    of the API's countries, but the page's rows must add up to its totals."""
+    owner = dash(server)
+    seed(server, owner.account)
+    wait_for_clicks(owner, 3)
+    data = owner.get("/analytics/data?interval=24h&part=countries").json()
+    rows = data["breakdowns"]["countries"]["rows"]
+    assert rows == [
+        {"value": None, "label": "Unknown", "clicks": 3, "leads": 1, "sales": 1,
+         "saleAmount": 4900}
+    ]  # fmt: skip
+    assert (
+        owner.get("/analytics/data?interval=24h&part=countries&device=Mobile").json()["breakdowns"][
+            "countries"
+        ]["rows"][0]["clicks"]
+        == 1
+    )
+    empty = dash(server).get("/analytics/data?interval=24h&part=countries").json()
+    assert empty["breakdowns"]["countries"]["rows"] == []
+
+
+def test_the_summary_names_its_step(server: LiveServer) -> None:
+    owner = dash(server)
+    steps = {
+        interval: owner.get(f"/analytics/data?interval={interval}&part=summary").json()[
+            "granularity"
+        ]
+        for interval in ("24h", "7d", "90d", "1y", "ytd", "all")
+    }
+    assert steps == {"24h": "hour", "7d": "day", "90d": "day", "1y": "month", "ytd": "month",
+                     "all": "month"}  # fmt: skip
+
+
+def test_a_filter_chip_names_the_filter_and_the_link(server: LiveServer) -> None:
+    owner = dash(server)
+    seeded = seed(server, owner.account)
+    page = owner.get(f"/analytics?interval=7d&linkId={seeded.link_id}&utm_source=news").text
+    chips = page.split('aria-label="Active filters"', 1)[1].split("</div>", 1)[0]
+    assert '<span class="chip-name">Link</span>' in chips
+    assert f"/{seeded.key}</span>" in chips
+    assert '<span class="chip-name">UTM source</span>' in chips
+    assert ">linkId<" not in chips
+    assert seeded.link_id not in chips.replace('data-remove-filter="linkId"', "")
+    assert 'data-remove-filter="linkId"' in chips
+
+
+def test_the_number_cards_compare_with_the_period_before(server: LiveServer) -> None:
+    owner = dash(server)
+    seed(server, owner.account)
+    backdate_click(server, owner.account.workspace_id, days=10)
+    week = owner.get("/analytics/data?interval=7d&part=summary").json()
+    assert week["totals"]["clicks"] == 3
+    previous = week["previous"]
+    assert previous["totals"] == {"clicks": 1, "leads": 0, "sales": 0, "saleAmount": 0}
+    start, end = (datetime.fromisoformat(previous[k]) for k in ("start", "end"))
+    assert end - start == timedelta(days=7)
+    assert abs((datetime.now(UTC) - end) - timedelta(days=7)) < timedelta(minutes=1)
+    day = owner.get("/analytics/data?interval=24h&part=summary").json()
+    assert day["previous"]["totals"]["clicks"] == 0
+    assert owner.get("/analytics/data?interval=all&part=summary").json()["previous"] is None
+    # A plan reaching 30 days back has nothing to compare a 30-day range with.
+    free = dash(server, plan="free").get("/analytics/data?interval=30d&part=summary").json()
+    assert free["previous"] is None
+
+
+def test_a_breakdown_downloads_as_csv(server: LiveServer) -> None:
+    owner = dash(server)
+    seeded = seed(server, owner.account)
+    answer = owner.get("/analytics/data?interval=24h&timezone=UTC&part=referers&format=csv")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "text/csv; charset=utf-8"
+    assert answer.headers["content-disposition"] == (
+        f'attachment; filename="codeqr-{owner.account.slug}-referers-24h.csv"'
+    )
+    lines = list(csv.reader(io.StringIO(answer.text)))
+    assert lines[0] == [
+        "Referer", "Value", "Clicks", "Leads", "Sales", "Revenue (USD)", "Share of clicks"
+    ]  # fmt: skip
+    assert sorted(lines[1:]) == [
+        ["news0.example", "news0.example", "1", "1", "1", "49.00", "33.3%"],
+        ["news1.example", "news1.example", "1", "0", "0", "0.00", "33.3%"],
+        ["news2.example", "news2.example", "1", "0", "0", "0.00", "33.3%"],
+    ]
+    links = owner.get("/analytics/data?interval=24h&part=top_links&format=csv").text
+    assert f"/spring,{seeded.link_id},3,1,1,49.00,100.0%" in links
+    countries = owner.get("/analytics/data?interval=24h&part=countries&format=csv").text
+    assert countries.splitlines()[1] == "Unknown,,3,1,1,49.00,100.0%"
+    refused = owner.get("/analytics/data?interval=24h&part=summary&format=csv")
+    assert refused.status_code == 422
+    assert "CSV is for one of" in refused.json()["error"]["message"]
+    assert owner.get("/analytics/data?interval=24h&format=xml").status_code == 422
+
+
+def test_csv_cells_are_never_formulas() -> None:
+    rows = [
+        {"label": label, "value": label, "clicks": 1, "leads": 0, "sales": 0, "saleAmount": 0}
+        for label in ('=HYPERLINK("http://evil")', "+1", "-1", "@SUM(A1)", "plain")
+    ]
+    text = csv_export.breakdown_csv("referers", rows, "JPY")
+    cells = [line[0] for line in csv.reader(io.StringIO(text))][1:]
+    assert cells == ['\'=HYPERLINK("http://evil")', "'+1", "'-1", "'@SUM(A1)", "plain"]
+    assert text.splitlines()[0].endswith("Revenue (JPY),Share of clicks")
+    assert text.splitlines()[1].endswith(",1,0,0,0,20.0%")  # yen: no minor units

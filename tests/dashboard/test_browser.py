@@ -59,7 +59,7 @@ def _charts(page: Page) -> dict[str, Any]:
     result: dict[str, Any] = page.evaluate(
         """() => {
           const out = {};
-          for (const id of ["timeseries-chart", "revenue-chart", "funnel-chart"]) {
+          for (const id of ["timeseries-chart", "funnel-chart"]) {
             const canvas = document.getElementById(id);
             const chart = window.Chart.getChart(canvas);
             const ctx = canvas.getContext("2d");
@@ -144,8 +144,13 @@ def test_the_funnel_and_revenue_are_drawn_with_conversions(
     expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
     charts = _charts(page)
     assert charts["funnel-chart"]["sums"] == [5]  # 3 clicks + 1 lead + 1 sale
-    assert charts["revenue-chart"]["sums"] == [4900]
-    assert charts["timeseries-chart"]["sums"] == [3, 1, 1]
+    assert charts["timeseries-chart"]["sums"] == [3]  # clicks first
+    sums = []
+    for tab in ("leads", "sales", "saleAmount"):
+        page.click(f"#tab-{tab}")
+        expect(page.locator("#timeseries-chart")).to_have_attribute("data-metric", tab)
+        sums.append(_charts(page)["timeseries-chart"]["sums"])
+    assert sums == [[1], [1], [49]]  # revenue drawn in dollars
     expect(page.locator('[data-kpi="saleAmount"]')).to_have_text("$49.00")
     expect(page.locator("#funnel-table tbody tr")).to_have_count(3)
     expect(page.locator("#funnel-table tbody tr").nth(1)).to_contain_text("33.3%")

@@ -39,7 +39,7 @@ def test_the_live_page_follows_the_stream_of_the_workspace(server: LiveServer) -
     owner = dash(server)
     page = owner.get("/events")
     assert f'data-stream="/api/events/stream?workspace={owner.account.slug}"' in page.text
-    assert "Waiting for the first event" in page.text
+    assert "No events in the last 24 hours" in page.text
     gated = dash(server, plan="free").get("/events")
     assert "needs the Business plan" in gated.text
     assert "data-stream" not in gated.text

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
 
 from codeqr.stripe.models import StripeIntegration
 from codeqr.workspace.models import ApiKey, Workspace
+from tests.auth.helpers import sign_in
 from tests.conftest import LiveServer
 from tests.stripe.standin import StripeStandIn
 
@@ -275,3 +277,66 @@ def test_client_sales_are_off_until_allowed_with_a_largest_sale(server: LiveServ
         workspace = session.get(Workspace, owner.account.workspace_id)
         assert workspace is not None
         assert (workspace.client_sales_enabled, workspace.client_sale_max) == (False, 150_050)
+
+
+def test_changing_the_password_signs_out_the_other_sessions(server: LiveServer) -> None:
+    owner = dash(server)
+    elsewhere = server.client()
+    sign_in(elsewhere, owner.account)
+    assert elsewhere.get(f"{owner.base}/links").status_code == 200
+    wrong = owner.post(
+        "/settings/password",
+        {"current_password": "not it at all", "new_password": "brand new pw",
+         "confirm_password": "brand new pw"},
+        owner.csrf("/settings"),
+    )  # fmt: skip
+    assert wrong.status_code == 400
+    assert field_error(wrong.text, "current_password") == "That is not your current password."
+    differ = owner.post(
+        "/settings/password",
+        {"current_password": owner.account.password, "new_password": "brand new pw",
+         "confirm_password": "brand new pq"},
+        owner.csrf("/settings"),
+    )  # fmt: skip
+    assert field_error(differ.text, "confirm_password").startswith("The two new passwords differ")
+    short = owner.post(
+        "/settings/password",
+        {"current_password": owner.account.password, "new_password": "short",
+         "confirm_password": "short"},
+        owner.csrf("/settings"),
+    )  # fmt: skip
+    assert field_error(short.text, "new_password") == "Must be at least 8 characters"
+    assert elsewhere.get(f"{owner.base}/links").status_code == 200  # nothing changed yet
+    done = owner.post(
+        "/settings/password",
+        {"current_password": owner.account.password, "new_password": "brand new pw",
+         "confirm_password": "brand new pw"},
+        owner.csrf("/settings"),
+    )  # fmt: skip
+    assert done.status_code == 303
+    assert "Password changed" in owner.client.get(done.headers["location"]).text
+    assert owner.get("/links").status_code == 200  # this browser stays signed in
+    gone = elsewhere.get(f"{owner.base}/links")
+    assert gone.status_code == 303  # the other one is sent to sign in
+    fresh = server.client()
+    sign_in(fresh, replace(owner.account, password="brand new pw"))
+    assert fresh.get(f"{owner.base}/links").status_code == 200
+
+
+def test_a_viewer_changes_their_own_password(server: LiveServer) -> None:
+    owner = dash(server)
+    viewer = viewer_of(server, owner.account)
+    assert 'action="' + owner.base + '/settings/password"' in viewer.get("/settings").text
+    done = viewer.post(
+        "/settings/password",
+        {"current_password": viewer.account.password, "new_password": "viewer's own",
+         "confirm_password": "viewer's own"},
+        viewer.csrf("/settings"),
+    )  # fmt: skip
+    assert done.status_code == 303
+    forged = viewer.client.post(
+        f"{owner.base}/settings/password",
+        data={"csrf_token": "forged", "current_password": "viewer's own",
+              "new_password": "x" * 10, "confirm_password": "x" * 10},
+    )  # fmt: skip
+    assert forged.status_code == 403

@@ -1262,6 +1262,21 @@ ROWS: list[Row] = [
         FORM,
         page("POST", DASH + "/settings/stripe/disconnect"),
     ),
+    Row(
+        "POST",
+        DASH + "/settings/password",
+        FORM,
+        # the owner's own password, set again to itself: later cells still sign in with it
+        page(
+            "POST",
+            DASH + "/settings/password",
+            form={
+                "current_password": PASSWORD,
+                "new_password": PASSWORD,
+                "confirm_password": PASSWORD,
+            },
+        ),
+    ),
 ]
 
 

@@ -187,6 +187,30 @@ CASES = [
         headers=lambda w: {"Content-Type": "application/x-www-form-urlencoded"},
     ),
     Hostile(
+        "dashboard breakdown CSV to the calendar's end",
+        "GET",
+        lambda w: f"/dashboard/{w.a.slug}/analytics/data",
+        lambda w: {**FAR, "part": "referers", "format": "csv"},
+        headers=_session,
+    ),
+    Hostile(
+        "dashboard password of a megabyte",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/settings/password",
+        body=lambda w: urlencode(
+            {
+                "csrf_token": _form_session(w)[1],
+                "current_password": "x" * 1_000_000,
+                "new_password": "y" * 1_000_000,
+                "confirm_password": "y" * 1_000_000,
+            }
+        ).encode(),
+        headers=lambda w: {
+            "Cookie": _form_session(w)[0],
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    ),
+    Hostile(
         "sale metadata number past 64 bits",
         "POST",
         lambda w: "/api/track/sale",

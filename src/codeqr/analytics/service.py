@@ -29,6 +29,7 @@ from codeqr.analytics.schemas import (
 )
 from codeqr.analytics.timeframe import (
     MAX_BUCKETS,
+    Granularity,
     Timeframe,
     bucket_count,
     buckets,
@@ -227,9 +228,23 @@ def rank(
     return sorted(keyed, key=lambda item: tuple(-item[1][m] for m in by))
 
 
+def timeseries(
+    session: Session, workspace: Workspace, query: AnalyticsQuery, reader: EventsReader = SQL
+) -> tuple[Granularity, list[dict[str, Any]]]:
+    """``groupBy=timeseries`` and the step of its buckets (which the rows alone cannot
+    tell: one monthly bucket looks like a day), for pages that label the buckets."""
+    return _series(session, scope(session, workspace, query), KINDS[query.event], reader)
+
+
 def _timeseries(
     session: Session, scoped: Scoped, kinds: Sequence[Kind], reader: EventsReader
 ) -> list[dict[str, Any]]:
+    return _series(session, scoped, kinds, reader)[1]
+
+
+def _series(
+    session: Session, scoped: Scoped, kinds: Sequence[Kind], reader: EventsReader
+) -> tuple[Granularity, list[dict[str, Any]]]:
     tf = scoped.timeframe
     span = reader.event_span(session, scoped.workspace_id)
     start = tf.start_ms
@@ -249,18 +264,18 @@ def _timeseries(
     bounds = [max(to_ms(s), start) for s in starts] + [tf.end_ms]
     rows = [{"start": label(s), **zeros()} for s in starts]
     if span is None:
-        return rows
+        return granularity, rows
     # Buckets before the workspace's first event or after its last hold nothing, whatever
     # the filters: only those between are read (a long range costs what its events do).
     first = max(bisect_right(bounds, span[0]) - 1, 0)
     last = min(bisect_right(bounds, span[1]) - 1, len(rows) - 1)
     if first > last:
-        return rows
+        return granularity, rows
     read = bounds[first : last + 2]
     for kind in kinds:
         for n, values in reader.per_bucket(session, scoped, kind, read, granularity).items():
             add(rows[first + n], values)
-    return rows
+    return granularity, rows
 
 
 def _top_links(

@@ -11,17 +11,19 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from codeqr.auth import repository
 from codeqr.auth.models import UserSession
 from codeqr.kit.clock import now_ms, to_ms, utcnow
+from codeqr.kit.errors import Unprocessable
 from codeqr.kit.ids import new_id
 from codeqr.kit.passwords import hash_password, hash_token, verify_password
 from codeqr.workspace.models import User
 
 SESSION_LIFETIME = timedelta(days=14)
+MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 MAX_NEXT = 4096
 
@@ -87,6 +89,25 @@ def end_session(session: Session, token: str) -> None:
     """Sign out: the session stops working at once, whatever the browser keeps."""
     if token:
         repository.delete_by_token_hash(session, hash_token(token))
+
+
+def set_password(
+    session: Session, user: User, password: str, *, keep_session: str | None = None
+) -> int:
+    """Give ``user`` a new password and end their other sign-ins (a password changed because
+    it leaked must shut out whoever used it); ``keep_session`` is the id of the one that
+    stays, the browser making the change. Returns how many sessions were ended."""
+    if len(password) < MIN_PASSWORD:
+        raise Unprocessable(f"password: must be at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise Unprocessable(f"password: must be at most {MAX_PASSWORD} characters")
+    user.password_hash = hash_password(password)
+    ended = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep_session is not None:
+        ended = ended.where(UserSession.id != keep_session)
+    result = session.execute(ended)
+    session.flush()
+    return int(result.rowcount) if isinstance(result, CursorResult) else 0
 
 
 def safe_next(value: str | None, default: str = "/") -> str:

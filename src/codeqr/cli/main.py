@@ -16,6 +16,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from codeqr import bootstrap, migrate
+from codeqr.auth import service as auth
 from codeqr.cli.domains import domains_app
 from codeqr.cli.events import events_app
 from codeqr.cli.oauth_apps import oauth_apps
@@ -301,6 +302,27 @@ def users_create(
         user = ws.create_user(session, email, password, name)
         data = {"id": user.id, "email": user.email}
     _emit(data, as_json)
+
+
+@users.command("set-password")
+def users_set_password(
+    email: Annotated[str, typer.Option(help="The user's email.")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the new password from standard input."),
+    ] = False,
+) -> None:
+    """Set a user's password (a lost one included) and sign them out everywhere. Asks for
+    it twice, or reads one line from standard input with --password-stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with _transaction() as (_, _db, session):
+        user = ws.get_user_by_email(session, email)
+        ended = auth.set_password(session, user, password)
+        address = user.email
+    typer.echo(f"Password set for {address}; {ended} sign-in(s) ended.")
 
 
 @workspaces.command("create")

@@ -10,12 +10,19 @@ from sqlalchemy.orm import Session
 from codeqr.analytics import service as analytics
 from codeqr.analytics.readers import SQL, EventsReader
 from codeqr.analytics.schemas import AnalyticsFilters, AnalyticsQuery, EventType, GroupBy
+from codeqr.kit.clock import from_ms, iso
+from codeqr.kit.errors import Forbidden
 from codeqr.link.service import LinkContext
 from codeqr.money.currency import minor_units
 from codeqr.workspace.models import Workspace
 
 TOP_ROWS = 10
 """Rows per breakdown on the page."""
+UNKNOWN = "Unknown"
+"""The row of events whose value was not known (a click from an address no geolocation
+database places): the API leaves them out, the page shows them so its rows add up."""
+WITH_UNKNOWN = {"countries"}
+"""Breakdowns whose value may be missing (devices, browsers and referers always have one)."""
 
 # Each breakdown: the groupBy asked for, the row field shown, and the analytics filter a
 # click on that row adds (any SPEC §6 filter applies the same way).
@@ -35,16 +42,18 @@ def _query(filters: AnalyticsFilters, group_by: GroupBy) -> AnalyticsQuery:
     )
 
 
-def _rows(name: str, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _rows(name: str, found: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     field = BREAKDOWNS[name][1]
     out = []
-    for row in found[:TOP_ROWS]:
+    for row in found[:limit]:
         value = row.get(field)
         label = row["shortLink"].split("://", 1)[-1] if name == "top_links" else value
         out.append(
             {
                 "value": value,
                 "label": label or "(unknown)",
+                # a top link's key, kept whole when a narrow page shortens its domain
+                **({"key": row["key"]} if name == "top_links" else {}),
                 "clicks": row["clicks"],
                 "leads": row["leads"],
                 "sales": row["sales"],
@@ -61,12 +70,23 @@ def breakdown(
     filters: AnalyticsFilters,
     name: str,
     reader: EventsReader = SQL,
+    limit: int = TOP_ROWS,
 ) -> dict[str, Any]:
-    """One breakdown's top rows and the filter a click on a row adds."""
+    """One breakdown's top ``limit`` rows and the filter a click on a row adds."""
     group_by, _, param = BREAKDOWNS[name]
-    found = analytics.retrieve(session, ctx, workspace, _query(filters, group_by), reader)
+    query = _query(filters, group_by)
+    found = analytics.retrieve(session, ctx, workspace, query, reader)
     assert isinstance(found, list)
-    return {"filter": param, "rows": _rows(name, found)}
+    rows = _rows(name, found, limit)
+    if name in WITH_UNKNOWN and len(found) < analytics.MAX_ROWS:
+        scoped = analytics.scope(session, workspace, query)
+        total = analytics.totals(session, scoped, analytics.KINDS[query.event], reader)
+        rest = {m: total[m] - sum(row[m] for row in found) for m in analytics.MEASURES}
+        if any(rest.values()):
+            rows.append({"value": None, "label": UNKNOWN, **rest})
+            rows.sort(key=lambda row: -row["clicks"])  # stable: ties keep the API's order
+            rows = rows[:limit]
+    return {"filter": param, "rows": rows}
 
 
 def summary(
@@ -78,22 +98,46 @@ def summary(
 ) -> dict[str, Any]:
     """Totals, the time series and the funnel."""
     query = _query(filters, GroupBy.timeseries)
-    series = analytics.retrieve(session, ctx, workspace, query, reader)
-    assert isinstance(series, list)
+    granularity, series = analytics.timeseries(session, workspace, query, reader)
     funnel = analytics.funnel(session, workspace, filters, reader)
+    before = previous(session, workspace, filters, reader)
     return {
         "currency": workspace.currency,
         "minorUnits": minor_units(workspace.currency),
         "timezone": filters.timezone,
+        "granularity": granularity.value,
         "totals": {
             "clicks": funnel.clicks,
             "leads": funnel.leads,
             "sales": funnel.sales,
             "saleAmount": funnel.sale_amount,
         },
+        "previous": before,
         "timeseries": series,
         "funnel": funnel.model_dump(mode="json", by_alias=True),
     }
+
+
+def previous(
+    session: Session, workspace: Workspace, filters: AnalyticsFilters, reader: EventsReader = SQL
+) -> dict[str, Any] | None:
+    """The totals of the range just before the page's, as long as it (what the number cards
+    compare with); ``None`` for all time, or when the plan does not reach back that far."""
+    tf = analytics.scope(session, workspace, filters).timeframe
+    if tf.start_ms is None:
+        return None
+    length = tf.end_ms - tf.start_ms
+    window = {
+        "interval": None,
+        "start": iso(from_ms(tf.start_ms - length)),
+        "end": iso(from_ms(tf.start_ms)),
+    }
+    try:
+        scoped = analytics.scope(session, workspace, filters.model_copy(update=window))
+    except Forbidden:
+        return None
+    kinds = analytics.KINDS[EventType.composite]
+    return {**window, "totals": analytics.totals(session, scoped, kinds, reader)}
 
 
 def overview(

@@ -106,6 +106,11 @@ def write_page(slug: Slug, session: SessionDep, signed_in: CsrfDep) -> Page:
     return page
 
 
+def account_page(slug: Slug, session: SessionDep, signed_in: CsrfDep) -> Page:
+    """A form post (CSRF checked) about the signed-in user's own account: any role."""
+    return _page(session, signed_in, slug)
+
+
 def data_member(slug: Slug, session: SessionDep, signed_in: SignedInDep) -> Member:
     """The member behind a JSON request of a page script; 404 in the error envelope."""
     return access.member(session, signed_in.user, slug)
@@ -113,6 +118,7 @@ def data_member(slug: Slug, session: SessionDep, signed_in: SignedInDep) -> Memb
 
 ViewDep = Annotated[Page, Depends(view_page)]
 WriteDep = Annotated[Page, Depends(write_page)]
+AccountDep = Annotated[Page, Depends(account_page)]
 DataDep = Annotated[Member, Depends(data_member)]
 
 

@@ -71,6 +71,16 @@ def link_choices(session: Session, workspace: Workspace) -> list[tuple[str, str]
     return [(link_id, f"{domain}/{key}") for link_id, domain, key in rows]
 
 
+def links_named(session: Session, workspace: Workspace, ids: list[str]) -> list[tuple[str, str]]:
+    """``(id, domain/key)`` of the workspace's links among ``ids`` (others left out)."""
+    rows = session.execute(
+        select(Link.id, Link.domain, Link.key).where(
+            Link.workspace_id == workspace.id, Link.id.in_(ids[:LINK_CHOICES])
+        )
+    ).all()
+    return [(link_id, f"{domain}/{key}") for link_id, domain, key in rows]
+
+
 def customers_page(
     session: Session, links: LinkService, workspace: Workspace, search: str, page: int
 ) -> Paged:

@@ -27,6 +27,8 @@ RETRY_MS = 3000
 BACKLOG_MS = 24 * 3600 * 1000
 BACKLOG_LIMIT = 1000
 """What a resumed stream replays at most: the newest 1000 events of the last 24 hours."""
+HISTORY_LIMIT = 50
+"""What the live page shows on open: the newest 50 events of the last 24 hours."""
 _EVENT_ID_LENGTH = 16
 FULL_RETRY_SECONDS = 10
 """``Retry-After`` of a stream refused for too many open ones: a slot frees when one closes."""
@@ -173,3 +175,35 @@ def missed(
     conn = session.connection()
     rows = repo.latest_after(conn, workspace_id, since, BACKLOG_LIMIT, plain=byte_order)
     return shape(session, workspace_id, rows)
+
+
+def recent(
+    session: Session, shape: Shaper, workspace_id: str, limit: int, *, byte_order: bool
+) -> list[Frame]:
+    """The newest ``limit`` (at most ``BACKLOG_LIMIT``) events of the last ``BACKLOG_MS``,
+    oldest first: what a page shows before its stream is open, which then resumes after the
+    newest of them."""
+    floor = click_id(now_ms() - BACKLOG_MS)[:7]
+    conn = session.connection()
+    rows = repo.latest_after(conn, workspace_id, floor, min(limit, BACKLOG_LIMIT), plain=byte_order)
+    return shape(session, workspace_id, rows)
+
+
+def as_json(frames: list[Frame]) -> str:
+    """Frames as a JSON list of ``{"id", "type", "data"}``, safe inside a ``<script>``
+    element (no ``<`` left to close it)."""
+    items = []
+    for frame in frames:
+        head, _, rest = frame.data.partition(b"\ndata: ")
+        kind = head.rsplit(b"event: ", 1)[1]
+        body = rest.rstrip(b"\n")
+        items.append(
+            b'{"id":'
+            + orjson.dumps(frame.id)
+            + b',"type":'
+            + orjson.dumps(kind.decode())
+            + b',"data":'
+            + body
+            + b"}"
+        )
+    return (b"[" + b",".join(items) + b"]").replace(b"<", b"\\u003c").decode()

@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from codeqr.analytics import service as analytics
 from codeqr.analytics.schemas import AnalyticsFilters
+from codeqr.analytics.service import MAX_ROWS
 from codeqr.analytics.timeframe import Interval
 from codeqr.api.deps import ServicesDep, SessionDep
-from codeqr.dashboard import charts
+from codeqr.dashboard import charts, csv_export
 from codeqr.dashboard import service as views
 from codeqr.dashboard.deps import DataDep, ViewDep
 from codeqr.dashboard.pages import render
+from codeqr.kit.errors import Unprocessable
 
 router = APIRouter(prefix="/dashboard/{slug}/analytics", include_in_schema=False)
 PARTS = "^(summary|" + "|".join(charts.BREAKDOWNS) + ")$"
@@ -38,6 +41,18 @@ FILTER_NAMES = [
 ]  # fmt: skip
 
 
+FILTER_LABELS = {
+    "linkId": "Link", "domain": "Domain", "key": "Short key", "country": "Country",
+    "region": "Region", "city": "City", "continent": "Continent", "device": "Device",
+    "browser": "Browser", "os": "OS", "trigger": "Trigger", "referer": "Referer",
+    "refererUrl": "Referer URL", "url": "Destination", "utm_source": "UTM source",
+    "utm_medium": "UTM medium", "utm_campaign": "UTM campaign", "utm_term": "UTM term",
+    "utm_content": "UTM content", "tagId": "Tag", "customerId": "Customer",
+    "externalId": "External ID", "tenantId": "Tenant", "qr": "QR scans",
+}  # fmt: skip
+"""What a filter chip calls each parameter."""
+
+
 @router.get("", response_class=HTMLResponse)
 def analytics_page(
     request: Request, page: ViewDep, session: SessionDep, services: ServicesDep
@@ -47,9 +62,17 @@ def analytics_page(
     interval = params.get("interval") or Interval.last_30d.value
     active = [(name, params[name]) for name in FILTER_NAMES if params.get(name)]
     links = views.link_choices(session, page.workspace)
+    chosen = params.get("linkId")
+    if chosen and chosen not in dict(links):
+        # A link past the menu's most clicked (a breakdown row, a shared URL): named too.
+        links += views.links_named(session, page.workspace, [chosen])
     link_names = dict(links)
     chips = [
-        (name, link_names.get(value, value) if name == "linkId" else value, value)
+        (
+            FILTER_LABELS.get(name, name),
+            link_names.get(value, value) if name == "linkId" else value,
+            name,
+        )
         for name, value in active
     ]
     return render(
@@ -63,6 +86,7 @@ def analytics_page(
             chips=chips,
             filters=dict(active),
             analytics_days=page.member.plan.analytics_days,
+            metric=params.get("metric", "clicks")[:20],
         ),
     )
 
@@ -74,12 +98,31 @@ def analytics_data(
     session: SessionDep,
     services: ServicesDep,
     part: Annotated[str | None, Query(pattern=PARTS)] = None,
-) -> JSONResponse:
+    as_format: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
+) -> Response:
     """What the charts draw for the page's range, timezone and filters: everything, or one
-    part (``summary``, or a breakdown) when the page asks for them side by side."""
+    part (``summary``, or a breakdown) when the page asks for them side by side; with
+    ``format=csv``, every row of one breakdown (at most the API's 1,000) as a download."""
     if query.interval is None and not query.start:
         query = query.model_copy(update={"interval": Interval.last_30d})
     ctx = services.links.ctx
+    if as_format == "csv":
+        if part not in charts.BREAKDOWNS:
+            names = ", ".join(charts.BREAKDOWNS)
+            raise Unprocessable(f"Invalid request: query parameter part: CSV is for one of {names}")
+        analytics.scope(session, member.workspace, query)  # refuse before running any query
+        found = charts.breakdown(
+            session, ctx, member.workspace, query, part, services.reader, limit=MAX_ROWS
+        )
+        name = f"codeqr-{member.workspace.slug}-{part}-{query.interval or 'range'}.csv"
+        return Response(
+            csv_export.breakdown_csv(part, found["rows"], member.workspace.currency),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Cache-Control": "no-store",
+            },
+        )
     data: dict[str, Any] = charts.overview(
         session, ctx, member.workspace, query, part, services.reader
     )

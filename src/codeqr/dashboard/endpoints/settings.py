@@ -15,10 +15,11 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from codeqr.api.deps import ServicesDep, SessionDep
+from codeqr.auth import service as auth
 from codeqr.auth.deps import secure_cookies
 from codeqr.conversion import flows
 from codeqr.dashboard import service as views
-from codeqr.dashboard.deps import Page, ViewDep, WriteDep
+from codeqr.dashboard.deps import AccountDep, Page, ViewDep, WriteDep
 from codeqr.dashboard.pages import render
 from codeqr.domain.schemas import SLUG_MAX, URL_MAX, DomainCreate
 from codeqr.kit.errors import CodeQRError
@@ -45,7 +46,9 @@ _DONE = {
     "client-sales": "Client sales setting saved.",
     "stripe": "Stripe account connected.",
     "stripe-off": "Stripe account disconnected. Its webhooks are no longer accepted.",
+    "password": "Password changed. Your other sign-ins were signed out.",
 }
+Password = Annotated[str, Form(max_length=auth.MAX_PASSWORD)]
 
 
 def _page(
@@ -321,3 +324,28 @@ def disconnect_stripe(page: WriteDep, session: SessionDep) -> Response:
     """Unbind the workspace's Stripe account."""
     stripe_connection.disconnect(session, page.workspace)
     return _done(page, "stripe-off")
+
+
+@router.post("/password", response_model=None)
+def change_password(
+    page: AccountDep,
+    session: SessionDep,
+    services: ServicesDep,
+    current_password: Password = "",
+    new_password: Password = "",
+    confirm_password: Password = "",
+) -> Response:
+    """Change the signed-in user's own password (any role); their other sign-ins end."""
+    user = page.signed_in.user
+    field, message = "", ""
+    if auth.authenticate(session, user.email, current_password) is None:
+        field, message = "current_password", "That is not your current password."
+    elif new_password != confirm_password:
+        field, message = "confirm_password", "The two new passwords differ; type it twice."
+    if field:
+        return _page(session, services, page, status=400, errors={field: message})
+    try:
+        auth.set_password(session, user, new_password, keep_session=page.signed_in.session_id)
+    except CodeQRError as exc:
+        return _refused(session, services, page, "new_password", exc)
+    return _done(page, "password")

@@ -43,36 +43,38 @@
 
   // -- formatting -------------------------------------------------------------------------
   var money = function (minor) { return String(minor); };
+  var wholeMoney = function (major) { return String(major); };
+  var minorUnits = 2;
   function setCurrency(code, units) {
-    var fmt;
+    var fmt, whole;
+    minorUnits = units;
     try {
       fmt = new Intl.NumberFormat(undefined, { style: "currency", currency: code, minimumFractionDigits: units, maximumFractionDigits: units });
+      whole = new Intl.NumberFormat(undefined, { style: "currency", currency: code, minimumFractionDigits: 0, maximumFractionDigits: 0 });
     } catch (e) {
       fmt = new Intl.NumberFormat(undefined, { minimumFractionDigits: units, maximumFractionDigits: units });
+      whole = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
     }
     money = function (minor) { return fmt.format((minor || 0) / Math.pow(10, units)); };
+    wholeMoney = function (major) { return whole.format(major); };
   }
   function rate(value) { return value === null || value === undefined ? "—" : percent.format(value); }
 
-  function granularity(series) {
-    if (series.some(function (row) { return row.start.slice(11, 16) !== "00:00"; })) { return "hour"; }
-    if (series.length > 1 && series.every(function (row) { return row.start.slice(8, 10) === "01"; }) &&
-        series[0].start.slice(0, 7) !== series[1].start.slice(0, 7)) { return "month"; }
-    return "day";
-  }
+  // Bucket starts carry the local wall time of the chosen zone: read as written. The step
+  // (hour, day or month) is the server's, from the chosen range: one monthly bucket would
+  // otherwise look like a day.
   var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-  function bucketLabel(start, unit) {
-    // Labels carry the local wall time of the chosen zone: read it as written.
+  function bucketLabel(start, unit, full) {
     var month = MONTHS[parseInt(start.slice(5, 7), 10) - 1];
     var day = parseInt(start.slice(8, 10), 10);
-    if (unit === "hour") { return start.slice(11, 16); }
+    if (unit === "hour") { return full ? month + " " + day + ", " + start.slice(11, 16) : start.slice(11, 16); }
     if (unit === "month") { return month + " " + start.slice(0, 4); }
-    return month + " " + day;
+    return full ? month + " " + day + ", " + start.slice(0, 4) : month + " " + day;
   }
 
   // -- drawing ----------------------------------------------------------------------------
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-  Chart.defaults.color = "#64748b";
+  Chart.defaults.color = "#5b6779";
   Chart.defaults.animation = false;
   var base = {
     responsive: true,
@@ -80,10 +82,6 @@
     interaction: { mode: "index", intersect: false },
     plugins: { legend: { position: "bottom", labels: { usePointStyle: true, boxWidth: 8, boxHeight: 8 } } }
   };
-  function line(label, data, color, axis) {
-    return { label: label, data: data, borderColor: color, backgroundColor: color + "22", borderWidth: 2,
-      pointRadius: data.length > 40 ? 0 : 2, tension: 0.3, fill: axis === "y", yAxisID: axis };
-  }
   function drawn(canvas, chart, values) {
     var sum = values.reduce(function (a, b) { return a + b; }, 0);
     canvas.setAttribute("data-points", String(values.length));
@@ -91,38 +89,94 @@
     return chart;
   }
 
-  function drawSeries(series) {
-    var unit = granularity(series);
-    document.getElementById("granularity").textContent = "by " + unit + " · " + zone;
-    var labels = series.map(function (row) { return bucketLabel(row.start, unit); });
-    var pick = function (key) { return series.map(function (row) { return row[key]; }); };
+  // One time series at a time, chosen with the number cards above it (one y-axis: 12 leads
+  // are never drawn as tall as 93 clicks).
+  var METRICS = {
+    clicks: { label: "Clicks", color: COLORS.clicks, none: "No clicks in this period." },
+    leads: { label: "Leads", color: COLORS.leads, none: "No leads in this period." },
+    sales: { label: "Sales", color: COLORS.sales, none: "No sales in this period." },
+    saleAmount: { label: "Revenue", color: COLORS.revenue, none: "No revenue in this period." }
+  };
+  var STEPS = { hour: "by hour", day: "by day", month: "by month" };
+  var metric = METRICS[params.get("metric")] ? params.get("metric") : "clicks";  // kept in the URL
+  var shown = null;
+  var seriesChart = null;
+
+  function drawSeries(series, unit) {
+    shown = { series: series, unit: unit };
+    var spec = METRICS[metric];
+    var isMoney = metric === "saleAmount";
+    var scale = isMoney ? Math.pow(10, minorUnits) : 1;
+    var raw = series.map(function (row) { return row[metric]; });
+    var values = raw.map(function (v) { return v / scale; });  // money in whole units: integer ticks
+    var empty = raw.every(function (v) { return !v; });
+    document.getElementById("granularity").textContent = STEPS[unit] + " · " + zone;
+    document.getElementById("over-time-title").textContent = spec.label + " over time";
+    var note = document.getElementById("chart-empty");
+    note.textContent = spec.none;
+    note.classList.toggle("hidden", !empty);
     var canvas = document.getElementById("timeseries-chart");
-    var clicks = pick("clicks");
-    drawn(canvas, new Chart(canvas, {
+    canvas.setAttribute("aria-label", spec.label + " over time, " + STEPS[unit]);
+    canvas.setAttribute("data-metric", metric);
+    canvas.setAttribute("data-step", unit);
+    canvas.setAttribute("data-empty", empty ? "true" : "false");
+    if (seriesChart) { seriesChart.destroy(); }
+    var format = function (v) { return isMoney ? wholeMoney(v) : numbers.format(v); };
+    seriesChart = new Chart(canvas, {
       type: "line",
-      data: { labels: labels, datasets: [
-        line("Clicks", clicks, COLORS.clicks, "y"),
-        line("Leads", pick("leads"), COLORS.leads, "y1"),
-        line("Sales", pick("sales"), COLORS.sales, "y1")
-      ] },
-      options: Object.assign({}, base, { scales: {
-        x: { grid: { display: false }, ticks: { maxTicksLimit: 8, maxRotation: 0, autoSkip: true } },
-        y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: "Clicks" } },
-        y1: { beginAtZero: true, position: "right", grid: { drawOnChartArea: false }, ticks: { precision: 0 }, title: { display: true, text: "Leads & sales" } }
-      } })
-    }), clicks);
-    var revenueCanvas = document.getElementById("revenue-chart");
-    var revenue = pick("saleAmount");
-    drawn(revenueCanvas, new Chart(revenueCanvas, {
-      type: "bar",
-      data: { labels: labels, datasets: [{ label: "Revenue", data: revenue, backgroundColor: COLORS.revenue, borderRadius: 3, maxBarThickness: 28 }] },
+      data: { labels: series.map(function (row) { return bucketLabel(row.start, unit, false); }), datasets: [{
+        label: spec.label, data: values, borderColor: spec.color, backgroundColor: spec.color + "22",
+        borderWidth: 2, fill: "origin", tension: 0.3, pointRadius: values.length > 40 ? 0 : 3, pointHoverRadius: 5
+      }] },
       options: Object.assign({}, base, {
-        plugins: { legend: { display: false }, tooltip: { callbacks: { label: function (ctx) { return "Revenue " + money(ctx.raw); } } } },
-        scales: { x: { grid: { display: false }, ticks: { maxTicksLimit: 8, maxRotation: 0 } },
-          y: { beginAtZero: true, ticks: { maxTicksLimit: 4, callback: function (v) { return money(v); } } } }
+        plugins: { legend: { display: false }, tooltip: { callbacks: {
+          title: function (items) { return items.length ? bucketLabel(series[items[0].dataIndex].start, unit, true) : ""; },
+          label: function (ctx) { return spec.label + ": " + (isMoney ? money(raw[ctx.dataIndex]) : numbers.format(ctx.raw)); }
+        } } },
+        scales: {
+          // offset: each bucket owns a slot and its point sits in the middle, so a lone
+          // point is not pinned to the axis.
+          x: { offset: true, grid: { display: false }, ticks: { maxTicksLimit: 8, maxRotation: 0, autoSkip: true } },
+          y: { beginAtZero: true, ticks: { precision: 0, maxTicksLimit: 6, callback: format } }
+        }
       })
-    }), revenue);
+    });
+    drawn(canvas, seriesChart, raw);
   }
+
+  var tabs = Array.prototype.slice.call(root.querySelectorAll('[role="tab"][data-metric]'));
+  function choose(tab, focus) {
+    metric = tab.getAttribute("data-metric");
+    tabs.forEach(function (other) {
+      var on = other === tab;
+      other.setAttribute("aria-selected", on ? "true" : "false");
+      other.setAttribute("tabindex", on ? "0" : "-1");
+    });
+    document.getElementById("over-time").setAttribute("aria-labelledby", tab.id);
+    // A reload, a new period or a filter keeps the measure chosen.
+    var kept = document.getElementById("metric-kept");
+    if (kept) { kept.value = metric; }
+    params.set("metric", metric);
+    window.history.replaceState(null, "", "?" + params.toString() + window.location.hash);
+    document.querySelectorAll("a.bar, [data-remove-filter]").forEach(function (link) {
+      var next = new URLSearchParams((link.getAttribute("href") || "?").split("?")[1] || "");
+      next.set("metric", metric);
+      link.setAttribute("href", "?" + next.toString());
+    });
+    if (focus) { tab.focus(); }
+    if (shown) { drawSeries(shown.series, shown.unit); }
+  }
+  tabs.forEach(function (tab, i) {
+    if (tab.getAttribute("data-metric") === metric && metric !== "clicks") { choose(tab, false); }
+    tab.addEventListener("click", function () { choose(tab, false); });
+    tab.addEventListener("keydown", function (event) {
+      var step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+      if (event.key === "Home") { step = -i; } else if (event.key === "End") { step = tabs.length - 1 - i; }
+      if (step === undefined) { return; }
+      event.preventDefault();
+      choose(tabs[(i + step + tabs.length) % tabs.length], true);
+    });
+  });
 
   function drawFunnel(funnel) {
     var canvas = document.getElementById("funnel-chart");
@@ -135,6 +189,7 @@
         scales: { x: { beginAtZero: true, ticks: { precision: 0, maxTicksLimit: 5 } }, y: { grid: { display: false } } } })
     }), counts);
     var body = document.querySelector("#funnel-table tbody");
+    var headings = Array.prototype.map.call(document.querySelectorAll("#funnel-table thead th"), function (th) { return th.textContent; });
     body.textContent = "";
     funnel.steps.forEach(function (step) {
       var row = document.createElement("tr");
@@ -144,6 +199,7 @@
       cells.forEach(function (text, i) {
         var cell = document.createElement("td");
         cell.textContent = text;
+        cell.setAttribute("data-label", headings[i]);  // a phone shows each step as a card
         if (i > 0) { cell.className = "num"; }
         row.appendChild(cell);
       });
@@ -187,10 +243,31 @@
         fill.style.width = Math.max(2, Math.round(100 * row.clicks / top)) + "%";
         var label = document.createElement("span");
         label.className = "bar-label";
-        label.textContent = rowLabel(name, row.value, row.label);
+        var text = rowLabel(name, row.value, row.label);
+        var tail = row.key ? "/" + row.key : "";
+        if (tail && text.slice(-tail.length) === tail) {
+          // The host may be shortened on a narrow page; the key, which tells links apart, not.
+          label.classList.add("split-label");
+          var host = document.createElement("span");
+          host.className = "bar-host";
+          host.textContent = text.slice(0, -tail.length);
+          var key = document.createElement("span");
+          key.className = "bar-key";
+          key.textContent = tail;
+          label.appendChild(host);
+          label.appendChild(key);
+        } else {
+          label.textContent = text;
+        }
         var value = document.createElement("span");
         value.className = "bar-value";
         value.textContent = numbers.format(row.clicks);
+        if (shareTotal) {
+          var share = document.createElement("span");
+          share.className = "bar-share";
+          share.textContent = percent.format(row.clicks / shareTotal);
+          value.appendChild(share);
+        }
         if (row.sales || row.leads) {
           var extra = document.createElement("span");
           extra.className = "bar-extra";
@@ -206,13 +283,46 @@
     });
   }
 
+  // Change against the range just before, as long as this one (none for all time, or when
+  // the plan does not reach that far back).
+  function change(now, before) {
+    if (before === null || before === undefined) { return null; }
+    if (!before) { return now ? { text: "new", trend: "up", words: "none in the previous period" } : { text: "", trend: "flat", words: "" }; }
+    var ratio = (now - before) / before;
+    var shown = percent.format(Math.abs(ratio));
+    if (Math.abs(ratio) < 0.0005) { return { text: "±0%", trend: "flat", words: "the same as the previous period" }; }
+    var up = ratio > 0;
+    return { text: (up ? "▲ " : "▼ ") + shown, trend: up ? "up" : "down",
+      words: (up ? "up " : "down ") + shown + " on the previous period" };
+  }
+  var shareTotal = 0;
+
   function drawSummary(data) {
     setCurrency(data.currency, data.minorUnits);
+    shareTotal = data.totals.clicks || 0;
+    var before = data.previous ? data.previous.totals : null;
     Object.keys(data.totals).forEach(function (key) {
       var node = root.querySelector('[data-kpi="' + key + '"]');
       if (node) { node.textContent = key === "saleAmount" ? money(data.totals[key]) : numbers.format(data.totals[key]); }
+      var note = root.querySelector('[data-change="' + key + '"]');
+      var moved = before ? change(data.totals[key], before[key]) : null;
+      if (note) {
+        note.textContent = "";
+        note.setAttribute("data-trend", moved ? moved.trend : "none");
+        if (moved && moved.text) {
+          var seen = document.createElement("span");
+          seen.setAttribute("aria-hidden", "true");
+          seen.textContent = moved.text;
+          var said = document.createElement("span");
+          said.className = "sr-only";
+          said.textContent = moved.words;
+          note.appendChild(seen);
+          note.appendChild(said);
+          note.setAttribute("title", moved.words);
+        }
+      }
     });
-    drawSeries(data.timeseries);
+    drawSeries(data.timeseries, data.granularity);
     drawFunnel(data.funnel);
   }
 
@@ -232,6 +342,7 @@
   }
 
   var query = new URLSearchParams(params);
+  query.delete("metric");  // the page's, not the data's
   query.set("timezone", zone);
   if (!query.get("interval") && !query.get("start")) { query.set("interval", "30d"); }
   var FAILED = "The analytics could not be loaded. Check your connection and reload the page; if you were signed out, sign in again.";
@@ -253,6 +364,12 @@
       }, function () { throw new Error(FAILED); });
     });
   }
+  root.querySelectorAll("[data-csv]").forEach(function (link) {
+    var ask = new URLSearchParams(query);
+    ask.set("part", link.getAttribute("data-csv"));
+    ask.set("format", "csv");
+    link.setAttribute("href", root.getAttribute("data-endpoint") + "?" + ask.toString());
+  });
   var summary = load("summary");
   var parts = Array.prototype.map.call(document.querySelectorAll("[data-breakdown]"), function (node) {
     var part = load(node.getAttribute("data-breakdown"));

@@ -1,5 +1,7 @@
-/* The live events page: follows /api/events/stream (Server-Sent Events, session cookie)
-   and puts each click, lead, sale or refund at the top of the list as it arrives. */
+/* The live events page: shows the newest events the page came with, then follows
+   /api/events/stream (Server-Sent Events, session cookie) from the newest of them and puts
+   each click, lead, sale or refund at the top of the list as it arrives. Times read
+   relative ("2 min ago"); the list can show one type only, and be paused. */
 (function () {
   "use strict";
   var live = document.getElementById("live");
@@ -9,7 +11,17 @@
   var status = document.getElementById("stream-status");
   var KEEP = 200;
   var seen = {};
-  var clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  var none = document.getElementById("feed-none");
+  var held = document.getElementById("held");
+  var pauseButton = document.getElementById("pause");
+  var clock = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  var relative = window.Intl && Intl.RelativeTimeFormat ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }) : null;
+  var show = "all";
+  var linkSelect = document.getElementById("feed-link");
+  var onlyLink = "";
+  var LINK_CHOICES = 100;
+  var paused = false;
+  var waiting = [];
 
   var STATES = {
     connecting: "Connecting…",
@@ -63,17 +75,56 @@
     return { title: who(data.customer) + " — " + (kind === "refund" ? "refund" : (data.eventName || "sale")), meta: "via " + link, amount: amount };
   }
 
-  function add(kind, event) {
-    var id = event.lastEventId;
+  function ago(when) {
+    var seconds = Math.round((when.getTime() - Date.now()) / 1000);
+    if (!relative) { return clock.format(when); }
+    if (seconds > -10) { return "just now"; }
+    var steps = [[60, "second"], [3600, "minute"], [86400, "hour"], [Infinity, "day"]];
+    var size = 1;
+    for (var i = 0; i < steps.length; i++) {
+      if (-seconds < steps[i][0]) { return relative.format(Math.round(seconds / size), steps[i][1]); }
+      size = steps[i][0];
+    }
+    return clock.format(when);
+  }
+  function tick() {
+    feed.querySelectorAll("time[datetime]").forEach(function (node) {
+      var when = new Date(node.getAttribute("datetime"));
+      if (!isNaN(when.getTime())) { node.textContent = ago(when); }
+    });
+  }
+
+  function filtered() {
+    var shown = 0;
+    Array.prototype.forEach.call(feed.children, function (item) {
+      var on = (show === "all" || item.getAttribute("data-kind") === show) &&
+        (!onlyLink || item.getAttribute("data-link") === onlyLink);
+      item.classList.toggle("hidden", !on);
+      if (on) { shown++; }
+    });
+    var any = feed.children.length > 0;
+    empty.classList.toggle("hidden", any);
+    none.classList.toggle("hidden", !any || shown > 0);
+    none.textContent = any && !shown ? "No " + (show === "all" ? "event" : show) + "s " + (onlyLink ? "of this link " : "") + "among the latest events." : "";
+  }
+
+  function add(kind, id, data, past) {
     if (id && seen[id]) { return; }
     if (id) { seen[id] = true; }
-    var data;
-    try { data = JSON.parse(event.data); } catch (e) { return; }
     var text = describe(kind, data);
     var item = document.createElement("li");
-    item.className = "event event-" + kind;
+    item.className = "event event-" + kind + (past ? " past" : "");
     item.setAttribute("data-kind", kind);
     if (id) { item.setAttribute("data-id", id); }
+    var linkId = data.link && data.link.id ? data.link.id : "";
+    item.setAttribute("data-link", linkId);
+    if (linkId && !linkSelect.querySelector('option[value="' + CSS.escape(linkId) + '"]') &&
+        linkSelect.options.length <= LINK_CHOICES) {
+      var option = document.createElement("option");
+      option.value = linkId;
+      option.textContent = shortOf(data.link);
+      linkSelect.appendChild(option);
+    }
     var badge = document.createElement("span");
     badge.className = "event-kind";
     badge.textContent = kind;
@@ -97,24 +148,76 @@
     }
     var when = new Date(data.timestamp || Date.now());
     var time = document.createElement("time");
-    time.setAttribute("datetime", isNaN(when.getTime()) ? "" : when.toISOString());
-    time.textContent = isNaN(when.getTime()) ? "" : clock.format(when);
+    if (!isNaN(when.getTime())) {
+      time.setAttribute("datetime", when.toISOString());
+      time.setAttribute("title", clock.format(when));
+      time.textContent = ago(when);
+    }
     side.appendChild(time);
     item.appendChild(badge);
     item.appendChild(main);
     item.appendChild(side);
+    item.classList.toggle("hidden", (show !== "all" && show !== kind) || (onlyLink !== "" && onlyLink !== linkId));
     feed.insertBefore(item, feed.firstChild);
-    empty.classList.add("hidden");
     while (feed.children.length > KEEP) { feed.removeChild(feed.lastChild); }
   }
 
-  var source = new EventSource(live.getAttribute("data-stream"));
+  function receive(kind, event) {
+    var data;
+    try { data = JSON.parse(event.data); } catch (e) { return; }
+    if (paused) {
+      waiting.push([kind, event.lastEventId, data]);
+      if (waiting.length > KEEP) { waiting.shift(); }
+      held.textContent = waiting.length + (waiting.length === 1 ? " new event" : " new events") + " held while paused";
+      return;
+    }
+    add(kind, event.lastEventId, data);
+    filtered();
+  }
+
+  // The events the page came with (oldest first), then the stream from the newest of them.
+  var history = [];
+  try { history = JSON.parse(document.getElementById("history").textContent || "[]"); } catch (e) { history = []; }
+  history.forEach(function (entry) { add(entry.type, entry.id, entry.data, true); });
+  filtered();
+  window.setInterval(tick, 10000);
+
+  document.querySelectorAll("[data-show]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      show = button.getAttribute("data-show");
+      document.querySelectorAll("[data-show]").forEach(function (other) {
+        other.setAttribute("aria-pressed", other === button ? "true" : "false");
+      });
+      filtered();
+    });
+  });
+  linkSelect.addEventListener("change", function () {
+    onlyLink = linkSelect.value;
+    filtered();
+  });
+  pauseButton.addEventListener("click", function () {
+    paused = !paused;
+    pauseButton.setAttribute("aria-pressed", paused ? "true" : "false");
+    pauseButton.textContent = paused ? "Resume" : "Pause";
+    if (!paused) {
+      waiting.forEach(function (entry) { add(entry[0], entry[1], entry[2]); });
+      waiting = [];
+      held.textContent = "";
+      filtered();
+    } else {
+      held.textContent = "Paused: new events are held";
+    }
+  });
+
+  var url = live.getAttribute("data-stream");
+  if (history.length) { url += "&lastEventId=" + encodeURIComponent(history[history.length - 1].id); }
+  var source = new EventSource(url);
   source.addEventListener("open", function () { setState("live"); });
   source.addEventListener("error", function () {
     setState(source.readyState === EventSource.CLOSED ? "offline" : "reconnecting");
   });
   ["click", "lead", "sale", "refund"].forEach(function (kind) {
-    source.addEventListener(kind, function (event) { add(kind, event); });
+    source.addEventListener(kind, function (event) { receive(kind, event); });
   });
   window.addEventListener("pagehide", function () { source.close(); });
 })();

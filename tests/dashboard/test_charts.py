@@ -1,0 +1,211 @@
+"""The analytics charts draw the API's buckets (issue 18): the step comes from the chosen
+range, never guessed from the rows; one measure at a time on one axis; money ticks in
+whole units; an empty state when nothing happened; a lone point in the middle."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser import (
+    DESKTOP_UA,
+    ConsoleErrors,
+    browser_fixture,  # noqa: F401  (the "browser" fixture)
+)
+from tests.conftest import LiveServer
+
+from .helpers import Account, Seeded, backdate_click, make_account, seed
+from .test_browser import _sign_in
+
+ZONE = "Asia/Kolkata"  # not UTC, and half an hour off it
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+STEPS = {"24h": "hour", "30d": "day", "1y": "month", "all": "month"}
+
+
+def _label(start: str, step: str) -> str:
+    month = MONTHS[int(start[5:7]) - 1]
+    if step == "hour":
+        return start[11:16]
+    if step == "month":
+        return f"{month} {start[:4]}"
+    return f"{month} {int(start[8:10])}"
+
+
+def _drawn(page: Page) -> dict[str, Any]:
+    """The time-series chart as Chart.js holds it, its y tick labels and where its first
+    point sits in the plotting area."""
+    found: dict[str, Any] = page.evaluate(
+        """() => {
+          const chart = window.Chart.getChart(document.getElementById("timeseries-chart"));
+          const point = chart.getDatasetMeta(0).data[0];
+          return {
+            labels: chart.data.labels,
+            values: chart.data.datasets[0].data,
+            datasets: chart.data.datasets.length,
+            axes: Object.keys(chart.scales).filter(id => chart.scales[id].axis === "y").length,
+            ticks: chart.scales.y.ticks.map(t => t.label),
+            x: point ? point.x : null,
+            left: chart.chartArea.left,
+            right: chart.chartArea.right,
+          };
+        }"""
+    )
+    return found
+
+
+@pytest.fixture
+def seeded_page(server: LiveServer, browser: Browser) -> Any:
+    account = make_account(server)
+    seeded = seed(server, account)
+    context = browser.new_context(user_agent=DESKTOP_UA, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors = ConsoleErrors(page)
+    _sign_in(page, server, account)
+    yield page, account, seeded
+    assert errors.messages == []
+    context.close()
+
+
+def _open(page: Page, server: LiveServer, account: Account, query: str) -> None:
+    page.goto(f"{server.base}/dashboard/{account.slug}/analytics?{query}")
+    expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
+
+
+def test_the_buckets_drawn_are_the_apis_in_a_non_utc_zone(
+    server: LiveServer, seeded_page: tuple[Page, Account, Seeded]
+) -> None:
+    page, account, seeded = seeded_page
+    api = server.client(seeded.token)
+    for interval, step in STEPS.items():
+        _open(page, server, account, f"interval={interval}&timezone={ZONE}")
+        answer = api.get(
+            "/api/analytics",
+            params={"event": "clicks", "groupBy": "timeseries", "interval": interval,
+                    "timezone": ZONE},
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        rows = answer.json()
+        drawn = _drawn(page)
+        assert drawn["values"] == [row["clicks"] for row in rows], interval
+        assert drawn["labels"] == [_label(row["start"], step) for row in rows], interval
+        assert sum(drawn["values"]) == 3
+        expect(page.locator("#timeseries-chart")).to_have_attribute("data-step", step)
+        expect(page.locator("#granularity")).to_have_text(f"by {step} · {ZONE}")
+        assert drawn["datasets"] == 1
+        assert drawn["axes"] == 1
+    # "All time" of a workspace whose events are all from today: one monthly bucket, this
+    # month, its point in the middle of the chart rather than on the y-axis.
+    assert len(rows) == 1
+    middle = (drawn["left"] + drawn["right"]) / 2
+    assert abs(drawn["x"] - middle) < 2, drawn
+
+
+def test_each_measure_has_its_tab_and_money_ticks_are_whole(
+    server: LiveServer, seeded_page: tuple[Page, Account, Seeded]
+) -> None:
+    page, account, _ = seeded_page
+    _open(page, server, account, "interval=24h&timezone=UTC")
+    expect(page.locator("#tab-clicks")).to_have_attribute("aria-selected", "true")
+    page.click("#tab-saleAmount")
+    expect(page.locator("#tab-saleAmount")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#tab-clicks")).to_have_attribute("aria-selected", "false")
+    expect(page.locator("#over-time-title")).to_have_text("Revenue over time")
+    drawn = _drawn(page)
+    assert sum(drawn["values"]) == 49
+    assert drawn["ticks"]
+    assert all(t.startswith("$") and "." not in t for t in drawn["ticks"])
+    # The keyboard moves between tabs with the arrow keys.
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#tab-sales")).to_be_focused()
+    expect(page.locator("#timeseries-chart")).to_have_attribute("data-metric", "sales")
+    assert sum(_drawn(page)["values"]) == 1
+
+
+def test_an_empty_range_says_so_and_reads_whole_dollars(
+    server: LiveServer, browser: Browser
+) -> None:
+    account = make_account(server)
+    context = browser.new_context(user_agent=DESKTOP_UA, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    errors = ConsoleErrors(page)
+    _sign_in(page, server, account)
+    _open(page, server, account, "interval=30d&timezone=UTC")
+    expect(page.locator("#chart-empty")).to_be_visible()
+    expect(page.locator("#chart-empty")).to_have_text("No clicks in this period.")
+    page.click("#tab-saleAmount")
+    expect(page.locator("#chart-empty")).to_have_text("No revenue in this period.")
+    ticks = _drawn(page)["ticks"]
+    assert ticks
+    assert all("." not in t for t in ticks), ticks  # not "$0.01, $0.01, $0.00"
+    assert len(set(ticks)) == len(ticks), ticks
+    assert errors.messages == []
+    context.close()
+
+
+def test_a_range_with_events_shows_no_empty_state(
+    server: LiveServer, seeded_page: tuple[Page, Account, Seeded]
+) -> None:
+    page, account, _ = seeded_page
+    _open(page, server, account, "interval=7d")
+    expect(page.locator("#chart-empty")).to_be_hidden()
+    expect(page.locator("#timeseries-chart")).to_have_attribute("data-empty", "false")
+
+
+def test_cards_show_the_change_and_bars_their_share_and_a_csv_downloads(
+    server: LiveServer, seeded_page: tuple[Page, Account, Seeded]
+) -> None:
+    page, account, _ = seeded_page
+    backdate_click(server, account.workspace_id, days=10)
+    _open(page, server, account, f"interval=7d&timezone={ZONE}")
+    clicks = page.locator('[data-change="clicks"]')
+    expect(clicks).to_have_attribute("data-trend", "up")
+    expect(clicks.locator("[aria-hidden]")).to_have_text("▲ 200%")  # 3 against 1
+    expect(clicks.locator(".sr-only")).to_have_text("up 200% on the previous period")
+    expect(page.locator('[data-change="leads"] [aria-hidden]')).to_have_text("new")
+    shares = page.locator('[data-breakdown="referers"] .bar-share')
+    expect(shares).to_have_text(["33.3%", "33.3%", "33.3%"])
+    link = page.locator('[data-csv="devices"]')
+    href = link.get_attribute("href")
+    assert href is not None
+    assert "format=csv" in href
+    assert "interval=7d" in href
+    assert "timezone=Asia%2FKolkata" in href
+    with page.expect_download() as download:
+        link.click()
+    saved = download.value
+    assert saved.suggested_filename == f"codeqr-{account.slug}-devices-7d.csv"
+    text = Path(saved.path()).read_text()
+    assert text.splitlines()[0].startswith("Device,Value,Clicks")
+    assert "Desktop,Desktop,2,1,1,49.00,66.7%" in text.splitlines()  # this week's only
+    # All time has nothing before it: no change shown.
+    _open(page, server, account, "interval=all")
+    expect(page.locator('[data-change="clicks"]')).to_have_attribute("data-trend", "none")
+    expect(page.locator('[data-change="clicks"]')).to_have_text("")
+
+
+def test_the_measure_chosen_survives_a_reload_and_a_new_period(
+    server: LiveServer, seeded_page: tuple[Page, Account, Seeded]
+) -> None:
+    page, account, _ = seeded_page
+    _open(page, server, account, "interval=24h&timezone=UTC")
+    page.click("#tab-sales")
+    assert "metric=sales" in page.url
+    page.reload()
+    expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#tab-sales")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#timeseries-chart")).to_have_attribute("data-metric", "sales")
+    page.select_option("#interval", "7d")  # the form submits itself
+    expect(page).to_have_url(re.compile(r"interval=7d"))
+    expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#timeseries-chart")).to_have_attribute("data-metric", "sales")
+    page.click("#tab-leads")
+    page.locator('[data-breakdown="devices"] a.bar').first.click()  # a filter keeps it too
+    expect(page.locator(".chip")).to_contain_text("Desktop")
+    expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#timeseries-chart")).to_have_attribute("data-metric", "leads")
