@@ -4,12 +4,12 @@ commit."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from codeqr.commission.models import Commission, CommissionStatus
+from codeqr.commission.models import Commission, CommissionStatus, CommissionType
 from codeqr.kit.clock import iso, utcnow
 from codeqr.kit.errors import BadRequest, NotFound
 from codeqr.kit.ids import new_id
@@ -113,11 +113,15 @@ def run(session: Session, workspace: Workspace, now: datetime | None = None) -> 
         return RunResult([], 0)
     now = now or utcnow()
     due_before = now - timedelta(days=program.holding_period_days)
+    # A click commission of today still grows with today's clicks (``commission.clicks``):
+    # due once its UTC day is over.
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     due = (
         Commission.program_id == program.id,
         Commission.status == CommissionStatus.pending.value,
         Commission.payout_id.is_(None),
         Commission.created_at <= due_before,
+        or_(Commission.type != CommissionType.click.value, Commission.created_at < today),
     )
     totals = session.execute(
         select(

@@ -36,6 +36,8 @@ class Route:
     ios: str | None
     android: str | None
     geo: dict[str, str] | None
+    partner: bool = False
+    """A partner's link: its clicks may earn a click reward (``commission.clicks``)."""
 
     @classmethod
     def of(cls, link: Link) -> Route:
@@ -59,6 +61,7 @@ class Route:
             ios=link.ios,
             android=link.android,
             geo=link.geo,
+            partner=link.partner_id is not None,
         )
 
 
