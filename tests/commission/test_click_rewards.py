@@ -161,3 +161,16 @@ def test_the_store_never_counts_a_click_twice_and_rolls_back_with_its_batch(
         assert [(r["earnings"]) for r in clicks_rows(program)] == [15]
     finally:
         store.close()
+
+
+def test_a_banned_partners_link_is_not_found_and_earns_nothing(program: Program) -> None:
+    program.reward(RewardEvent.click, RewardType.flat, 10)
+    click(program.short_link, "before")
+    banned = program.api.post(
+        "/api/partners/ban", json={"partnerId": program.partner_id, "reason": "tos_violation"}
+    )
+    assert banned.status_code == 200, banned.text
+    response = httpx.get(program.short_link, headers={"User-Agent": f"{BROWSER} after"})
+    assert response.status_code == 404
+    # The day's pending commission was canceled with the ban; nothing more was earned.
+    assert [(r["earnings"], r["status"]) for r in clicks_rows(program)] == [(10, "canceled")]
