@@ -171,6 +171,11 @@ def run(session: Session, workspace: Workspace, now: datetime | None = None) -> 
                 Commission.payout_id == payout.id
             )
         )
+        if not session.scalar(select(Commission.id).where(Commission.payout_id == payout.id)):
+            # A concurrent run (another process, the CLI) claimed them first: no payout.
+            session.delete(payout)
+            session.flush()
+            continue
         payout.amount = int(claimed or 0)
         made.append(payout)
     session.flush()
