@@ -154,11 +154,11 @@ def bench(seconds: int, work: Path) -> dict[str, Any]:
     }
 
 
-def report(result: dict[str, Any]) -> tuple[str, bool]:
+def report(result: dict[str, Any], what: str = "track.sale") -> tuple[str, bool]:
     phases = {k: Phase(**v) for k, v in result["phases"].items()}
     cpu: dict[str, float] = result["server_cpu_share"]
     lines = [
-        f"track.sale, plain link vs partner link (20% lifetime sale reward), "
+        f"{what}, plain link vs partner link (20% lifetime sale reward), "
         f"{result['connections']} connections, {result['seconds']} s per run, server on CPU "
         f"{result['server_cpu']}, code {result['code']}",
         "",
