@@ -67,10 +67,11 @@ PASSWORD = "bench-password-1"
 SLUG = "bench"
 
 
-def seed_clicks(db: Path, link_key: str, n: int) -> list[str]:
+def seed_clicks(db: Path, link_key: str, n: int, prefix: str = "b") -> list[str]:
     """``n`` clicks of the tracked link, written straight into the events table (the
-    redirect benchmark measures making them; here they only need to exist)."""
-    ids = [f"b{i:015d}" for i in range(n)]
+    redirect benchmark measures making them; here they only need to exist); their ids
+    start with ``prefix`` (one character)."""
+    ids = [f"{prefix}{i:015d}" for i in range(n)]
     with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn:
         workspace_id, link_id, domain = conn.execute(
             "SELECT workspace_id, id, domain FROM links WHERE key = ?", (link_key,)

@@ -66,6 +66,8 @@ def create_api(services: Services) -> FastAPI:
         # The dedupe's memory starts empty: until when may a click repeat an earlier one?
         services.redirector.visitors.start(services.events.load_recent_visitors(now_ms()))
         services.rollups.start()
+        if services.payouts is not None:
+            services.payouts.start()
         if services.invalidations is not None:
             services.invalidations.start()
         if services.nudges is not None:
@@ -85,6 +87,8 @@ def create_api(services: Services) -> FastAPI:
         if services.redirector.shared_visitors is not None:
             await services.redirector.shared_visitors.aclose()
         services.rollups.stop()
+        if services.payouts is not None:
+            services.payouts.stop()
         await services.recorder.drain()
         services.recorder.close()
         if services.shipper is not None:

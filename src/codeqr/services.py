@@ -28,6 +28,7 @@ from codeqr.kit.ratelimit import MemoryRateLimits
 from codeqr.kit.redis_ratelimit import RedisRateLimits
 from codeqr.link.service import LinkContext, LinkService
 from codeqr.money.rates import Rates
+from codeqr.payout.worker import PayoutWorker
 from codeqr.qr.service import QRService
 from codeqr.redirect.cache import LinkCache
 from codeqr.redirect.handler import Redirector
@@ -85,6 +86,8 @@ class Services:
     """Notes webhook events in the transaction of their change (``webhook.outbox``)."""
     deliverer: Deliverer | None = None
     """Sends them to the endpoints, retries, disables (``webhook.delivery``)."""
+    payouts: PayoutWorker | None = None
+    """Moves due commissions into payouts now and then (``payout.worker``)."""
 
     @classmethod
     def build(cls, settings: Settings, *, default_domain: str, public_url: str) -> Services:
@@ -183,4 +186,5 @@ class Services:
             shipper=shipper,
             webhooks=webhooks,
             deliverer=deliverer,
+            payouts=PayoutWorker(db, settings.payouts_run_seconds),
         )

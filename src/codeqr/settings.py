@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     (``--workers`` wins). More than one needs PostgreSQL and Redis (refused otherwise)."""
     analytics_rollup_seconds: float = Field(default=300.0, ge=0)
     """How often the daily click rollups catch up (SQLite only; 0 turns them off)."""
+    payouts_run_seconds: float = Field(default=3600.0, ge=0, le=31 * 86_400)
+    """How often the payouts worker moves due commissions into payouts (as ``codeqr payouts
+    run`` does for every program); 0 turns it off (run the command from cron instead)."""
     log_format: LogFormat = LogFormat.console
     """``console`` for a terminal (``make serve``), ``json`` for production log collectors."""
     webhooks_allow_private: bool = False

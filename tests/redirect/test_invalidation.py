@@ -137,3 +137,27 @@ def test_a_custom_domain_change_reaches_the_other_process(
     wait_until(lambda: on_brand(b, "nothing").headers.get("location") == "https://b.example/2", 1.0)
     api.delete(f"/api/domains/{brand}")
     wait_until(lambda: on_brand(b, "k").status_code == 404, 1.0)
+
+
+def test_a_banned_partners_links_answer_404_on_every_process_at_once(
+    pair: tuple[LiveServer, LiveServer],
+) -> None:
+    """Banning is not a change of the link row: the ban itself invalidates the partner's
+    links everywhere, and a banned partner's link answers as a missing one."""
+    a, b = pair
+    tenant = make_tenant(a, plan="business")
+    api = a.client(tenant.token)
+    partner = api.post("/api/partners", json={"email": "ban@example.com"}).json()
+    made = api.post(
+        "/api/partners/links",
+        json={"partnerId": partner["id"], "url": "https://shop.example/", "key": "ada"},
+    )
+    assert made.status_code == 201, made.text
+    for server in (a, b):  # cached on both
+        assert visit(server, "ada").status_code == 302
+    banned = api.post("/api/partners/ban", json={"partnerId": partner["id"], "reason": "fraud"})
+    assert banned.status_code == 200, banned.text
+    assert visit(a, "ada").status_code == 404
+    wait_until(lambda: visit(b, "ada").status_code == 404, 1.0)
+    clicks = api.get("/api/partners/links", params={"partnerId": partner["id"]}).json()
+    assert clicks[0]["clicks"] == 1  # one visitor's click before the ban; the 404s: none

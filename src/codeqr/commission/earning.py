@@ -14,17 +14,18 @@ from __future__ import annotations
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
+from typing import NamedTuple, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from codeqr.commission.models import Commission, CommissionStatus, CommissionType
 from codeqr.events.models import lead_events
 from codeqr.kit.clock import from_ms, utcnow
-from codeqr.kit.db import insert_unless_exists
 from codeqr.kit.hooks import notes
 from codeqr.kit.ids import new_id
+from codeqr.kit.prepared import insert_unless_exists as prepared_insert_unless_exists
+from codeqr.kit.prepared import prepared
 from codeqr.link.models import Link
 from codeqr.partner.models import Enrollment, EnrollmentStatus
 from codeqr.payout.models import Payout
@@ -41,6 +42,15 @@ _COUNTED = (
 )
 
 
+class Terms(NamedTuple):
+    """What a reward pays (a ``Reward`` row's fields, read without the ORM)."""
+
+    type: str
+    amount: int
+    duration: str
+    months: int | None
+
+
 @dataclass(frozen=True)
 class Earner:
     """The partner behind a link, when its enrollment is active, and its reward."""
@@ -48,33 +58,58 @@ class Earner:
     program_id: str
     partner_id: str
     link_id: str
-    reward: Reward
+    reward: Terms
+
+
+_links = cast(Table, Link.__table__)
+_enrollments = cast(Table, Enrollment.__table__)
+_rewards = cast(Table, Reward.__table__)
+# One prepared read for every event on a link: a plain link finds no partner (the whole
+# cost of earning on links without one), a partner's link its enrollment and reward.
+_EARNER = (
+    select(
+        _links.c.program_id,
+        _links.c.partner_id,
+        _enrollments.c.status,
+        _rewards.c.type,
+        _rewards.c.amount,
+        _rewards.c.duration,
+        _rewards.c.months,
+    )
+    .select_from(
+        _links.outerjoin(
+            _enrollments,
+            (_enrollments.c.program_id == _links.c.program_id)
+            & (_enrollments.c.partner_id == _links.c.partner_id),
+        ).outerjoin(
+            _rewards,
+            (_rewards.c.group_id == _enrollments.c.group_id)
+            & (_rewards.c.event == bindparam("event")),
+        )
+    )
+    .where(_links.c.id == bindparam("link_id"))
+)
+_LEAD_ID = select(lead_events.c.id).where(
+    lead_events.c.customer_id == bindparam("customer_id"),
+    lead_events.c.event_name == bindparam("event_name"),
+)
 
 
 def _earner(session: Session, link_id: str | None, event: RewardEvent) -> Earner | None:
-    """Who earns for an event on this link: ``None`` for a plain link (one indexed read,
-    the whole cost on links without a partner), an inactive partner, or no reward."""
+    """Who earns for an event on this link: ``None`` for a plain link, an inactive
+    partner, or no reward."""
     if link_id is None:
         return None
-    row = session.execute(
-        select(Link.program_id, Link.partner_id).where(Link.id == link_id)
-    ).first()
-    if row is None or row[0] is None or row[1] is None:
+    row = prepared(_EARNER, session).first(session, {"link_id": link_id, "event": event.value})
+    if row is None or row[1] is None or row[2] != EnrollmentStatus.active or row[3] is None:
         return None
-    program_id: str = row[0]
-    partner_id: str = row[1]
-    found = session.execute(
-        select(Enrollment.status, Reward)
-        .join(Reward, (Reward.group_id == Enrollment.group_id) & (Reward.event == event.value))
-        .where(Enrollment.program_id == program_id, Enrollment.partner_id == partner_id)
-    ).first()
-    if found is None or found[0] != EnrollmentStatus.active:
-        return None
-    return Earner(program_id, partner_id, link_id, found[1])
+    return Earner(row[0], row[1], link_id, Terms(row[3], int(row[4]), row[5], row[6]))
 
 
 def _claim(session: Session, values: dict[str, object]) -> bool:
-    made = insert_unless_exists(session, _commissions, values, ("program_id", "type", "event_id"))
+    made = prepared_insert_unless_exists(
+        session, _commissions, values, ("program_id", "type", "event_id")
+    )
     if made and (hooks := notes(session)) is not None:
         link_id = values.get("link_id")
         hooks.commission_created(
@@ -140,19 +175,17 @@ def on_lead(
     if earner is None:
         return False
     # The lead's own id: its unique key is (customer, event name).
-    lead_id = session.scalar(
-        select(lead_events.c.id).where(
-            lead_events.c.customer_id == customer_id, lead_events.c.event_name == event_name
-        )
+    found = prepared(_LEAD_ID, session).first(
+        session, {"customer_id": customer_id, "event_name": event_name}
     )
-    if lead_id is None:  # pragma: no cover - called right after the lead's insert
+    if found is None:  # pragma: no cover - called right after the lead's insert
         return False
     reward = earner.reward
     row = _row(
         earner,
         workspace_id,
         CommissionType.lead,
-        lead_id,
+        found[0],
         customer_id=customer_id,
         amount=0,
         earnings=reward.amount * quantity,
@@ -308,7 +341,7 @@ def _claw_back(
     )
 
 
-def sale_earnings(reward: Reward, sale_amount: int) -> int:
+def sale_earnings(reward: Reward | Terms, sale_amount: int) -> int:
     """What a sale of ``sale_amount`` (minor units, net) earns under ``reward``: the flat
     amount, or the percentage rounded half up to the minor unit."""
     if reward.type == RewardType.flat:
@@ -323,6 +356,20 @@ def percent_of(amount: int, rate: int) -> int:
     return (scaled + whole // 2) // whole if scaled >= 0 else -((-scaled + whole // 2) // whole)
 
 
+_FIRST_SALE = (
+    select(_commissions.c.created_at)
+    .where(
+        _commissions.c.program_id == bindparam("program_id"),
+        _commissions.c.partner_id == bindparam("partner_id"),
+        _commissions.c.customer_id == bindparam("customer_id"),
+        _commissions.c.type == CommissionType.sale.value,
+        or_(*(_commissions.c.status == status for status in _COUNTED)),  # no expanding IN
+    )
+    .order_by(_commissions.c.created_at)
+    .limit(1)
+)
+
+
 def _within_duration(session: Session, earner: Earner, customer_id: str, at: datetime) -> bool:
     """Whether a sale of this customer at ``at`` still earns under the reward's duration:
     one-time pays the customer's first commissioned sale only, recurring pays for
@@ -330,20 +377,17 @@ def _within_duration(session: Session, earner: Earner, customer_id: str, at: dat
     duration = earner.reward.duration
     if duration == RewardDuration.lifetime:
         return True
-    first = session.scalar(
-        select(Commission.created_at)
-        .where(
-            Commission.program_id == earner.program_id,
-            Commission.partner_id == earner.partner_id,
-            Commission.customer_id == customer_id,
-            Commission.type == CommissionType.sale.value,
-            Commission.status.in_(_COUNTED),
-        )
-        .order_by(Commission.created_at)
-        .limit(1)
+    found = prepared(_FIRST_SALE, session).first(
+        session,
+        {
+            "program_id": earner.program_id,
+            "partner_id": earner.partner_id,
+            "customer_id": customer_id,
+        },
     )
-    if first is None:
+    if found is None:
         return True
+    first: datetime = found[0]
     if duration == RewardDuration.one_time:
         return False
     if first.tzinfo is None:  # SQLite hands back naive UTC times

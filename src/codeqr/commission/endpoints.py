@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, status
 
-from codeqr.api.deps import CallerDep, SessionDep
-from codeqr.commission import service
+from codeqr.api.deps import CallerDep, ServicesDep, SessionDep
+from codeqr.commission import manual, service
 from codeqr.commission.models import CommissionStatus
 from codeqr.commission.schemas import (
     Accepted,
@@ -35,10 +35,24 @@ def list_commissions(
 
 @router.post("", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
 def create_commission(
-    body: Annotated[CustomCommissionCreate, Body()], caller: CallerDep, session: SessionDep
+    body: Annotated[CustomCommissionCreate, Body()],
+    caller: CallerDep,
+    session: SessionDep,
+    services: ServicesDep,
 ) -> Accepted:
-    """Create a manual commission for a partner, or a clawback (negative ``amount``)."""
-    commission = service.create_custom(session, caller.workspace, body)
+    """Create a manual commission for a partner, or a clawback (negative ``amount``); or
+    record a lead or sale on the partner's link with the commission it earns."""
+    if body.type == "custom":
+        commission = service.create_custom(session, caller.workspace, body)
+    else:
+        made = manual.create(session, services, caller.workspace, body)
+        if made is None:
+            return Accepted(
+                success=True,
+                message=f"The {body.type} was recorded; under the program's reward it earns "
+                "no commission.",
+            )
+        commission = made
     return Accepted(success=True, message=f"Commission {commission.id} created.")
 
 

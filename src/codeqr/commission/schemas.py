@@ -8,6 +8,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from codeqr.commission.models import CommissionStatus, CommissionType
+from codeqr.conversion.schemas import EVENT_NAME_MAX, INVOICE_ID_MAX, PaymentProcessor
+from codeqr.conversion.schemas import _check_metadata as check_metadata
+from codeqr.customer.schemas import EMAIL_MAX, EXTERNAL_ID_MAX, NAME_MAX, URL_MAX
 from codeqr.kit.schemas import Nullable, QueryInt
 
 EARNINGS_MAX = 100_000_000_000
@@ -35,22 +38,75 @@ def _no_nul(value: Any) -> Any:
 Money = Annotated[int, Field(ge=-EARNINGS_MAX, le=EARNINGS_MAX)]
 
 
-class CustomCommissionCreate(BaseModel):
-    """``POST /commissions`` with ``type: custom``: a manual commission, or a clawback when
-    ``amount`` is negative (which then needs a ``description``)."""
-
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _reject_nul(cls, value: Any) -> Any:
+        return _no_nul(value)
+
+
+class CommissionCustomerIn(_Strict):
+    """The customer of a manual lead or sale commission, made on demand (Dub's shape;
+    ``country`` and ``stripeCustomerId`` are accepted and not kept)."""
+
+    external_id: str = Field(alias="externalId", min_length=1, max_length=EXTERNAL_ID_MAX)
+    country: Nullable[str] = Field(default=None, max_length=2)
+    email: Nullable[str] = Field(default=None, max_length=EMAIL_MAX)
+    name: Nullable[str] = Field(default=None, max_length=NAME_MAX)
+    avatar: Nullable[str] = Field(default=None, max_length=URL_MAX)
+    stripe_customer_id: Nullable[str] = Field(
+        default=None, alias="stripeCustomerId", max_length=190
+    )
+
+
+class LeadIn(_Strict):
+    event_name: Nullable[str] = Field(default=None, alias="eventName", max_length=EVENT_NAME_MAX)
+    metadata: Nullable[dict[str, Any]] = None
+
+    _metadata = field_validator("metadata")(check_metadata)
+
+
+class SaleIn(_Strict):
+    amount: Nullable[StrictInt | float] = None
+    currency: Nullable[str] = Field(default=None, max_length=3)
+    event_name: Nullable[str] = Field(default=None, alias="eventName", max_length=EVENT_NAME_MAX)
+    payment_processor: Nullable[PaymentProcessor] = Field(default=None, alias="paymentProcessor")
+    invoice_id: Nullable[str] = Field(default=None, alias="invoiceId", max_length=INVOICE_ID_MAX)
+    metadata: Nullable[dict[str, Any]] = None
+
+    _metadata = field_validator("metadata")(check_metadata)
+
+
+class CustomCommissionCreate(_Strict):
+    """``POST /commissions`` (Dub's three shapes in one): ``type: custom`` is a manual
+    commission, or a clawback when ``amount`` is negative (which then needs a
+    ``description``); ``type: lead`` and ``type: sale`` record the lead or sale on the
+    partner's link for a customer and earn its commission (``commission.manual``)."""
 
     type: Literal["custom", "lead", "sale"]
     partner_id: str = Field(alias="partnerId", max_length=40)
     amount: Nullable[float] = None
     date: Nullable[str] = Field(default=None, max_length=40)
     description: Nullable[str] = Field(default=None, max_length=190)
-
-    @field_validator("*")
-    @classmethod
-    def _reject_nul(cls, value: Any) -> Any:
-        return _no_nul(value)
+    customer_id: Nullable[str] = Field(default=None, alias="customerId", max_length=40)
+    customer: Nullable[CommissionCustomerIn] = None
+    link_id: Nullable[str] = Field(default=None, alias="linkId", max_length=40)
+    discount_code: Nullable[str] = Field(default=None, alias="discountCode", max_length=190)
+    stripe_invoices_to_import: Nullable[str | list[Annotated[str, Field(max_length=190)]]] = Field(
+        default=None, alias="stripeInvoicesToImport", max_length=100
+    )
+    import_stripe_invoices: Nullable[bool] = Field(default=None, alias="importStripeInvoices")
+    lead: Nullable[LeadIn] = None
+    lead_event_name: Nullable[str] = Field(
+        default=None, alias="leadEventName", max_length=EVENT_NAME_MAX
+    )
+    lead_event_date: Nullable[str] = Field(default=None, alias="leadEventDate", max_length=40)
+    sale: Nullable[SaleIn] = None
+    sale_amount: Nullable[StrictInt | float] = Field(default=None, alias="saleAmount")
+    invoice_id: Nullable[str] = Field(default=None, alias="invoiceId", max_length=INVOICE_ID_MAX)
+    sale_event_date: Nullable[str] = Field(default=None, alias="saleEventDate", max_length=40)
 
 
 class CommissionUpdate(BaseModel):

@@ -80,6 +80,8 @@ class ClickRecorder:
         self._pending: list[tuple[RawClick, int | None, asyncio.Future[tuple[str, int]]]] = []
         self._adopted: set[str] = set()
         """Ids of pending clicks handed out by another process (``record``'s ``adopted``)."""
+        self._earning: set[str] = set()
+        """Ids of pending clicks on partner links (``earns``), which may earn a click reward."""
         self._writing = False
         self._arrived = False
         """Whether a click came since the last turn of ``_gather``."""
@@ -122,6 +124,11 @@ class ClickRecorder:
             loop.call_soon(self._gather, loop)
         return future
 
+    def earns(self, click_id: str) -> None:
+        """Mark the click about to be recorded as one on a partner's link: its batch looks
+        for a click reward (``commission.clicks``). Clicks on plain links cost nothing."""
+        self._earning.add(click_id)
+
     def _gather(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the batch once a turn of the loop brought no new click, or after
         ``_GATHER_TURNS`` turns.
@@ -149,6 +156,10 @@ class ClickRecorder:
         if self._adopted:
             adopted = frozenset(raw.id for raw, _ in raws if raw.id in self._adopted)
             self._adopted -= adopted
+        earning: frozenset[str] = frozenset()
+        if self._earning:
+            earning = frozenset(raw.id for raw, _ in raws if raw.id in self._earning)
+            self._earning -= earning
         if self.inline is not None:
             # SQLite in WAL mode commits in well under a millisecond without fsync: doing it
             # on the event loop avoids two thread hand-offs and GIL contention per batch.
@@ -159,13 +170,13 @@ class ClickRecorder:
                     done: asyncio.Future[tuple[list[Click], dict[str, tuple[str, int]]]]
                     done = loop.create_future()
                     try:
-                        done.set_result(self._write(raws, adopted))
+                        done.set_result(self._write(raws, adopted, earning))
                     except Exception as exc:
                         done.set_exception(exc)
             if free:
                 self._finish(loop, batch, done)
                 return
-        task = loop.run_in_executor(self._executor, self._write, raws, adopted)
+        task = loop.run_in_executor(self._executor, self._write, raws, adopted, earning)
         task.add_done_callback(lambda done: self._finish(loop, batch, done))
 
     def _finish(
@@ -230,14 +241,17 @@ class ClickRecorder:
         )
 
     def _write(
-        self, raws: list[tuple[RawClick, int | None]], adopted: frozenset[str]
+        self,
+        raws: list[tuple[RawClick, int | None]],
+        adopted: frozenset[str],
+        earning: frozenset[str] = frozenset(),
     ) -> tuple[list[Click], dict[str, tuple[str, int]]]:
         clicks = [self.enrich(raw) for raw, _ in raws]
         checks = [since for _, since in raws if since is not None]
         if not checks:
-            self.store.write_clicks(clicks)
+            self.store.write_clicks(clicks, earning)
             return clicks, {}
-        repeats = self.store.write_clicks_once(clicks, min(checks), adopted)
+        repeats = self.store.write_clicks_once(clicks, min(checks), adopted, earning)
         return [c for c in clicks if c.id not in repeats], repeats
 
     async def drain(self) -> None:

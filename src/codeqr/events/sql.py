@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from codeqr.commission.clicks import ClickEarnings
 from codeqr.events.dedupe import WINDOW_MS, Forgotten, visitor_key
 from codeqr.events.models import click_events
 from codeqr.events.outbox import Changed
@@ -124,6 +125,8 @@ class SqlEventsStore:
             else None
         )
         """Notes each batch of clicks in the outbox for ClickHouse (``events.outbox``)."""
+        self._earnings = ClickEarnings(sqlite=db.is_sqlite)
+        """Click rewards of clicks on partner links (``earning`` below)."""
         self.archive: Callable[[str], Click | None] | None = None
         """Where a click no longer kept here is looked up by id (ClickHouse, which keeps
         them once the dedupe window is over: ``events.shipping``)."""
@@ -238,11 +241,17 @@ class SqlEventsStore:
         finally:
             conn.close()
 
-    def write_clicks(self, clicks: Sequence[Click]) -> None:
+    def write_clicks(self, clicks: Sequence[Click], earning: Collection[str] = ()) -> None:
         """Insert the clicks and add them to their links' counters in one transaction."""
         if not clicks:
             return
-        self._transaction(lambda cursor: self._insert(cursor, clicks))
+
+        def write(cursor: Any) -> None:
+            self._insert(cursor, clicks)
+            if earning:
+                self._earn(cursor, clicks, earning)
+
+        self._transaction(write)
 
     @property
     def keeps_visitors(self) -> bool:
@@ -284,7 +293,11 @@ class SqlEventsStore:
         return now_ms if newest is None else newest + WINDOW_MS
 
     def write_clicks_once(
-        self, clicks: Sequence[Click], since_ms: int, adopted: Collection[str] = ()
+        self,
+        clicks: Sequence[Click],
+        since_ms: int,
+        adopted: Collection[str] = (),
+        earning: Collection[str] = (),
     ) -> dict[str, tuple[str, int]]:
         """Insert the clicks that are not repeats of a click within the window.
 
@@ -319,6 +332,8 @@ class SqlEventsStore:
                     else:  # stored meanwhile by the process that handed it out
                         repeats[click.id] = (click.id, click.timestamp)
             self._insert(cursor, fresh, inserted)
+            if earning:
+                self._earn(cursor, [*fresh, *inserted], earning)
             return repeats
 
         try:
@@ -326,6 +341,11 @@ class SqlEventsStore:
         except BaseException:
             self._forgotten[:0] = forgotten  # rolled back with the batch: next time
             raise
+
+    def _earn(self, cursor: Any, stored: Sequence[Click], earning: Collection[str]) -> None:
+        """Click rewards of the stored clicks whose ids are in ``earning`` (the redirect
+        marks clicks on partner links): in the batch's transaction, after its counters."""
+        self._earnings.write(cursor, [c for c in stored if c.id in earning])
 
     def _remember_forgotten(self, cursor: Any, forgotten: list[Forgotten], since_ms: int) -> None:
         """Put forgotten visitors in the table of recent visitors; drop the expired now and

@@ -45,8 +45,10 @@ class Click(NamedTuple):
 class EventsStore(Protocol):
     """Writes and reads events; every write is durable when it returns."""
 
-    def write_clicks(self, clicks: Sequence[Click]) -> None:
-        """Store clicks and bump their links' ``clicks`` counters, all or nothing."""
+    def write_clicks(self, clicks: Sequence[Click], earning: Collection[str] = ()) -> None:
+        """Store clicks and bump their links' ``clicks`` counters, all or nothing; the
+        clicks whose ids are in ``earning`` (on partner links) earn their click rewards in
+        the same transaction."""
         ...
 
     def close(self) -> None:
@@ -66,13 +68,18 @@ class EventsStore(Protocol):
         ...
 
     def write_clicks_once(
-        self, clicks: Sequence[Click], since_ms: int, adopted: Collection[str] = ()
+        self,
+        clicks: Sequence[Click],
+        since_ms: int,
+        adopted: Collection[str] = (),
+        earning: Collection[str] = (),
     ) -> dict[str, tuple[str, int]]:
         """Store the clicks whose visitor has no click on the same link since ``since_ms``.
 
         Returns, for each click that was not stored, the ``(id, timestamp)`` of the earlier
         click it repeats. The check and the insert happen in one transaction. A click whose
         id is in ``adopted`` was handed out by another process, which may store it too: it
-        is stored (and counted) only if no click has that id yet.
+        is stored (and counted) only if no click has that id yet. Stored clicks whose ids
+        are in ``earning`` earn their click rewards (``write_clicks``); repeats earn nothing.
         """
         ...

@@ -442,6 +442,11 @@ class LinkService:
 
     # -- helpers ----------------------------------------------------------------------------
 
+    def forget(self, session: Session, domain: str, key_lower: str) -> None:
+        """After ``session`` commits, drop the link from every process's redirect cache
+        (something the redirect reads of it changed outside the link row)."""
+        self._changed(session, domain, key_lower)
+
     def _changed(self, session: Session, domain: str, key_lower: str) -> None:
         after_commit(session, lambda: self._invalidate(domain, key_lower))
 

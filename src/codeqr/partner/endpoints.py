@@ -106,10 +106,14 @@ def upsert_partner_link(
 
 @router.post("/ban", response_model=PartnerRef)
 def ban_partner(
-    body: Annotated[BanRequest, Body()], caller: CallerDep, session: SessionDep
+    body: Annotated[BanRequest, Body()],
+    caller: CallerDep,
+    session: SessionDep,
+    services: ServicesDep,
 ) -> PartnerRef:
-    """Ban a partner: its links stop earning, its pending commissions are canceled."""
-    enrollment = service.ban(session, caller.workspace, body, body.reason)
+    """Ban a partner: its links stop earning and answer 404, its pending commissions are
+    canceled."""
+    enrollment = service.ban(session, services.links, caller.workspace, body, body.reason)
     return PartnerRef(partner_id=enrollment.partner_id)
 
 

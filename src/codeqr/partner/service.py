@@ -197,8 +197,12 @@ def upsert_link(
     return links.update(session, workspace, existing, LinkUpdate.model_validate(change))
 
 
-def ban(session: Session, workspace: Workspace, who: Selector, reason: BanReason) -> Enrollment:
-    """Ban the partner: its links stop earning and its pending commissions are canceled."""
+def ban(
+    session: Session, links: LinkService, workspace: Workspace, who: Selector, reason: BanReason
+) -> Enrollment:
+    """Ban the partner: its links stop earning and answer as links that do not exist (the
+    redirect caches forget them once this commits), and its pending commissions are
+    canceled."""
     programs.gate(session, workspace)
     enrollment, _ = find(session, workspace, who)
     if enrollment.status == EnrollmentStatus.banned:
@@ -217,6 +221,12 @@ def ban(session: Session, workspace: Workspace, who: Selector, reason: BanReason
         .values(status=CommissionStatus.canceled.value, updated_at=now)
         .execution_options(synchronize_session=False)
     )
+    for domain, key_lower in session.execute(
+        select(Link.domain, Link.key_lower).where(
+            Link.workspace_id == workspace.id, Link.partner_id == enrollment.partner_id
+        )
+    ):
+        links.forget(session, domain, key_lower)
     session.flush()
     return enrollment
 

@@ -7,12 +7,12 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from codeqr.commission.models import Commission, CommissionStatus
+from codeqr.commission.models import Commission, CommissionStatus, CommissionType
 from codeqr.kit.clock import iso, utcnow
 from codeqr.kit.errors import BadRequest, NotFound
 from codeqr.kit.ids import new_id
@@ -104,6 +104,10 @@ class RunResult:
     below_minimum: int
 
 
+_RUN_CHUNK = 500
+"""Partners whose payouts one statement makes (bounds the statements' id lists)."""
+
+
 def run(session: Session, workspace: Workspace, now: datetime | None = None) -> RunResult:
     """Gather each partner's due commissions (pending, past the holding period, in no
     payout) into one payout when their total reaches the program's minimum.
@@ -116,11 +120,15 @@ def run(session: Session, workspace: Workspace, now: datetime | None = None) -> 
         return RunResult([], 0)
     now = now or utcnow()
     due_before = now - timedelta(days=program.holding_period_days)
+    # A click commission of today still grows with today's clicks (``commission.clicks``):
+    # due once its UTC day is over.
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     due = (
         Commission.program_id == program.id,
         Commission.status == CommissionStatus.pending.value,
         Commission.payout_id.is_(None),
         Commission.created_at <= due_before,
+        or_(Commission.type != CommissionType.click.value, Commission.created_at < today),
     )
     totals = session.execute(
         select(
@@ -138,41 +146,62 @@ def run(session: Session, workspace: Workspace, now: datetime | None = None) -> 
         .group_by(Commission.partner_id)
         .order_by(Commission.partner_id)
     ).all()
-    made: list[Payout] = []
     below = 0
+    fresh: list[Payout] = []
     for partner_id, total, first, last in totals:
         if int(total or 0) < max(program.min_payout_amount, 1):
             below += 1
             continue
-        payout = Payout(
-            id=new_id("po"),
-            workspace_id=workspace.id,
-            program_id=program.id,
-            partner_id=partner_id,
-            amount=0,
-            currency=program.currency,
-            status=PayoutStatus.pending.value,
-            period_start=first,
-            period_end=last,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(payout)
-        session.flush()
-        session.execute(
-            update(Commission)
-            .where(*due, Commission.partner_id == partner_id)
-            .values(payout_id=payout.id, status=CommissionStatus.processed.value, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        claimed = session.scalar(
-            select(func.coalesce(func.sum(Commission.earnings), 0)).where(
-                Commission.payout_id == payout.id
+        fresh.append(
+            Payout(
+                id=new_id("po"),
+                workspace_id=workspace.id,
+                program_id=program.id,
+                partner_id=partner_id,
+                amount=0,
+                currency=program.currency,
+                status=PayoutStatus.pending.value,
+                period_start=first,
+                period_end=last,
+                created_at=now,
+                updated_at=now,
             )
         )
-        payout.amount = int(claimed or 0)
-        made.append(payout)
-    session.flush()
+    made: list[Payout] = []
+    # Set-based, a chunk of partners at a time: one insert of their payouts, one update
+    # that hands each due commission its partner's payout, one sum per payout.
+    for start in range(0, len(fresh), _RUN_CHUNK):
+        chunk = fresh[start : start + _RUN_CHUNK]
+        session.add_all(chunk)
+        session.flush()
+        ids = [p.id for p in chunk]
+        session.execute(
+            update(Commission)
+            .where(*due, Commission.partner_id.in_([p.partner_id for p in chunk]))
+            .values(
+                payout_id=select(Payout.id)
+                .where(Payout.id.in_(ids), Payout.partner_id == Commission.partner_id)
+                .scalar_subquery(),
+                status=CommissionStatus.processed.value,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        claimed = dict(
+            session.execute(
+                select(Commission.payout_id, func.sum(Commission.earnings))
+                .where(Commission.payout_id.in_(ids))
+                .group_by(Commission.payout_id)
+            ).all()
+        )
+        for payout in chunk:
+            if payout.id not in claimed:
+                # A concurrent run (another process, the CLI) claimed them first: no payout.
+                session.delete(payout)
+                continue
+            payout.amount = int(claimed[payout.id] or 0)
+            made.append(payout)
+        session.flush()
     return RunResult(made, below)
 
 

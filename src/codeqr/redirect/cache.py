@@ -12,6 +12,7 @@ from sqlalchemy import select
 from codeqr.kit.clock import now_ms, to_ms
 from codeqr.kit.db import Database
 from codeqr.link.models import Domain, Link
+from codeqr.partner.models import Enrollment, EnrollmentStatus
 
 
 @dataclass(slots=True, frozen=True)
@@ -36,6 +37,8 @@ class Route:
     ios: str | None
     android: str | None
     geo: dict[str, str] | None
+    partner: bool = False
+    """A partner's link: its clicks may earn a click reward (``commission.clicks``)."""
 
     @classmethod
     def of(cls, link: Link) -> Route:
@@ -59,6 +62,7 @@ class Route:
             ios=link.ios,
             android=link.android,
             geo=link.geo,
+            partner=link.partner_id is not None,
         )
 
 
@@ -110,12 +114,28 @@ class LinkCache:
         return self._generation
 
     def load(self, domain: str, key_lower: str) -> Route | None:
-        """Read a route from the database (runs in a worker thread)."""
+        """Read a route from the database (runs in a worker thread).
+
+        A banned partner's link is not found (``None``): it answers as a link that does not
+        exist (404, or its domain's not-found URL) and records nothing. Banning a partner
+        invalidates its links (``partner.service.ban``).
+        """
         with self.db.session() as session:
             link = session.scalar(
                 select(Link).where(Link.domain == domain, Link.key_lower == key_lower)
             )
-            return Route.of(link) if link else None
+            if link is None:
+                return None
+            if link.partner_id is not None and link.program_id is not None:
+                status = session.scalar(
+                    select(Enrollment.status).where(
+                        Enrollment.program_id == link.program_id,
+                        Enrollment.partner_id == link.partner_id,
+                    )
+                )
+                if status == EnrollmentStatus.banned:
+                    return None
+            return Route.of(link)
 
     def put(self, domain: str, key_lower: str, route: Route | None, generation: int) -> None:
         """Store a fill unless something changed since it started."""

@@ -272,6 +272,8 @@ class Redirector:
                     identity,
                 ),
             )
+            if route.partner:
+                self.recorder.earns(new_id)
             # Stored durably; the id to hand out is an earlier one for a repeat.
             try:
                 stored, first_seen = await self.recorder.record(
