@@ -22,13 +22,13 @@ class Trigger(StrEnum):
     link_created = "link.created"
     link_updated = "link.updated"
     link_deleted = "link.deleted"
+    link_clicked = "link.clicked"
     lead_created = "lead.created"
     sale_created = "sale.created"
 
 
 NOT_YET = frozenset(
     {
-        "link.clicked",
         "partner.application_submitted",
         "partner.enrolled",
         "partner.merged",
