@@ -9,26 +9,33 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import redis
 from dub.models.components import LinkClickedEvent
 from sqlalchemy import func, select
 
+from codeqr.app import create_app
 from codeqr.events.models import click_events
 from codeqr.events.store import Click
 from codeqr.kit.ids import click_id
 from codeqr.sdk.webhooks import verify
+from codeqr.settings import Settings
 from codeqr.webhook.clicks import ClickSubscriptions
 from codeqr.webhook.models import DeliveryStatus, WebhookClickBatch, WebhookEvent
 from codeqr.webhook.pacing import Pacer
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, free_port
 from tests.factories import Tenant, make_tenant
+from tests.redis_server import private_redis
 
-from .conftest import BROWSER, Receiver
+from .conftest import BROWSER, Receiver, quick
 from .test_delivery import deliveries, event_rows, subscribe
 
+HOST = "go.test"
 
-def visit(server: LiveServer, key: str, agent: str = BROWSER) -> str:
+
+def visit(server: LiveServer, key: str, agent: str = BROWSER, host: str | None = None) -> str:
     """Follow a short link once as a browser; the click id handed to the destination."""
-    answer = server.client().get(f"/{key}", headers={"User-Agent": agent})
+    headers = {"User-Agent": agent} | ({"Host": host} if host else {})
+    answer = server.client().get(f"/{key}", headers=headers)
     assert answer.status_code == 302, answer.text
     return parse_qs(urlsplit(answer.headers["location"]).query)["cq_id"][0]
 
@@ -57,7 +64,8 @@ def noted_batches(server: LiveServer) -> int:
 def settle(server: LiveServer) -> None:
     """Whatever is noted is expanded and attempted (the worker's own rounds, done now)."""
     deliverer = server.services.deliverer
-    assert deliverer is not None and deliverer.clicks is not None
+    assert deliverer is not None
+    assert deliverer.clicks is not None
     deadline = time.monotonic() + 10
     while noted_batches(server) or any(
         d.status == DeliveryStatus.pending for d in deliveries(server)
@@ -184,10 +192,9 @@ def test_a_rolled_back_batch_notes_nothing(hooked: LiveServer, receiver: Receive
     receiver.wait(lambda: len(receiver.events) == 1)
     settle(hooked)
     with hooked.services.db.transaction() as session:
-        row = session.execute(
-            select(click_events).where(click_events.c.id == stored)
-        ).first()
-    assert row is not None and row[0] == stored
+        row = session.execute(select(click_events).where(click_events.c.id == stored)).first()
+    assert row is not None
+    assert row[0] == stored
     repeat = Click(*row)
     fresh = repeat._replace(id=click_id(), identity_hash="someone-else")
     # The batch holds a new click and one whose id is taken: it fails whole.
@@ -216,7 +223,8 @@ def test_the_pacer_yields_to_a_busy_thread() -> None:
     idle = threading.Thread(target=stop.wait)
     idle.start()
     try:
-        assert busy.ident is not None and idle.ident is not None
+        assert busy.ident is not None
+        assert idle.ident is not None
         loaded, quiet = Pacer(window=0.2), Pacer(window=0.2)
         loaded.watch(busy.ident)
         quiet.watch(idle.ident)
@@ -229,3 +237,52 @@ def test_the_pacer_yields_to_a_busy_thread() -> None:
         stop.set()
         busy.join()
         idle.join()
+
+
+@pytest.mark.redis
+def test_the_watch_list_of_another_process_follows_through_redis(
+    private_settings: Settings, receiver: Receiver
+) -> None:
+    with private_redis() as redis_server:
+        shared = private_settings.model_copy(update={"redis_url": redis_server.url})
+        a, b = (
+            quick(LiveServer(create_app(shared, default_domain=HOST), free_port())) for _ in "ab"
+        )
+        a.start()
+        b.start()
+        try:
+            for live in (a, b):
+                invalidations = live.services.invalidations
+                assert invalidations is not None
+                receiver.wait(invalidations.subscribed.is_set)
+            tenant = make_tenant(a)
+            link = tracked_link(a, tenant, "two")
+            watch_b = subscriptions(b)
+            receiver.wait(lambda: not watch_b.watches(tenant.workspace_id, link["id"]))
+            hook = subscribe(a, tenant, receiver.url, ["link.clicked"])
+            began = time.monotonic()
+            receiver.wait(lambda: watch_b.watches(tenant.workspace_id, link["id"]), 2.0)
+            print(f"seen by the other process after {(time.monotonic() - began) * 1000:.0f} ms")
+            clicked = visit(b, link["key"], host=HOST)
+            receiver.wait(lambda: list(receiver.events) == [f"evt_{clicked}"])
+
+            http = a.client(tenant.token)
+            assert http.patch(f"/api/webhooks/{hook['id']}", json={"disabled": True}).is_success
+            receiver.wait(lambda: not watch_b.watches(tenant.workspace_id, link["id"]), 2.0)
+
+            # Redis drops its subscribers: a change B cannot hear of is possible, so B
+            # notes every click until it has read the webhooks again.
+            invalidations = b.services.invalidations
+            assert invalidations is not None
+            resets = invalidations.resets
+            admin = redis.Redis.from_url(redis_server.url)
+            admin.client_kill_filter(_type="pubsub")
+            admin.close()
+            receiver.wait(lambda: not invalidations.subscribed.is_set(), 2.0)
+            assert watch_b.watches(tenant.workspace_id, link["id"])  # until it is back
+            receiver.wait(lambda: invalidations.resets > resets)
+            receiver.wait(lambda: not watch_b.watches(tenant.workspace_id, link["id"]), 2.0)
+        finally:
+            a.stop()
+            b.stop()
+    assert len(receiver.got) == 1
