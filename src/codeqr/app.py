@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
 from collections.abc import AsyncIterator, Awaitable
@@ -64,7 +65,8 @@ def create_api(services: Services) -> FastAPI:
             if services.deliverer.subscriptions is not None:
                 services.deliverer.subscriptions.load()  # which clicks webhooks want
             if services.deliverer.pacer is not None:
-                services.deliverer.pacer.watch(threading.get_ident())  # this loop's thread
+                # This loop and its thread: deliveries yield to redirects.
+                services.deliverer.pacer.watch(threading.get_ident(), asyncio.get_running_loop())
             services.deliverer.start()  # pending deliveries of earlier runs go out again
         services.cache.domain_for_host("")  # load the domain table before the first click
         # The dedupe's memory starts empty: until when may a click repeat an earlier one?

@@ -163,7 +163,7 @@ class Services:
             timeout=settings.webhooks_timeout_seconds,
             clicks=ClickEvents(db, links, events),
             subscriptions=subscriptions,
-            pacer=Pacer(),
+            pacer=Pacer(writer=lambda: recorder.stats.items),
         )
         webhooks.on_noted = deliverer.nudge
         feed = Feed(db, shaper(links), interval=SAFETY_NET_S if settings.redis_url else 0.2)

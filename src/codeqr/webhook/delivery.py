@@ -11,9 +11,8 @@ A thread of the app (started in its lifespan, as the events shipper is) that, ev
    runs a worker and no two take the same row; SQLite has one process and one writer;
 2. POSTs each event's stored body to its endpoint (signed afresh, ``webhook.signing``),
    at most ``per_endpoint`` (4) at a time to one endpoint, several endpoints at once, on
-   kept-alive connections of one client, through the guarded
-   transport (``webhook.transport``), with a timeout of a few seconds, reading at most
-   ``EXCERPT_MAX`` bytes of the answer;
+   kept-alive connections, through the guarded sender (``webhook.transport``), with a
+   timeout of a few seconds, reading at most ``EXCERPT_MAX`` bytes of the answer;
 3. records the attempt under its claim (acknowledged ones of an endpoint together, in one
    transaction): 2xx is delivered; ``410 Gone`` disables the
    endpoint; anything else is retried after an exponential backoff with jitter until the
@@ -29,6 +28,8 @@ and the delivery is sent again. Receivers dedupe on the event id.
 
 from __future__ import annotations
 
+import functools
+import http.client
 import random
 import threading
 import time
@@ -40,7 +41,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
-import httpx
 import structlog
 from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from codeqr.kit.clock import utcnow
 from codeqr.kit.db import Database
 from codeqr.webhook import service
-from codeqr.webhook.clicks import ClickEvents, ClickSubscriptions
+from codeqr.webhook.clicks import CLICKS_PER_ROUND, ClickEvents, ClickSubscriptions
 from codeqr.webhook.models import (
     EXCERPT_MAX,
     DeliveryStatus,
@@ -58,7 +58,7 @@ from codeqr.webhook.models import (
 )
 from codeqr.webhook.pacing import Pacer
 from codeqr.webhook.signing import headers_for
-from codeqr.webhook.transport import GuardedTransport
+from codeqr.webhook.transport import Sender
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +66,8 @@ RETRY_WINDOW = timedelta(days=3)
 """How long an event is retried: more than the 24 hours an endpoint may be down."""
 RELOAD_EVERY = 60.0
 """Seconds between two full reads of the ``link.clicked`` watch list (a safety net)."""
+YIELDING_BATCH = 16
+"""Deliveries claimed, or clicks expanded, per piece of work while redirects come first."""
 _RECORD_EVERY = 50
 """Acknowledged deliveries written down per transaction, at most."""
 KEEP_FINISHED = timedelta(days=30)
@@ -119,7 +121,6 @@ class Deliverer:
         retry_window: timedelta = RETRY_WINDOW,
         disable_after: int = 20,
         disable_after_age: timedelta = timedelta(hours=24),
-        transport: httpx.BaseTransport | None = None,
         jitter: Callable[[], float] = random.random,
         clicks: ClickEvents | None = None,
         subscriptions: ClickSubscriptions | None = None,
@@ -150,11 +151,7 @@ class Deliverer:
         """Longer than a round can take (one endpoint may hold every delivery of it, sent
         ``per_endpoint`` at a time)."""
         self.allow_private = allow_private
-        self._transport = transport
-        self._client: httpx.Client | None = None
-        """Made on first use: building the TLS context costs, and most apps built (the
-        command line's, the tests') never deliver."""
-        self._client_lock = threading.Lock()
+        self._sender = Sender(allow_private=allow_private, timeout=timeout)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook-send")
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -182,31 +179,22 @@ class Deliverer:
             self._thread.join()
             self._thread = None
         self._pool.shutdown(wait=True)
-        with self._client_lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
-
-    def _http(self) -> httpx.Client:
-        with self._client_lock:
-            if self._client is None:
-                self._client = httpx.Client(
-                    transport=self._transport or GuardedTransport(allow_private=self.allow_private),
-                    timeout=httpx.Timeout(self.timeout),
-                    follow_redirects=False,
-                    limits=httpx.Limits(
-                        max_connections=self.workers, max_keepalive_connections=self.workers
-                    ),
-                )
-            return self._client
+        self._sender.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             behind = False
             try:
+                # Small pieces while redirects come first: each transaction holds SQLite's
+                # write lock, which the click writer waits for.
+                yielding = self.pacer is not None and self.pacer.share() < 1.0
                 if self.clicks is not None:
-                    behind = self._paced(self.clicks.expand) > 0
-                behind = self._paced(self.run_once) >= self.batch or behind
+                    expand = functools.partial(
+                        self.clicks.expand, YIELDING_BATCH if yielding else CLICKS_PER_ROUND
+                    )
+                    behind = self._paced(expand) > 0
+                limit = YIELDING_BATCH if yielding else self.batch
+                behind = self._paced(functools.partial(self.run_once, limit)) >= limit or behind
                 now = time.monotonic()
                 if now - self._pruned_at > 3600:
                     self.prune()
@@ -233,10 +221,11 @@ class Deliverer:
 
     # --- one round -------------------------------------------------------------------------
 
-    def run_once(self) -> int:
-        """Claim due deliveries and attempt them; how many were attempted."""
+    def run_once(self, limit: int | None = None) -> int:
+        """Claim due deliveries (up to ``limit``, else ``batch``) and attempt them; how many
+        were attempted."""
         token = uuid.uuid4().hex
-        claimed = self.claim(token)
+        claimed = self.claim(token, limit)
         if not claimed:
             return 0
         by_endpoint: dict[str, list[Claimed]] = defaultdict(list)
@@ -251,8 +240,9 @@ class Deliverer:
         futures = [self._pool.submit(self._send_all, token, items) for items in runs]
         return sum(f.result() for f in futures)
 
-    def claim(self, token: str) -> list[Claimed]:
-        """Write ``token`` into up to ``batch`` due deliveries; what they are."""
+    def claim(self, token: str, limit: int | None = None) -> list[Claimed]:
+        """Write ``token`` into up to ``limit`` (else ``batch``) due deliveries; what they
+        are."""
         d = WebhookDelivery
         now = utcnow()
         with self.db.transaction() as session:
@@ -265,7 +255,7 @@ class Deliverer:
                         or_(d.claimed_until.is_(None), d.claimed_until < now),
                     )
                     .order_by(d.next_attempt_at)
-                    .limit(self.batch)
+                    .limit(min(limit or self.batch, self.batch))
                     .with_for_update(skip_locked=True)
                 )
             )
@@ -371,18 +361,13 @@ class Deliverer:
         headers = headers_for(item.secret, body, event_id=item.event_id, event=item.event_type)
         started = time.monotonic()
         try:
-            with self._http().stream("POST", item.url, content=body, headers=headers) as answer:
-                excerpt = b""
-                for chunk in answer.iter_bytes():
-                    excerpt += chunk
-                    if len(excerpt) >= EXCERPT_MAX:
-                        break
-                status: int | None = answer.status_code
-                text = excerpt[:EXCERPT_MAX].decode("utf-8", "replace")
-        except httpx.HTTPError as exc:
-            status, text = None, f"{type(exc).__name__}: {exc}"
+            status, excerpt = self._sender.post(item.url, body, headers, EXCERPT_MAX)
+            text = excerpt[:EXCERPT_MAX].decode("utf-8", "replace")
+            answered: int | None = status
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            answered, text = None, f"{type(exc).__name__}: {exc}"
         duration = int((time.monotonic() - started) * 1000)
-        return Attempt(status, duration, text[:EXCERPT_MAX])
+        return Attempt(answered, duration, text[:EXCERPT_MAX])
 
     def record(self, token: str, item: Claimed, attempt: Attempt) -> None:
         """Write what the attempt got, under this worker's claim."""
