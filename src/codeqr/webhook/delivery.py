@@ -139,7 +139,7 @@ class Deliverer:
         self.pacer = pacer
         """Keeps this worker to the CPU the event loop leaves (``webhook.pacing``)."""
         self.delivered = 0
-        """Deliveries this worker saw acknowledged (``/metrics``, the benchmark)."""
+        """Deliveries this worker saw acknowledged since it was made."""
         self._reloaded_at = 0.0
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -231,11 +231,13 @@ class Deliverer:
         by_endpoint: dict[str, list[Claimed]] = defaultdict(list)
         for item in claimed:
             by_endpoint[item.webhook_id].append(item)
-        # Each endpoint's share split in up to ``per_endpoint`` runs sent side by side.
+        # Each endpoint's share split in up to ``per_endpoint`` runs sent side by side; one
+        # run for a small round (while yielding): each run is a write transaction more.
+        spread = self.per_endpoint if len(claimed) > YIELDING_BATCH else 1
         runs = [
-            items[start :: self.per_endpoint]
+            items[start::spread]
             for items in by_endpoint.values()
-            for start in range(min(self.per_endpoint, len(items)))
+            for start in range(min(spread, len(items)))
         ]
         futures = [self._pool.submit(self._send_all, token, items) for items in runs]
         return sum(f.result() for f in futures)
