@@ -32,7 +32,7 @@ class Pacer:
     def __init__(
         self,
         *,
-        floor: float = 0.05,
+        floor: float = 0.02,
         idle_below: float = 0.5,
         lag_above: float = 0.0003,
         clicks_above: float = 1_000.0,
