@@ -13,7 +13,9 @@ on CPU 1, 64 connections, every request a distinct visitor, in alternating round
    run the worker keeps to a small share of the CPU (``webhook.pacing``), and catches up
    once wrk stops.
    The warm-up's events are delivered before each measured run, as they would be between
-   bursts.
+   bursts, and ``--settle`` seconds left for their writes to be checkpointed (SQLite copies
+   the write-ahead log into the database file in the background; tens of MB of events
+   copied during a run slow the click writer).
 2. **Throughput**: after each hooked round, the worker delivers what the run left (no
    redirect traffic then); events/s from wrk's end until the receiver has every click's
    event. Target: at least 1,000/s.
@@ -234,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=5, help="seconds per measured run")
     parser.add_argument("--steady-seconds", type=int, default=20)
     parser.add_argument("--steady-rate", type=int, default=500, help="clicks/s, about")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=5.0,
+        help="seconds between the warm-up's deliveries and the measured run (default 5)",
+    )
     args = parser.parse_args(argv)
     try:
         check_tools()
@@ -254,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                             one.run(2, f"warmup-{one.name}-{number}", warmup=True)
                             if one.hook:  # the warm-up's events out of the way first
                                 one.drain(receiver, record=False)
+                                time.sleep(args.settle)  # and their writes checkpointed
                             one.run(args.duration, f"run-{one.name}-{number}")
                             if one.hook:
                                 one.drain(receiver)

@@ -12,9 +12,9 @@ priorities. So, between two pieces of its work, the delivery worker looks at the
   (1,000/s) redirects come first. This one also sees redirects that wait for the database's
   write lock, which the worker's own transactions take and no CPU figure shows.
 
-While either says "busy", the worker rests after each piece long enough to keep its share of
-the time to ``floor`` (5%: deliveries still trickle out, and catch up once the burst is
-over); otherwise it does not rest. Where neither can be read, it never rests.
+While any of them says "busy", the worker rests after each piece long enough to keep its
+share of the time to ``floor`` (2%: deliveries still trickle out, and catch up once the
+burst is over); otherwise it does not rest. Where none can be read, it never rests.
 """
 
 from __future__ import annotations
