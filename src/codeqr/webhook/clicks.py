@@ -219,11 +219,6 @@ class ClickEvents:
         self.links = links
         self.events = events
 
-    def backlog(self) -> int:
-        """Noted batches not expanded yet."""
-        with self.db.transaction() as session:
-            return len(session.scalars(select(WebhookClickBatch.seq).limit(100_000)).all())
-
     def expand(self, clicks: int = CLICKS_PER_ROUND) -> int:
         """Expand noted batches, about ``clicks`` clicks' worth (at least one batch), in one
         transaction; events written. A short transaction: SQLite's click writer waits for
