@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import threading
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
@@ -61,6 +63,11 @@ def create_api(services: Services) -> FastAPI:
         if services.shipper is not None:
             services.shipper.start()
         if services.deliverer is not None:
+            if services.deliverer.subscriptions is not None:
+                services.deliverer.subscriptions.load()  # which clicks webhooks want
+            if services.deliverer.pacer is not None:
+                # This loop and its thread: deliveries yield to redirects.
+                services.deliverer.pacer.watch(threading.get_ident(), asyncio.get_running_loop())
             services.deliverer.start()  # pending deliveries of earlier runs go out again
         services.cache.domain_for_host("")  # load the domain table before the first click
         # The dedupe's memory starts empty: until when may a click repeat an earlier one?
@@ -95,6 +102,8 @@ def create_api(services: Services) -> FastAPI:
             services.shipper.stop()  # after the last clicks: they go out before it stops
         if services.deliverer is not None:
             services.deliverer.stop()
+            if services.deliverer.subscriptions is not None:
+                services.deliverer.subscriptions.close()
         if services.clickhouse is not None:
             services.clickhouse.close()
         services.key_usage.close()

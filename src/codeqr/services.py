@@ -39,8 +39,11 @@ from codeqr.stream.fanout import SAFETY_NET_S, RemoteNudges
 from codeqr.stream.feed import Feed
 from codeqr.stream.service import shaper
 from codeqr.stripe.client import StripeClients
+from codeqr.webhook.clicks import TAG as CLICKS_TAG
+from codeqr.webhook.clicks import ClickEvents, ClickSubscriptions
 from codeqr.webhook.delivery import Deliverer
 from codeqr.webhook.outbox import WebhookOutbox
+from codeqr.webhook.pacing import Pacer
 from codeqr.workspace.usage import KeyUsage
 
 if TYPE_CHECKING:
@@ -151,10 +154,19 @@ class Services:
         )
         webhooks = WebhookOutbox(links, events)
         db.share(WEBHOOKS_KEY, webhooks)
+        subscriptions = ClickSubscriptions(db)
+        events.webhook_clicks = webhooks.subscriptions = subscriptions
+        if invalidations is not None:
+            invalidations.listeners[CLICKS_TAG] = subscriptions
+            publish = invalidations.publish
+            subscriptions.publish = lambda workspace_id: publish(CLICKS_TAG, workspace_id)
         deliverer = Deliverer(
             db,
             allow_private=settings.webhooks_allow_private,
             timeout=settings.webhooks_timeout_seconds,
+            clicks=ClickEvents(db, links, events),
+            subscriptions=subscriptions,
+            pacer=Pacer(writer=lambda: recorder.stats.items),
         )
         webhooks.on_noted = deliverer.nudge
         feed = Feed(db, shaper(links), interval=SAFETY_NET_S if settings.redis_url else 0.2)

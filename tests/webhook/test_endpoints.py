@@ -77,7 +77,7 @@ def test_business_plan_and_secret_keys_only(server: LiveServer) -> None:
         ({**HOOK, "url": "http://"}, "url"),
         ({**HOOK, "triggers": ["link.exploded"]}, "triggers"),
         ({**HOOK, "triggers": []}, "triggers"),
-        ({**HOOK, "triggers": ["link.clicked"]}, "triggers"),
+        ({**HOOK, "triggers": ["payout.confirmed"]}, "triggers"),
         ({**HOOK, "name": "x" * 41}, "name"),
         ({**HOOK, "name": ""}, "name"),
         ({**HOOK, "linkScope": "folders", "folderIds": ["fold_1"]}, "linkScope"),

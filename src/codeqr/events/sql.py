@@ -7,9 +7,9 @@ import os
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from itertools import chain
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from sqlalchemy import bindparam, select
@@ -127,6 +127,13 @@ class SqlEventsStore:
         """Notes each batch of clicks in the outbox for ClickHouse (``events.outbox``)."""
         self._earnings = ClickEarnings(sqlite=db.is_sqlite)
         """Click rewards of clicks on partner links (``earning`` below)."""
+        self._note_webhook_clicks = (
+            "INSERT INTO webhook_click_batches (click_ids, first_ms) "
+            f"VALUES ({placeholder}, {placeholder})"
+        )
+        self.webhook_clicks: ClickWatch | None = None
+        """Which stored clicks a ``link.clicked`` webhook may want (``webhook.clicks``):
+        their ids are noted in the batch's transaction, for the delivery worker."""
         self.archive: Callable[[str], Click | None] | None = None
         """Where a click no longer kept here is looked up by id (ClickHouse, which keeps
         them once the dedupe window is over: ``events.shipping``)."""
@@ -401,6 +408,11 @@ class SqlEventsStore:
         if self._note_clicks is not None:
             stored = list(chain(clicks, inserted))
             note = (" ".join(c.id for c in stored), min(c.timestamp for c in stored))
+        hooked = None
+        if self.webhook_clicks is not None:
+            watched = self.webhook_clicks.wanted(chain(clicks, inserted))
+            if watched:
+                hooked = (" ".join(c.id for c in watched), min(c.timestamp for c in watched))
         if self.db.is_sqlite:
             for start in range(0, len(clicks), _ROWS_PER_INSERT):
                 chunk = clicks[start : start + _ROWS_PER_INSERT]
@@ -408,6 +420,8 @@ class SqlEventsStore:
             cursor.executemany(self._bump_link, bumps)
             if note is not None:
                 cursor.execute(self._note_clicks, note)
+            if hooked is not None:
+                cursor.execute(self._note_webhook_clicks, hooked)
             return
         # One round trip for the rows and the counters (psycopg's pipeline mode).
         with cursor.connection.pipeline():
@@ -416,6 +430,8 @@ class SqlEventsStore:
             cursor.executemany(self._bump_link, bumps)
             if note is not None:
                 cursor.execute(self._note_clicks, note)
+            if hooked is not None:
+                cursor.execute(self._note_webhook_clicks, hooked)
 
     def _insert_statement(self, rows: int) -> str:
         statement = self._insert_rows.get(rows)
@@ -455,6 +471,12 @@ class SqlEventsStore:
         if row:
             return Click(*row)
         return self.archive(click_id) if self.archive is not None else None
+
+
+class ClickWatch(Protocol):
+    """Picks the clicks of a batch that outbound webhooks may want."""
+
+    def wanted(self, clicks: Iterable[Click]) -> list[Click]: ...
 
 
 def _connection_lost(raw: Any) -> bool:

@@ -6,6 +6,10 @@ message arrives (well under a second). Pub/sub keeps nothing for a subscriber th
 a process that lost its subscription drops its whole cache when it subscribes again, so
 nothing it missed can be served stale. Publishing goes through a queue and one thread, so a
 slow or absent Redis never holds up a request.
+
+Other per-process state rides the same channel and subscription (``Listener``): a message
+``\x01<tag>\x00<payload>`` goes to the listener of that tag (the watch list of
+``link.clicked`` webhooks: ``webhook.clicks``), which is suspended and resumed with the cache.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+from typing import Protocol
 
 import redis
 import redis.asyncio
@@ -26,7 +31,21 @@ log = structlog.get_logger(__name__)
 
 CHANNEL = "codeqr:links:changed"
 _SEP = "\x00"
+_OTHER = "\x01"
 _STOP = None
+
+
+class Listener(Protocol):
+    """Per-process state kept current through the channel, beside the link cache."""
+
+    def heard(self, payload: str) -> None:
+        """Another process (or this one) changed something (called on the event loop)."""
+
+    def suspend(self) -> None:
+        """The subscription is down: changes elsewhere cannot be heard."""
+
+    def resume(self) -> None:
+        """The subscription is live again: anything may have changed meanwhile."""
 
 
 class LinkInvalidations:
@@ -41,7 +60,9 @@ class LinkInvalidations:
         self.resets = 0
         """Times the whole cache was dropped after a lost subscription."""
         self.published = 0
-        self._outbox: queue.Queue[tuple[str, str] | None] = queue.Queue(maxsize=100_000)
+        self.listeners: dict[str, Listener] = {}
+        """By tag: other state kept current through this channel (see the module docstring)."""
+        self._outbox: queue.Queue[str | None] = queue.Queue(maxsize=100_000)
         self._publisher = threading.Thread(
             target=self._publish_loop, name="codeqr-link-publisher", daemon=True
         )
@@ -53,8 +74,15 @@ class LinkInvalidations:
     def changed(self, domain: str, key_lower: str) -> None:
         """After a link change commits: forget it here now, and tell the other processes."""
         self.cache.invalidate(domain, key_lower)
+        self._enqueue(f"{domain}{_SEP}{key_lower}")
+
+    def publish(self, tag: str, payload: str) -> None:
+        """Tell every process's listener of ``tag`` (this one's included) about ``payload``."""
+        self._enqueue(f"{_OTHER}{tag}{_SEP}{payload}")
+
+    def _enqueue(self, message: str) -> None:
         try:
-            self._outbox.put_nowait((domain, key_lower))
+            self._outbox.put_nowait(message)
         except queue.Full:  # Redis away for long: their caches are dropped on reconnect
             log.warning("redirect.invalidation.outbox_full")
 
@@ -62,10 +90,9 @@ class LinkInvalidations:
         client = redis.Redis.from_url(self.url, socket_timeout=2, socket_connect_timeout=2)
         try:
             while (item := self._outbox.get()) is not _STOP:
-                domain, key_lower = item
                 while True:
                     try:
-                        client.publish(CHANNEL, f"{domain}{_SEP}{key_lower}")
+                        client.publish(CHANNEL, item)
                         self.published += 1
                         break
                     except redis.RedisError as error:
@@ -82,7 +109,7 @@ class LinkInvalidations:
     def start(self) -> None:
         """Start publishing and listening (in the app's lifespan, on its event loop); the
         cache holds nothing until the subscription is live."""
-        self.cache.suspend()
+        self._suspend()
         self._publisher.start()
         self._listener = asyncio.get_running_loop().create_task(self._listen())
 
@@ -99,10 +126,18 @@ class LinkInvalidations:
                     first = False
                     self.subscribed.set()
                     self.cache.resume()
+                    for each in self.listeners.values():
+                        each.resume()
                     async for message in pubsub.listen():
                         if message.get("type") != "message":
                             continue
-                        domain, _, key_lower = message["data"].decode().partition(_SEP)
+                        text = message["data"].decode()
+                        if text.startswith(_OTHER):
+                            tag, _, payload = text[1:].partition(_SEP)
+                            if (heard := self.listeners.get(tag)) is not None:
+                                heard.heard(payload)
+                            continue
+                        domain, _, key_lower = text.partition(_SEP)
                         self.cache.invalidate(domain, key_lower)
             except asyncio.CancelledError:
                 raise
@@ -114,10 +149,15 @@ class LinkInvalidations:
                 # Until subscribed again a change elsewhere cannot reach this process: it
                 # drops what it holds and reads every link from the database meanwhile.
                 self.subscribed.clear()
-                self.cache.suspend()
+                self._suspend()
                 with contextlib.suppress(Exception):
                     await client.aclose()
             await asyncio.sleep(self.retry_s)
+
+    def _suspend(self) -> None:
+        self.cache.suspend()
+        for listener in self.listeners.values():
+            listener.suspend()
 
     async def aclose(self) -> None:
         """Stop listening and publishing (what is queued is still published)."""

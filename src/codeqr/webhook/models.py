@@ -6,7 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from codeqr.kit.clock import utcnow
@@ -129,3 +138,20 @@ class WebhookAttempt(Base):
     duration_ms: Mapped[int] = mapped_column(default=0)
     response: Mapped[str | None] = mapped_column(String(EXCERPT_MAX))
     """The start of the receiver's answer, or why there was none."""
+
+
+class WebhookClickBatch(Base):
+    """Clicks of one stored batch that a ``link.clicked`` endpoint may want, noted by the
+    click writer in the batch's own transaction (one row per batch, not per click: the
+    redirect path stays cheap). The delivery worker expands it into one event per click
+    and its deliveries, then deletes it (``webhook.clicks``)."""
+
+    __tablename__ = "webhook_click_batches"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    click_ids: Mapped[str] = mapped_column(Text)
+    """Space-separated ids of the clicks (stored in ``click_events`` by the same commit)."""
+    first_ms: Mapped[int] = mapped_column(BigInteger)
+    """The oldest click time among them."""

@@ -29,6 +29,7 @@ from codeqr.webhook.schemas import LinkScope, Trigger
 if TYPE_CHECKING:
     from codeqr.events.store import EventsStore
     from codeqr.link.service import LinkService
+    from codeqr.webhook.clicks import ClickSubscriptions
 
 EVENT_ID_PREFIX = "evt_"
 
@@ -51,6 +52,15 @@ class WebhookOutbox:
         self.events = events
         self.on_noted: Callable[[], None] | None = None
         """Called after a transaction that noted events commits (wakes the worker)."""
+        self.subscriptions: ClickSubscriptions | None = None
+        """This process's ``link.clicked`` watch list (``webhook.clicks``)."""
+
+    def endpoints_changed(self, session: Session, workspace_id: str) -> None:
+        """A workspace's endpoints changed in ``session``: once it commits, the watch list
+        of ``link.clicked`` is read again (here, and in the other processes)."""
+        subscriptions = self.subscriptions
+        if subscriptions is not None:
+            after_commit(session, lambda: subscriptions.changed(workspace_id))
 
     # -- the events ---------------------------------------------------------------------------
 
@@ -257,24 +267,7 @@ class WebhookOutbox:
 def _click(click: Click | None, event: Mapping[str, Any]) -> dict[str, Any]:
     """Dub's click of a conversion: the stored click, else what the event copied of it."""
     if click is not None:
-        return {
-            "id": click.id,
-            "timestamp": iso(from_ms(click.timestamp)),
-            "url": click.url,
-            "country": click.country,
-            "city": click.city,
-            "region": click.region,
-            "continent": click.continent,
-            "device": click.device,
-            "browser": click.browser,
-            "os": click.os,
-            "trigger": click.trigger,
-            "ua": click.ua,
-            "referer": click.referer,
-            "refererUrl": click.referer_url,
-            "qr": click.trigger == "qr",
-            "ip": click.ip or "",
-        }
+        return click_data(click)
     return {
         "id": event.get("click_id") or "",
         "timestamp": iso(from_ms(int(event["timestamp"]))),
@@ -292,6 +285,28 @@ def _click(click: Click | None, event: Mapping[str, Any]) -> dict[str, Any]:
         "refererUrl": event.get("referer_url", ""),
         "qr": event.get("trigger") == "qr",
         "ip": "",
+    }
+
+
+def click_data(click: Click) -> dict[str, Any]:
+    """Dub's shape of a stored click (``link.clicked``, and the click of a conversion)."""
+    return {
+        "id": click.id,
+        "timestamp": iso(from_ms(click.timestamp)),
+        "url": click.url,
+        "country": click.country,
+        "city": click.city,
+        "region": click.region,
+        "continent": click.continent,
+        "device": click.device,
+        "browser": click.browser,
+        "os": click.os,
+        "trigger": click.trigger,
+        "ua": click.ua,
+        "referer": click.referer,
+        "refererUrl": click.referer_url,
+        "qr": click.trigger == "qr",
+        "ip": click.ip or "",
     }
 
 

@@ -22,6 +22,7 @@ class Trigger(StrEnum):
     link_created = "link.created"
     link_updated = "link.updated"
     link_deleted = "link.deleted"
+    link_clicked = "link.clicked"
     lead_created = "lead.created"
     sale_created = "sale.created"
     partner_enrolled = "partner.enrolled"
@@ -30,7 +31,6 @@ class Trigger(StrEnum):
 
 NOT_YET = frozenset(
     {
-        "link.clicked",
         "partner.application_submitted",
         "partner.merged",
         "bounty.created",

@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 
 from codeqr.kit.clock import iso, utcnow
 from codeqr.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
+from codeqr.kit.hooks import notes
 from codeqr.kit.ids import base62, new_id
 from codeqr.link.models import Link
 from codeqr.link.urls import normalize_url
 from codeqr.webhook.models import DeliveryStatus, Webhook, WebhookDelivery
+from codeqr.webhook.outbox import WebhookOutbox
 from codeqr.webhook.schemas import (
     NOT_YET,
     URL_MAX,
@@ -96,6 +98,7 @@ def create(session: Session, workspace: Workspace, data: WebhookCreate) -> Webho
             f"Webhook limit reached: a workspace may have {MAX_PER_WORKSPACE} webhooks; "
             "delete one first."
         )
+    _changed(session, workspace.id)
     return webhook
 
 
@@ -133,6 +136,7 @@ def update_one(
             webhook.failing_since = None
     webhook.updated_at = utcnow()
     session.flush()
+    _changed(session, workspace.id)
     return webhook
 
 
@@ -148,6 +152,7 @@ def delete(session: Session, webhook: Webhook) -> None:
     """Delete an endpoint and its deliveries (their events stay for other endpoints)."""
     session.delete(webhook)
     session.flush()
+    _changed(session, webhook.workspace_id)
 
 
 def disable(session: Session, webhook: Webhook, reason: str) -> None:
@@ -164,6 +169,15 @@ def disable(session: Session, webhook: Webhook, reason: str) -> None:
         )
         .values(status=DeliveryStatus.cancelled.value, claimed_by=None, claimed_until=None)
     )
+    _changed(session, webhook.workspace_id)
+
+
+def _changed(session: Session, workspace_id: str) -> None:
+    """Once ``session`` commits, this process (and the others) read again which clicks
+    the workspace's endpoints want (``webhook.clicks``)."""
+    found = notes(session)
+    if isinstance(found, WebhookOutbox):
+        found.endpoints_changed(session, workspace_id)
 
 
 def out(webhook: Webhook) -> WebhookOut:
