@@ -248,15 +248,10 @@ def logout(
     return response
 
 
-@router.get("/invite", response_model=None)
-def invite_page(
-    request: Request,
-    slug: Slug,
-    session: SessionDep,
-    services: ServicesDep,
-    token: Annotated[str, Query(max_length=512)] = "",
-) -> Response:
-    """The invitation: the partner chooses the password of their portal."""
+def _invitation(
+    session: Session, services: Services, slug: str, token: str
+) -> tuple[Workspace, Partner] | Response:
+    """The workspace and partner of an invitation, or the page that refuses it."""
     try:
         workspace = _workspace(session, slug)
         partner = service.invited_partner(session, services.settings.secret(), workspace, token)
@@ -270,6 +265,22 @@ def invite_page(
             title="Invitation expired",
             message=BAD_INVITE,
         )
+    return workspace, partner
+
+
+@router.get("/invite", response_model=None)
+def invite_page(
+    request: Request,
+    slug: Slug,
+    session: SessionDep,
+    services: ServicesDep,
+    token: Annotated[str, Query(max_length=512)] = "",
+) -> Response:
+    """The invitation: the partner chooses the password of their portal."""
+    found = _invitation(session, services, slug, token)
+    if isinstance(found, Response):
+        return found
+    workspace, partner = found
     return _card_form(
         request,
         services,
@@ -293,19 +304,10 @@ def accept_invite(
     csrf_token: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
     """Set the partner's password (the invitation is then used up) and sign them in."""
-    try:
-        workspace = _workspace(session, slug)
-        partner = service.invited_partner(session, services.settings.secret(), workspace, token)
-    except _NoPortal:
-        return _not_found()
-    except service.InviteInvalid:
-        return render_card(
-            _cards,
-            "portal_message.html",
-            status=400,
-            title="Invitation expired",
-            message=BAD_INVITE,
-        )
+    found = _invitation(session, services, slug, token)
+    if isinstance(found, Response):
+        return found
+    workspace, partner = found
     context = {"program": workspace.name, "base": _base(slug), "invite": token}
     context["email"] = partner.email
     if not _form_ok(request, services, csrf_token):
