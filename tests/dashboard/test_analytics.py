@@ -193,3 +193,31 @@ def test_csv_cells_are_never_formulas() -> None:
     assert cells == ['\'=HYPERLINK("http://evil")', "'+1", "'-1", "'@SUM(A1)", "plain"]
     assert text.splitlines()[0].endswith("Revenue (JPY),Share of clicks")
     assert text.splitlines()[1].endswith(",1,0,0,0,20.0%")  # yen: no minor units
+
+
+def test_a_custom_range_out_of_reach_or_malformed_says_why_on_the_page(server: LiveServer) -> None:
+    free = dash(server, plan="free")
+    today = datetime.now(UTC).date()
+    far = (today - timedelta(days=100)).isoformat()
+    page = free.get(f"/analytics?start={far}&end={today.isoformat()}")
+    assert page.status_code == 200
+    assert 'id="range-error"' in page.text
+    assert "requires a Pro plan" in page.text
+    assert 'data-invalid="true"' in page.text
+    near = (today - timedelta(days=10)).isoformat()
+    fine = free.get(f"/analytics?start={near}&end={today.isoformat()}")
+    assert 'id="range-error"' not in fine.text
+    assert f'value="{near}"' in fine.text
+    assert free.get(f"/analytics/data?start={near}&part=summary").json()["granularity"] == "day"
+    for bad, said in [
+        ("start=yesterday", "is not an ISO 8601 date"),
+        ("start=2026-03-10&end=2026-03-01", "end: must be after start"),
+        ("end=2026-03-01", "start: required when end is given"),
+        ("start=0001-01-01", "is not between"),
+        ("start=2026-01-01%00", "NUL"),
+        ("start=" + "9" * 200, "is not an ISO 8601"),
+        ("start=2026-01-01&timezone=Mars/Olympus", "not an IANA timezone"),
+    ]:
+        answer = free.get(f"/analytics?{bad}")
+        assert answer.status_code == 200, bad
+        assert said in answer.text, (bad, answer.text[:300])

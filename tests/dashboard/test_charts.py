@@ -5,8 +5,10 @@ whole units; an empty state when nothing happened; a lone point in the middle.""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -209,3 +211,72 @@ def test_the_measure_chosen_survives_a_reload_and_a_new_period(
     expect(page.locator(".chip")).to_contain_text("Desktop")
     expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
     expect(page.locator("#timeseries-chart")).to_have_attribute("data-metric", "leads")
+
+
+def _custom_ranges() -> list[tuple[str, str, str]]:
+    """Custom ranges ending today in ``ZONE`` (where the seeded events are), one per step:
+    two days (hours), ten days (days), two hundred days (months)."""
+    today = datetime.now(ZoneInfo(ZONE)).date()
+    return [
+        ((today - timedelta(days=back)).isoformat(), today.isoformat(), step)
+        for back, step in ((1, "hour"), (10, "day"), (200, "month"))
+    ]
+
+
+def test_a_custom_range_draws_the_apis_buckets_with_the_apis_step(
+    server: LiveServer, seeded_page: tuple[Page, Account, Seeded]
+) -> None:
+    page, account, seeded = seeded_page
+    api = server.client(seeded.token)
+    for start, end, step in _custom_ranges():
+        _open(page, server, account, f"start={start}&end={end}&timezone={ZONE}")
+        expect(page.locator("#range-start")).to_have_value(start)
+        expect(page.locator("#range-end")).to_have_value(end)
+        expect(page.locator("#interval")).to_have_value("")
+        answer = api.get(
+            "/api/analytics",
+            params={"event": "clicks", "groupBy": "timeseries", "start": start, "end": end,
+                    "timezone": ZONE},
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        rows = answer.json()
+        drawn = _drawn(page)
+        assert drawn["values"] == [row["clicks"] for row in rows], step
+        assert drawn["labels"] == [_label(row["start"], step) for row in rows], step
+        assert sum(drawn["values"]) == 3
+        expect(page.locator("#timeseries-chart")).to_have_attribute("data-step", step)
+        # The CSV of a breakdown covers the same range.
+        href = page.locator('[data-csv="devices"]').get_attribute("href") or ""
+        assert f"start={start}" in href
+        assert f"end={end}" in href
+        assert "interval" not in href
+
+
+def test_dates_picked_in_the_form_show_that_range_and_a_preset_replaces_it(
+    server: LiveServer, seeded_page: tuple[Page, Account, Seeded]
+) -> None:
+    page, account, _ = seeded_page
+    start, end, _ = _custom_ranges()[1]
+    _open(page, server, account, f"interval=7d&timezone={ZONE}")
+    page.fill("#range-start", start)
+    page.fill("#range-end", end)  # both dates given: the form submits itself
+    expect(page).to_have_url(re.compile(rf"start={start}&end={end}"))
+    assert "interval" not in page.url
+    expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#timeseries-chart")).to_have_attribute("data-step", "day")
+    assert len(_drawn(page)["values"]) == 11
+    page.select_option("#interval", "24h")
+    expect(page).to_have_url(re.compile(r"interval=24h"))
+    assert "start=" not in page.url
+    expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
+    expect(page.locator("#range-start")).to_have_value("")
+
+
+def test_a_range_ending_before_it_starts_says_so_without_loading(
+    server: LiveServer, seeded_page: tuple[Page, Account, Seeded]
+) -> None:
+    page, account, _ = seeded_page
+    page.goto(f"{server.base}/dashboard/{account.slug}/analytics?start=2026-03-10&end=2026-03-01")
+    expect(page.locator("#analytics")).to_have_attribute("data-state", "error")
+    expect(page.locator("#range-error")).to_contain_text("end: must be after start")
+    expect(page.locator("#range-start")).to_have_attribute("aria-invalid", "true")

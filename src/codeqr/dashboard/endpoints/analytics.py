@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import ValidationError
 
 from codeqr.analytics import service as analytics
 from codeqr.analytics.schemas import AnalyticsFilters
@@ -14,9 +16,9 @@ from codeqr.analytics.timeframe import Interval
 from codeqr.api.deps import ServicesDep, SessionDep
 from codeqr.dashboard import charts, csv_export
 from codeqr.dashboard import service as views
-from codeqr.dashboard.deps import DataDep, ViewDep
+from codeqr.dashboard.deps import DataDep, Page, ViewDep
 from codeqr.dashboard.pages import render
-from codeqr.kit.errors import Unprocessable
+from codeqr.kit.errors import CodeQRError, Unprocessable
 
 router = APIRouter(prefix="/dashboard/{slug}/analytics", include_in_schema=False)
 PARTS = "^(summary|" + "|".join(charts.BREAKDOWNS) + ")$"
@@ -59,7 +61,9 @@ def analytics_page(
 ) -> HTMLResponse:
     """Time series, funnel and breakdowns; the charts load from ``…/analytics/data``."""
     params = request.query_params
-    interval = params.get("interval") or Interval.last_30d.value
+    start, end = params.get("start", "")[:64], params.get("end", "")[:64]
+    interval = "" if start or end else params.get("interval") or Interval.last_30d.value
+    range_error = _range_error(session, page, params, start, end)
     active = [(name, params[name]) for name in FILTER_NAMES if params.get(name)]
     links = views.link_choices(session, page.workspace)
     chosen = params.get("linkId")
@@ -81,6 +85,9 @@ def analytics_page(
             "analytics",
             intervals=INTERVALS,
             interval=interval,
+            start=_printable(start),
+            end=_printable(end),
+            range_error=range_error,
             timezone=params.get("timezone", ""),
             links=links,
             chips=chips,
@@ -89,6 +96,36 @@ def analytics_page(
             metric=params.get("metric", "clicks")[:20],
         ),
     )
+
+
+def _printable(text: str) -> str:
+    return "".join(c for c in text if c.isprintable())
+
+
+def _range_error(
+    session: SessionDep, page: Page, params: Mapping[str, str], start: str, end: str
+) -> str | None:
+    """Why a custom range (``start``/``end``, as Dub's API takes them) cannot be shown, in
+    words: a bad date, an end not after the start, or one the plan does not reach. The page
+    says so instead of loading charts that would only fail (never a server error)."""
+    if not start and not end:
+        return None
+    try:
+        query = AnalyticsFilters.model_validate(
+            {
+                "start": start or None,
+                "end": end or None,
+                "timezone": params.get("timezone") or "UTC",
+            }
+        )
+        analytics.scope(session, page.workspace, query)
+    except ValidationError as exc:
+        return "; ".join(
+            f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+    except CodeQRError as exc:
+        return exc.message.removeprefix("Invalid request: query parameter ")
+    return None
 
 
 @router.get("/data", response_model=None)

@@ -32,8 +32,32 @@
     });
   }
   fillZones();
+  // A preset replaces a custom range; "Custom range" waits for its dates; two dates (or a
+  // new zone or link) show at once. Empty fields stay out of the URL.
+  var intervalSelect = document.getElementById("interval");
+  var startInput = document.getElementById("range-start");
+  var endInput = document.getElementById("range-end");
   form.querySelectorAll("select").forEach(function (select) {
-    select.addEventListener("change", function () { form.requestSubmit(); });
+    select.addEventListener("change", function () {
+      if (select === intervalSelect) {
+        if (!select.value) { startInput.focus(); return; }
+        startInput.value = "";
+        endInput.value = "";
+      }
+      form.requestSubmit();
+    });
+  });
+  [startInput, endInput].forEach(function (input) {
+    input.addEventListener("change", function () {
+      if (startInput.value || endInput.value) { intervalSelect.value = ""; }
+      if (startInput.value && endInput.value) { form.requestSubmit(); }
+    });
+  });
+  form.addEventListener("submit", function () {
+    if (startInput.value || endInput.value) { intervalSelect.value = ""; }
+    form.querySelectorAll("input[name], select[name]").forEach(function (field) {
+      if (!field.value) { field.disabled = true; }
+    });
   });
   document.querySelectorAll("[data-remove-filter]").forEach(function (link) {
     var without = new URLSearchParams(params);
@@ -341,8 +365,9 @@
     finish("error");
   }
 
-  var query = new URLSearchParams(params);
-  query.delete("metric");  // the page's, not the data's
+  var query = new URLSearchParams();
+  params.forEach(function (value, name) { if (value && name !== "metric") { query.append(name, value); } });
+  if (query.get("start") || query.get("end")) { query.delete("interval"); }
   query.set("timezone", zone);
   if (!query.get("interval") && !query.get("start")) { query.set("interval", "30d"); }
   var FAILED = "The analytics could not be loaded. Check your connection and reload the page; if you were signed out, sign in again.";
@@ -370,6 +395,12 @@
     ask.set("format", "csv");
     link.setAttribute("href", root.getAttribute("data-endpoint") + "?" + ask.toString());
   });
+  if (root.getAttribute("data-invalid")) {
+    // The page already says why this range cannot be shown.
+    root.querySelectorAll(".bars").forEach(function (list) { list.textContent = ""; });
+    finish("error");
+    return;
+  }
   var summary = load("summary");
   var parts = Array.prototype.map.call(document.querySelectorAll("[data-breakdown]"), function (node) {
     var part = load(node.getAttribute("data-breakdown"));
