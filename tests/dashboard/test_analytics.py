@@ -6,10 +6,15 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-from codeqr.dashboard import csv_export
+from sqlalchemy import select
+
+from codeqr.dashboard import charts, csv_export
+from codeqr.events.models import click_events
+from codeqr.kit.clock import now_ms
+from codeqr.kit.ids import click_id
 from tests.conftest import LiveServer
 
-from .helpers import backdate_click, dash, seed, viewer_of, wait_for_clicks
+from .helpers import VISITORS, backdate_click, dash, seed, viewer_of, wait_for_clicks
 
 
 def test_the_data_holds_the_series_funnel_and_breakdowns(server: LiveServer) -> None:
@@ -221,3 +226,85 @@ def test_a_custom_range_out_of_reach_or_malformed_says_why_on_the_page(server: L
         answer = free.get(f"/analytics?{bad}")
         assert answer.status_code == 200, bad
         assert said in answer.text, (bad, answer.text[:300])
+
+
+def _copies_of_a_click(server: LiveServer, workspace_id: str, **columns: list[str]) -> None:
+    """Store copies of one of the workspace's clicks (now), the n-th with the n-th value of
+    each of ``columns``."""
+    rows = []
+    with server.services.db.transaction() as session:
+        row = session.execute(
+            select(click_events).where(click_events.c.workspace_id == workspace_id).limit(1)
+        ).one()
+        count = len(next(iter(columns.values())))
+        for n in range(count):
+            at = now_ms() - n
+            values = {name: found[n] for name, found in columns.items()}
+            rows.append({**row._mapping, "id": click_id(at), "timestamp": at, **values})
+        session.execute(click_events.insert(), rows)
+
+
+def test_cities_os_utm_and_triggers_are_broken_down_and_filter(server: LiveServer) -> None:
+    owner = dash(server)
+    seeded = seed(server, owner.account)
+    wait_for_clicks(owner, 3)
+    api = server.client(seeded.token)
+    # UTM tags belong to the link: tagged now, its clicks count under them.
+    tagged = api.patch(f"/api/links/{seeded.link_id}", json={"utm_source": "newsletter"})
+    assert tagged.status_code == 200, tagged.text
+    qr = server.client().get(f"/{seeded.key}?qr=1", headers={"user-agent": VISITORS[0] + " QR"})
+    assert qr.status_code == 302
+    wait_for_clicks(owner, 4)
+    data = owner.get("/analytics/data?interval=24h&timezone=UTC").json()["breakdowns"]
+    assert set(data) == set(charts.BREAKDOWNS)
+    triggers = {row["label"]: row["clicks"] for row in data["triggers"]["rows"]}
+    assert triggers == {"Link click": 3, "QR code scan": 1}
+    assert {row["value"] for row in data["triggers"]["rows"]} == {"link", "qr"}
+    assert data["triggers"]["filter"] == "trigger"
+    assert data["utm_sources"]["rows"][0] == {
+        "value": "newsletter", "label": "newsletter", "clicks": 4, "leads": 1, "sales": 1,
+        "saleAmount": 4900,
+    }  # fmt: skip
+    assert data["utm_mediums"]["rows"] == [
+        {"value": None, "label": "No UTM medium", "clicks": 4, "leads": 1, "sales": 1,
+         "saleAmount": 4900}
+    ]  # fmt: skip
+    assert data["cities"]["rows"][0]["label"] == "Unknown"  # 127.0.0.1 is nowhere
+    assert sum(row["clicks"] for row in data["os"]["rows"]) == 4
+    assert data["os"]["filter"] == "os"
+    os_name = data["os"]["rows"][0]["value"]
+    narrowed = owner.get(f"/analytics/data?interval=24h&part=summary&os={os_name}").json()
+    assert narrowed["totals"]["clicks"] == data["os"]["rows"][0]["clicks"]
+    only_qr = owner.get("/analytics/data?interval=24h&part=summary&trigger=qr").json()
+    assert only_qr["totals"]["clicks"] == 1
+    by_source = owner.get("/analytics/data?interval=24h&part=summary&utm_source=newsletter")
+    assert by_source.json()["totals"]["clicks"] == 4
+    for part, header in [("os", "OS"), ("triggers", "Trigger"), ("utm_campaigns", "UTM campaign"),
+                         ("cities", "City"), ("utm_sources", "UTM source")]:  # fmt: skip
+        text = owner.get(f"/analytics/data?interval=24h&part={part}&format=csv").text
+        assert text.startswith(f"{header},Value,Clicks"), part
+    page = owner.get("/analytics?interval=24h").text
+    for part in charts.BREAKDOWNS:
+        assert f'data-breakdown="{part}"' in page
+        assert f'data-view-all="{part}"' in page
+
+
+def test_a_breakdown_says_when_it_has_more_rows_and_gives_them_all(server: LiveServer) -> None:
+    owner = dash(server)
+    seed(server, owner.account)
+    wait_for_clicks(owner, 3)
+    _copies_of_a_click(
+        server, owner.account.workspace_id, referer=[f"r{n:02}.example" for n in range(12)]
+    )
+    top = owner.get("/analytics/data?interval=24h&part=referers").json()["breakdowns"]["referers"]
+    assert len(top["rows"]) == 10
+    assert top["more"] is True
+    every = owner.get("/analytics/data?interval=24h&part=referers&rows=1000").json()
+    assert len(every["breakdowns"]["referers"]["rows"]) == 15
+    assert every["breakdowns"]["referers"]["more"] is False
+    few = owner.get("/analytics/data?interval=24h&part=devices").json()["breakdowns"]["devices"]
+    assert few["more"] is False
+    for bad in ("0", "1001", "-1", "ten", "1e3", "9" * 30):
+        answer = owner.get(f"/analytics/data?interval=24h&part=referers&rows={bad}")
+        assert answer.status_code == 422, bad
+        assert "rows" in answer.json()["error"]["message"]

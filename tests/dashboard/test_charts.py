@@ -21,6 +21,7 @@ from tests.browser import (
 from tests.conftest import LiveServer
 
 from .helpers import Account, Seeded, backdate_click, make_account, seed
+from .test_analytics import _copies_of_a_click
 from .test_browser import _sign_in
 
 ZONE = "Asia/Kolkata"  # not UTC, and half an hour off it
@@ -280,3 +281,32 @@ def test_a_range_ending_before_it_starts_says_so_without_loading(
     expect(page.locator("#analytics")).to_have_attribute("data-state", "error")
     expect(page.locator("#range-error")).to_contain_text("end: must be after start")
     expect(page.locator("#range-start")).to_have_attribute("aria-invalid", "true")
+
+
+def test_new_breakdowns_filter_and_view_all_shows_every_row(
+    server: LiveServer, seeded_page: tuple[Page, Account, Seeded]
+) -> None:
+    page, account, _ = seeded_page
+    _copies_of_a_click(
+        server, account.workspace_id, referer=[f"r{n:02}.example" for n in range(12)]
+    )
+    _open(page, server, account, "interval=24h&timezone=UTC")
+    referers = page.locator('[data-breakdown="referers"]')
+    expect(referers.locator(".bar")).to_have_count(10)
+    button = referers.locator("[data-view-all]")
+    expect(button).to_be_visible()
+    expect(page.locator('[data-breakdown="devices"] [data-view-all]')).to_be_hidden()
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    expect(referers.locator(".bar")).to_have_count(15)
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "false")
+    expect(referers.locator(".bar")).to_have_count(10)
+    triggers = page.locator('[data-breakdown="triggers"] a.bar')
+    expect(triggers).to_have_count(1)
+    expect(triggers.locator(".bar-label")).to_have_text("Link click")
+    page.locator('[data-breakdown="os"] a.bar').first.click()
+    expect(page.locator(".chip .chip-name")).to_have_text("OS")
+    expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
+    expect(page.locator('[data-breakdown="utm_sources"] .bar-label')).to_have_text("No UTM source")
+    expect(page.locator('[data-breakdown="cities"] .bar-label')).to_have_text("Unknown")

@@ -21,18 +21,43 @@ TOP_ROWS = 10
 UNKNOWN = "Unknown"
 """The row of events whose value was not known (a click from an address no geolocation
 database places): the API leaves them out, the page shows them so its rows add up."""
-WITH_UNKNOWN = {"countries"}
-"""Breakdowns whose value may be missing (devices, browsers and referers always have one)."""
+WITH_UNKNOWN = {
+    "countries": UNKNOWN,
+    "cities": UNKNOWN,
+    "os": UNKNOWN,
+    "utm_sources": "No UTM source",
+    "utm_mediums": "No UTM medium",
+    "utm_campaigns": "No UTM campaign",
+}
+"""Breakdowns whose value may be missing, and what their row of the rest is called (devices,
+browsers, referers and triggers always have one)."""
+TRIGGERS = {"qr": "QR code scan", "link": "Link click"}
 
 # Each breakdown: the groupBy asked for, the row field shown, and the analytics filter a
 # click on that row adds (any SPEC §6 filter applies the same way).
 BREAKDOWNS: dict[str, tuple[GroupBy, str, str]] = {
     "countries": (GroupBy.countries, "country", "country"),
+    "cities": (GroupBy.cities, "city", "city"),
     "devices": (GroupBy.devices, "device", "device"),
     "browsers": (GroupBy.browsers, "browser", "browser"),
+    "os": (GroupBy.os, "os", "os"),
     "referers": (GroupBy.referers, "referer", "referer"),
+    "triggers": (GroupBy.triggers, "trigger", "trigger"),
     "top_links": (GroupBy.top_links, "id", "linkId"),
+    "utm_sources": (GroupBy.utm_sources, "utm_source", "utm_source"),
+    "utm_mediums": (GroupBy.utm_mediums, "utm_medium", "utm_medium"),
+    "utm_campaigns": (GroupBy.utm_campaigns, "utm_campaign", "utm_campaign"),
 }
+
+
+def _label(name: str, row: dict[str, Any], value: Any) -> Any:
+    if name == "top_links":
+        return row["shortLink"].split("://", 1)[-1]
+    if name == "cities" and value:
+        return f"{value}, {row['country']}" if row.get("country") else value
+    if name == "triggers":
+        return TRIGGERS.get(value, value)
+    return value
 
 
 def _query(filters: AnalyticsFilters, group_by: GroupBy) -> AnalyticsQuery:
@@ -47,7 +72,7 @@ def _rows(name: str, found: list[dict[str, Any]], limit: int) -> list[dict[str, 
     out = []
     for row in found[:limit]:
         value = row.get(field)
-        label = row["shortLink"].split("://", 1)[-1] if name == "top_links" else value
+        label = _label(name, row, value)
         out.append(
             {
                 "value": value,
@@ -72,21 +97,21 @@ def breakdown(
     reader: EventsReader = SQL,
     limit: int = TOP_ROWS,
 ) -> dict[str, Any]:
-    """One breakdown's top ``limit`` rows and the filter a click on a row adds."""
+    """One breakdown's top ``limit`` rows, whether there are more (the page's "View all"),
+    and the filter a click on a row adds."""
     group_by, _, param = BREAKDOWNS[name]
     query = _query(filters, group_by)
     found = analytics.retrieve(session, ctx, workspace, query, reader)
     assert isinstance(found, list)
-    rows = _rows(name, found, limit)
+    rows = _rows(name, found, limit + 1)
     if name in WITH_UNKNOWN and len(found) < analytics.MAX_ROWS:
         scoped = analytics.scope(session, workspace, query)
         total = analytics.totals(session, scoped, analytics.KINDS[query.event], reader)
         rest = {m: total[m] - sum(row[m] for row in found) for m in analytics.MEASURES}
         if any(rest.values()):
-            rows.append({"value": None, "label": UNKNOWN, **rest})
+            rows.append({"value": None, "label": WITH_UNKNOWN[name], **rest})
             rows.sort(key=lambda row: -row["clicks"])  # stable: ties keep the API's order
-            rows = rows[:limit]
-    return {"filter": param, "rows": rows}
+    return {"filter": param, "rows": rows[:limit], "more": len(rows) > limit}
 
 
 def summary(
@@ -147,13 +172,15 @@ def overview(
     filters: AnalyticsFilters,
     part: str | None = None,
     reader: EventsReader = SQL,
+    rows: int = TOP_ROWS,
 ) -> dict[str, Any]:
     """What the analytics page draws: everything, or one ``part`` of it (``summary`` or a
     breakdown's name) so the page can ask for the parts side by side. 403 (naming the plan)
     for a range the plan does not reach, 404 for a filter naming another workspace's link."""
     analytics.scope(session, workspace, filters)  # refuse before running any query
     if part in BREAKDOWNS:
-        return {"breakdowns": {part: breakdown(session, ctx, workspace, filters, part, reader)}}
+        found = breakdown(session, ctx, workspace, filters, part, reader, rows)
+        return {"breakdowns": {part: found}}
     out = summary(session, ctx, workspace, filters, reader)
     if part is None:
         out["breakdowns"] = {

@@ -16,10 +16,16 @@ from codeqr.money.currency import minor_units
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = {
     "countries": "Country",
+    "cities": "City",
     "devices": "Device",
     "browsers": "Browser",
+    "os": "OS",
     "referers": "Referer",
+    "triggers": "Trigger",
     "top_links": "Link",
+    "utm_sources": "UTM source",
+    "utm_mediums": "UTM medium",
+    "utm_campaigns": "UTM campaign",
 }
 
 

@@ -34,6 +34,14 @@ INTERVALS = [
     (Interval.ytd, "Year to date"),
     (Interval.all, "All time"),
 ]
+BREAKDOWN_TITLES = [
+    ("top_links", "Top links"), ("countries", "Countries"), ("cities", "Cities"),
+    ("referers", "Referers"), ("devices", "Devices"), ("browsers", "Browsers"),
+    ("os", "Operating systems"), ("triggers", "QR scans and link clicks"),
+    ("utm_sources", "UTM sources"), ("utm_mediums", "UTM mediums"),
+    ("utm_campaigns", "UTM campaigns"),
+]  # fmt: skip
+"""The page's breakdown cards, in order (every one of ``charts.BREAKDOWNS``)."""
 # Filters shown as removable chips (every SPEC §6 filter the analytics service knows).
 FILTER_NAMES = [
     "linkId", "domain", "key", "country", "region", "city", "continent", "device", "browser",
@@ -84,6 +92,7 @@ def analytics_page(
         **page.context(
             "analytics",
             intervals=INTERVALS,
+            breakdowns=BREAKDOWN_TITLES,
             interval=interval,
             start=_printable(start),
             end=_printable(end),
@@ -136,10 +145,12 @@ def analytics_data(
     services: ServicesDep,
     part: Annotated[str | None, Query(pattern=PARTS)] = None,
     as_format: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
+    rows: Annotated[int, Query(ge=1, le=MAX_ROWS)] = charts.TOP_ROWS,
 ) -> Response:
     """What the charts draw for the page's range, timezone and filters: everything, or one
     part (``summary``, or a breakdown) when the page asks for them side by side; with
-    ``format=csv``, every row of one breakdown (at most the API's 1,000) as a download."""
+    ``format=csv``, every row of one breakdown (at most the API's 1,000) as a download;
+    ``rows`` is how many rows a breakdown shows (10, up to 1,000 for "View all")."""
     if query.interval is None and not query.start:
         query = query.model_copy(update={"interval": Interval.last_30d})
     ctx = services.links.ctx
@@ -161,6 +172,6 @@ def analytics_data(
             },
         )
     data: dict[str, Any] = charts.overview(
-        session, ctx, member.workspace, query, part, services.reader
+        session, ctx, member.workspace, query, part, services.reader, rows
     )
     return JSONResponse(data, headers={"Cache-Control": "no-store"})

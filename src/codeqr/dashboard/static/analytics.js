@@ -240,10 +240,15 @@
 
   function drawBreakdowns(breakdowns) {
     Object.keys(breakdowns).forEach(function (name) {
-      var section = document.querySelector('[data-breakdown="' + name + '"] .bars');
+      var card = document.querySelector('[data-breakdown="' + name + '"]');
+      var section = card && card.querySelector(".bars");
       if (!section) { return; }
       var found = breakdowns[name];
       section.textContent = "";
+      var viewAll = card.querySelector("[data-view-all]");
+      if (viewAll && viewAll.getAttribute("aria-expanded") !== "true") {
+        viewAll.parentNode.classList.toggle("hidden", !found.more);
+      }
       if (!found.rows.length) {
         var none = document.createElement("li");
         none.className = "none";
@@ -374,9 +379,10 @@
 
   // The summary and each breakdown are asked for side by side: the server answers them in
   // parallel, and each part is drawn as soon as it arrives.
-  function load(part) {
+  function load(part, rows) {
     var ask = new URLSearchParams(query);
     ask.set("part", part);
+    if (rows) { ask.set("rows", String(rows)); }
     return fetch(root.getAttribute("data-endpoint") + "?" + ask.toString(), {
       credentials: "same-origin", headers: { Accept: "application/json" }
     }).then(function (response) {
@@ -401,6 +407,24 @@
     finish("error");
     return;
   }
+  // "View all": every row of one breakdown (up to the API's 1,000) in a scrolling list, and
+  // back to the top ten.
+  root.querySelectorAll("[data-view-all]").forEach(function (button) {
+    var name = button.getAttribute("data-view-all");
+    var label = button.firstChild.textContent;
+    button.addEventListener("click", function () {
+      var open = button.getAttribute("aria-expanded") !== "true";
+      button.disabled = true;
+      load(name, open ? 1000 : null).then(function (body) {
+        button.setAttribute("aria-expanded", open ? "true" : "false");
+        button.firstChild.textContent = open ? "Show top 10" : label;
+        button.closest(".breakdown").classList.toggle("showing-all", open);
+        drawBreakdowns(body.breakdowns);
+      }).catch(function (error) {
+        fail(error && error.message ? error.message : FAILED);
+      }).then(function () { button.disabled = false; });
+    });
+  });
   var summary = load("summary");
   var parts = Array.prototype.map.call(document.querySelectorAll("[data-breakdown]"), function (node) {
     var part = load(node.getAttribute("data-breakdown"));
