@@ -5,6 +5,7 @@ screenshot of every page at desktop and phone widths in ``test-artifacts/screens
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from tests.browser import (
 from tests.conftest import LiveServer
 from tests.webhook.conftest import Receiver
 
-from .helpers import Account, make_account, seed
+from .helpers import Account, Seeded, make_account, seed
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
@@ -173,6 +174,8 @@ def test_a_range_the_plan_does_not_reach_says_so(server: LiveServer, browser: Br
 PAGES = [
     ("links", "/links"),
     ("link", "/links/{link_id}"),
+    ("link-edit", "/links/{link_id}?tab=edit"),
+    ("analytics-range", "/analytics?start={week_ago}&end={today}"),
     ("new-link", "/links/new"),
     ("analytics", "/analytics?interval=24h"),
     ("events", "/events"),
@@ -180,6 +183,16 @@ PAGES = [
     ("settings", "/settings"),
     ("webhooks", "/webhooks"),
 ]
+
+
+def fill(path: str, seeded: Seeded) -> str:
+    """A path of ``PAGES`` for the seeded link, today and a week ago (UTC)."""
+    today = datetime.now(UTC).date()
+    return path.format(
+        link_id=seeded.link_id,
+        today=today.isoformat(),
+        week_ago=(today - timedelta(days=7)).isoformat(),
+    )
 
 
 @pytest.mark.parametrize(("name", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
@@ -194,8 +207,8 @@ def test_screenshots_of_every_page(
     _sign_in(page, server, account)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, path in PAGES:
-        page.goto(f"{server.base}/dashboard/{account.slug}" + path.format(link_id=seeded.link_id))
-        if label == "analytics":
+        page.goto(f"{server.base}/dashboard/{account.slug}" + fill(path, seeded))
+        if label in ("analytics", "analytics-range", "link"):
             expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
         if label == "events":
             expect(page.locator("#stream-status")).to_have_attribute("data-state", "live")

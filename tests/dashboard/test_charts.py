@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import (
@@ -310,3 +311,52 @@ def test_new_breakdowns_filter_and_view_all_shows_every_row(
     expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
     expect(page.locator('[data-breakdown="utm_sources"] .bar-label')).to_have_text("No UTM source")
     expect(page.locator('[data-breakdown="cities"] .bar-label')).to_have_text("Unknown")
+
+
+def test_a_link_page_draws_that_links_buckets_and_its_qr_follows_the_style(
+    server: LiveServer, seeded_page: tuple[Page, Account, Seeded]
+) -> None:
+    page, account, seeded = seeded_page
+    api = server.client(seeded.token)
+    other = api.post("/api/links", json={"url": "https://shop.example/other", "key": "other"})
+    assert other.status_code == 200
+    visit = server.client().get("/other", headers={"user-agent": DESKTOP_UA})
+    assert visit.status_code == 302
+    for interval, step in STEPS.items():
+        page.goto(
+            f"{server.base}/dashboard/{account.slug}/links/{seeded.link_id}"
+            f"?interval={interval}&timezone={ZONE}"
+        )
+        expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
+        rows = api.get(
+            "/api/analytics",
+            params={"event": "clicks", "groupBy": "timeseries", "interval": interval,
+                    "timezone": ZONE, "linkId": seeded.link_id},
+        ).json()  # fmt: skip
+        drawn = _drawn(page)
+        assert drawn["values"] == [row["clicks"] for row in rows], interval
+        assert drawn["labels"] == [_label(row["start"], step) for row in rows], interval
+        assert sum(drawn["values"]) == 3  # not the other link's click
+    expect(page.locator('[data-kpi="leads"]')).to_have_text("1")
+    expect(page.locator("#funnel-table tbody tr")).to_have_count(3)
+    expect(page.locator('[data-breakdown="referers"] a.bar')).to_have_count(3)
+    href = page.locator('[data-breakdown="referers"] a.bar').first.get_attribute("href") or ""
+    assert href.startswith(f"/dashboard/{account.slug}/analytics?")
+    assert f"linkId={seeded.link_id}" in href
+    expect(page.locator(".recent-event")).to_have_count(5)
+    # The QR code: the preview follows the style chosen, and the download has it.
+    page.fill("#qr-fg", "#b91c1c")
+    page.check("#qr-logo")
+    expect(page.locator("#qr-preview")).to_have_attribute("src", re.compile(r"fg=%23b91c1c"))
+    expect(page.locator("#qr-preview")).to_have_attribute("src", re.compile(r"logo=true"))
+    page.select_option("#qr-size", "300")
+    with page.expect_download() as download:
+        page.click("#qr-png")
+    saved = download.value
+    assert saved.suggested_filename == "qr-spring.png"
+    image = Image.open(saved.path()).convert("RGB")
+    assert image.size == (300, 300)
+    assert (0xB9, 0x1C, 0x1C) in {colour for _, colour in image.getcolors(100_000) or []}
+    # The editor is one click away.
+    page.click(".link-tabs >> text=Edit")
+    expect(page.locator("form.form input[name=url]")).to_have_value("https://shop.example/p")

@@ -11,6 +11,7 @@ from PIL import Image
 from tests.conftest import LiveServer
 
 from .helpers import dash, field_error, seed, viewer_of, wait_for_clicks
+from .test_analytics import _copies_of_a_click
 
 
 def _link_id(location: str) -> str:
@@ -112,6 +113,7 @@ def test_editing_and_deleting_a_link(server: LiveServer) -> None:
         {"url": "https://example.com/b", "key": "edited", "utm_source": "mail"},
     )
     assert saved.status_code == 303, saved.text
+    assert saved.headers["location"].endswith(f"/links/{link_id}?tab=edit&done=saved")
     page = owner.client.get(saved.headers["location"])
     assert "Changes saved." in page.text
     assert "https://example.com/b?utm_source=mail" in page.text
@@ -161,7 +163,11 @@ def test_a_viewer_sees_links_but_cannot_change_them(server: LiveServer) -> None:
     assert f'data-link-id="{link_id}"' in listing.text
     assert "view-only access" in listing.text
     assert "Create link" not in listing.text
-    detail = viewer.get(f"/links/{link_id}")
+    overview = viewer.get(f"/links/{link_id}")
+    assert 'id="analytics"' in overview.text
+    assert "Delete" not in overview.text.split('class="link-tabs"')[0]
+    detail = viewer.get(f"/links/{link_id}?tab=edit")
+    assert ">Settings</a>" in detail.text
     assert "<fieldset disabled>" in detail.text
     assert "Save changes" not in detail.text
     token = viewer.csrf()
@@ -181,3 +187,85 @@ def test_another_workspaces_link_is_not_found(server: LiveServer) -> None:
     assert mine.post(f"/links/{link_id}/delete", {}, token).status_code == 404
     assert mine.post(f"/links/{link_id}", {"url": "https://x.example"}, token).status_code == 404
     assert theirs.get(f"/links/{link_id}").status_code == 200
+
+
+def test_a_link_page_shows_its_analytics_latest_events_and_the_editor_on_a_tab(
+    server: LiveServer,
+) -> None:
+    owner = dash(server)
+    seeded = seed(server, owner.account)
+    wait_for_clicks(owner, 3)
+    page = owner.get(f"/links/{seeded.link_id}")
+    assert page.status_code == 200
+    html = page.text
+    assert f'data-scope="linkId={seeded.link_id}"' in html
+    assert 'data-breakdown="referers"' in html
+    assert '<form class="card form"' not in html  # the editor is on its own tab
+    assert 'aria-current="page">Overview</a>' in html
+    events = re.findall(r'<li class="recent-event" data-kind="(\w+)">', html)
+    assert events == ["sale", "lead", "click", "click", "click"]  # newest first
+    assert "Sign up" in html
+    assert "$49.00" in html
+    assert "from news0.example" in html
+    editor = owner.get(f"/links/{seeded.link_id}?tab=edit").text
+    assert '<form class="card form"' in editor
+    assert 'aria-current="page">Edit</a>' in editor
+    assert 'id="analytics"' not in editor
+    for bad in ("edits", "", "overview\x00", "e" * 500):
+        assert owner.get(f"/links/{seeded.link_id}", params={"tab": bad}).status_code == 422
+    assert owner.get(f"/links/{seeded.link_id}?interval=forever").status_code == 422
+    chosen = owner.get(f"/links/{seeded.link_id}?interval=7d").text
+    assert '<option value="7d" selected>' in chosen
+
+
+def test_a_link_page_lists_only_its_latest_twenty_events_of_that_link(
+    server: LiveServer,
+) -> None:
+    owner = dash(server)
+    seeded = seed(server, owner.account)
+    wait_for_clicks(owner, 3)
+    _copies_of_a_click(
+        server, owner.account.workspace_id, referer=[f"r{n}.example" for n in range(25)]
+    )
+    other = owner.post("/links/new", {"url": "https://example.com/other", "key": "other"})
+    other_id = _link_id(other.headers["location"])
+    html = owner.get(f"/links/{seeded.link_id}").text
+    assert len(re.findall(r'class="recent-event"', html)) == 20
+    assert "from r0.example" in html  # the newest copy
+    empty = owner.get(f"/links/{other_id}").text
+    assert 'class="recent-event"' not in empty
+    assert "No clicks yet" in empty
+
+
+def test_the_qr_code_takes_the_colours_size_and_logo_chosen(server: LiveServer) -> None:
+    owner = dash(server)
+    created = owner.post("/links/new", {"url": "https://example.com", "key": "styled"})
+    link_id = _link_id(created.headers["location"])
+    short = f"http://127.0.0.1:{server.port}/styled?qr=1"
+    styled = owner.get(
+        f"/links/{link_id}/qr.png", params={"fg": "#b91c1c", "bg": "#fffbeb", "size": 300}
+    )
+    assert styled.status_code == 200, styled.text
+    image = Image.open(BytesIO(styled.content)).convert("RGB")
+    assert image.size == (300, 300)
+    colours = {colour for _, colour in image.getcolors(1_000) or []}
+    assert colours == {(0xB9, 0x1C, 0x1C), (0xFF, 0xFB, 0xEB)}
+    assert [d.text for d in zxingcpp.read_barcodes(image)] == [short]
+    plain = owner.get(f"/links/{link_id}/qr.png", params={"size": 600}).content
+    logo = owner.get(f"/links/{link_id}/qr.png", params={"size": 600, "logo": "true"})
+    assert logo.status_code == 200
+    with_logo = Image.open(BytesIO(logo.content)).convert("RGB")
+    assert with_logo.tobytes() != Image.open(BytesIO(plain)).convert("RGB").tobytes()
+    assert (79, 70, 229) in {c for _, c in with_logo.getcolors(100_000) or []}
+    assert [d.text for d in zxingcpp.read_barcodes(with_logo)] == [short]  # still scans
+    svg = owner.get(f"/links/{link_id}/qr.svg", params={"fg": "#0f0", "download": "true"})
+    assert svg.status_code == 200
+    assert b"#00ff00" in svg.content.lower()
+    for name, bad in [("fg", "red"), ("bg", "#12345g"), ("fg", "#" + "0" * 400),
+                      ("bg", "#fff\x00"), ("logo", "maybe"), ("size", "99999")]:  # fmt: skip
+        answer = owner.get(f"/links/{link_id}/qr.png", params={name: bad})
+        assert answer.status_code == 422, (name, bad)
+        assert name in answer.json()["error"]["message"]
+    page = owner.get(f"/links/{link_id}").text
+    assert 'id="qr-style"' in page
+    assert f'action="/dashboard/{owner.account.slug}/links/{link_id}/qr.png"' in page

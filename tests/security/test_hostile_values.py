@@ -187,6 +187,27 @@ CASES = [
         headers=lambda w: {"Content-Type": "application/x-www-form-urlencoded"},
     ),
     Hostile(
+        "dashboard analytics page over a custom range to the calendar's end",
+        "GET",
+        lambda w: f"/dashboard/{w.a.slug}/analytics",
+        lambda w: {**FAR, "timezone": "Pacific/Kiritimati"},
+        headers=_session,
+    ),
+    Hostile(
+        "dashboard analytics page with a NUL, a huge and a reversed date",
+        "GET",
+        lambda w: f"/dashboard/{w.a.slug}/analytics",
+        lambda w: {"start": "2026-01-01\x00", "end": "9" * 5000, "timezone": "../../etc/passwd"},
+        headers=_session,
+    ),
+    Hostile(
+        "dashboard breakdown of every row, past the bound",
+        "GET",
+        lambda w: f"/dashboard/{w.a.slug}/analytics/data",
+        lambda w: {"part": "cities", "rows": "99999999999999999999999"},
+        headers=_session,
+    ),
+    Hostile(
         "dashboard breakdown CSV to the calendar's end",
         "GET",
         lambda w: f"/dashboard/{w.a.slug}/analytics/data",

@@ -7,10 +7,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from codeqr.analytics.timeframe import Interval
 from codeqr.api.deps import ServicesDep, SessionDep
-from codeqr.dashboard import forms
+from codeqr.dashboard import forms, link_view
 from codeqr.dashboard import service as views
 from codeqr.dashboard.deps import Page, ViewDep, WriteDep, not_found
+from codeqr.dashboard.endpoints.analytics import INTERVALS
 from codeqr.dashboard.forms import FormErrors, LinkForm
 from codeqr.dashboard.pages import render
 from codeqr.kit.errors import CodeQRError
@@ -27,6 +29,9 @@ _DONE = {
     "deleted": "Link deleted. Its past clicks stay in analytics.",
 }
 _FIELDS = set(forms.LINK_TEXT_FIELDS) | {"track_conversion"}
+COLOUR = "^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
+QR_SIZES = [(300, "Small · 300 px"), (600, "Medium · 600 px"), (1000, "Large · 1000 px"),
+            (2000, "Print · 2000 px")]  # fmt: skip
 
 
 def _link(session: SessionDep, services: Services, page: Page, link_id: str) -> Link:
@@ -46,13 +51,26 @@ def _editor(
     errors: dict[str, str] | None = None,
     status: int = 200,
     notice: str | None = None,
+    tab: str = "edit",
+    interval: Interval | None = None,
 ) -> HTMLResponse:
+    """The new-link form, or a link's page: its analytics (``tab=overview``) or its editor."""
     out: Any = services.links.out(session, link) if link is not None else None
+    extra: dict[str, Any] = {}
+    if link is not None and tab == "overview":
+        extra["recent"] = link_view.recent_events(
+            session, services.reader, page.workspace, page.member.plan, link.id
+        )
     return render(
-        "link_form.html",
+        "link_form.html" if link is None else "link_page.html",
         status=status,
         **page.context(
             "links",
+            tab=tab,
+            intervals=INTERVALS,
+            request_interval=interval.value if interval else None,
+            qr_sizes=QR_SIZES,
+            **extra,
             link=out,
             values=values,
             errors=errors or {},
@@ -110,11 +128,23 @@ def edit_link(
     session: SessionDep,
     services: ServicesDep,
     done: Annotated[str, Query(max_length=20)] = "",
+    tab: Annotated[str, Query(pattern="^(overview|edit)$")] = "overview",
+    interval: Interval | None = None,
 ) -> HTMLResponse:
-    """A link's details: its QR code, counters and (for writers) the editor."""
+    """A link's page: its charts, funnel, latest events and top referers, with its QR code;
+    the editor (read-only for viewers) on the second tab."""
     link = _link(session, services, page, link_id)
     values = forms.link_form_of(link)
-    return _editor(session, services, page, link=link, values=values, notice=_DONE.get(done))
+    return _editor(
+        session,
+        services,
+        page,
+        link=link,
+        values=values,
+        notice=_DONE.get(done),
+        tab=tab,
+        interval=interval,
+    )
 
 
 @router.post("/{link_id}", response_model=None)
@@ -135,7 +165,9 @@ def update_link(
     except CodeQRError as exc:
         errors = forms.from_service(exc, _FIELDS, forbidden_field="track_conversion").errors
     else:
-        return RedirectResponse(f"/dashboard/{page.slug}/links/{link.id}?done=saved", 303)
+        return RedirectResponse(
+            f"/dashboard/{page.slug}/links/{link.id}?tab=edit&done=saved", 303
+        )
     session.rollback()  # nothing half-applied is shown (or committed)
     link = _link(session, services, page, link_id)
     values = forms.link_values(form.model_dump())
@@ -169,16 +201,20 @@ def link_qr(
     services: ServicesDep,
     size: Annotated[int, Query(ge=qr.MIN_SIZE, le=qr.MAX_SIZE)] = 600,
     download: bool = False,
+    fg: Annotated[str, Query(max_length=7, pattern=COLOUR)] = "#000000",
+    bg: Annotated[str, Query(max_length=7, pattern=COLOUR)] = "#ffffff",
+    logo: bool = False,
 ) -> Response:
-    """The link's QR code (it encodes ``shortLink?qr=1``), shown or downloaded."""
+    """The link's QR code (it encodes ``shortLink?qr=1``), shown or downloaded, in the
+    colours (``fg`` on ``bg``), size and with the logo chosen on the link's page."""
     link = _link(session, services, page, link_id)
     short = services.links.ctx.short_link(link.domain, link.key)
     image = qr.qr_image(
         short + "?qr=1",
         level="M",
-        style=qr.Style(size=size),
+        style=qr.Style(size=size, fg=qr.parse_color(fg, "fg"), bg=qr.parse_color(bg, "bg")),
         image_format=fmt,
-        logo_url=None,
+        logo_url=link_view.logo_data_url() if logo else None,
     )
     headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
     if download:

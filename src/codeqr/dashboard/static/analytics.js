@@ -7,6 +7,10 @@
 
   var COLORS = { clicks: "#4f46e5", leads: "#0ea5e9", sales: "#10b981", revenue: "#f59e0b" };
   var params = new URLSearchParams(window.location.search);
+  var explore = root.getAttribute("data-explore") || "";
+  var scoped = new URLSearchParams(params);
+  scoped.delete("tab");
+  new URLSearchParams(root.getAttribute("data-scope") || "").forEach(function (value, name) { scoped.set(name, value); });
   var browserZone = (Intl.DateTimeFormat().resolvedOptions().timeZone) || "UTC";
   var zone = params.get("timezone") || browserZone;
   var numbers = new Intl.NumberFormat();
@@ -39,7 +43,7 @@
   var endInput = document.getElementById("range-end");
   form.querySelectorAll("select").forEach(function (select) {
     select.addEventListener("change", function () {
-      if (select === intervalSelect) {
+      if (select === intervalSelect && startInput) {
         if (!select.value) { startInput.focus(); return; }
         startInput.value = "";
         endInput.value = "";
@@ -47,14 +51,14 @@
       form.requestSubmit();
     });
   });
-  [startInput, endInput].forEach(function (input) {
+  [startInput, endInput].filter(Boolean).forEach(function (input) {
     input.addEventListener("change", function () {
       if (startInput.value || endInput.value) { intervalSelect.value = ""; }
       if (startInput.value && endInput.value) { form.requestSubmit(); }
     });
   });
   form.addEventListener("submit", function () {
-    if (startInput.value || endInput.value) { intervalSelect.value = ""; }
+    if (startInput && (startInput.value || endInput.value)) { intervalSelect.value = ""; }
     form.querySelectorAll("input[name], select[name]").forEach(function (field) {
       if (!field.value) { field.disabled = true; }
     });
@@ -183,9 +187,10 @@
     params.set("metric", metric);
     window.history.replaceState(null, "", "?" + params.toString() + window.location.hash);
     document.querySelectorAll("a.bar, [data-remove-filter]").forEach(function (link) {
-      var next = new URLSearchParams((link.getAttribute("href") || "?").split("?")[1] || "");
+      var parts = (link.getAttribute("href") || "?").split("?");
+      var next = new URLSearchParams(parts[1] || "");
       next.set("metric", metric);
-      link.setAttribute("href", "?" + next.toString());
+      link.setAttribute("href", parts[0] + "?" + next.toString());
     });
     if (focus) { tab.focus(); }
     if (shown) { drawSeries(shown.series, shown.unit); }
@@ -262,9 +267,10 @@
         var bar = document.createElement(row.value ? "a" : "div");
         bar.className = "bar";
         if (row.value) {
-          var next = new URLSearchParams(params);
+          // On a link's page a row opens the analytics page with both filters.
+          var next = new URLSearchParams(explore ? scoped : params);
           next.set(found.filter, row.value);
-          bar.setAttribute("href", "?" + next.toString());
+          bar.setAttribute("href", explore + "?" + next.toString());
           bar.setAttribute("title", "Show only " + row.label);
         }
         var fill = document.createElement("span");
@@ -373,6 +379,10 @@
   var query = new URLSearchParams();
   params.forEach(function (value, name) { if (value && name !== "metric") { query.append(name, value); } });
   if (query.get("start") || query.get("end")) { query.delete("interval"); }
+  // A link's page: its charts are the analytics of that link only.
+  var scope = new URLSearchParams(root.getAttribute("data-scope") || "");
+  scope.forEach(function (value, name) { query.set(name, value); });
+  query.delete("tab");
   query.set("timezone", zone);
   if (!query.get("interval") && !query.get("start")) { query.set("interval", "30d"); }
   var FAILED = "The analytics could not be loaded. Check your connection and reload the page; if you were signed out, sign in again.";
