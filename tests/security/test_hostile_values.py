@@ -208,6 +208,27 @@ CASES = [
         headers=_session,
     ),
     Hostile(
+        "dashboard link page with a hostile tab and period",
+        "GET",
+        lambda w: f"/dashboard/{w.a.slug}/links/{w.a.link_id}",
+        lambda w: {"tab": "edit\x00<script>", "interval": "9" * 5000},
+        headers=_session,
+    ),
+    Hostile(
+        "dashboard QR code in hostile colours with a logo",
+        "GET",
+        lambda w: f"/dashboard/{w.a.slug}/links/{w.a.link_id}/qr.svg",
+        lambda w: {"fg": "#\x00\x00\x00", "bg": "url(javascript:1)", "logo": "true" * 100},
+        headers=_session,
+    ),
+    Hostile(
+        "dashboard QR code of the largest size with a logo",
+        "GET",
+        lambda w: f"/dashboard/{w.a.slug}/links/{w.a.link_id}/qr.png",
+        lambda w: {"size": "2048", "logo": "true", "fg": "#fff", "bg": "#fff"},
+        headers=_session,
+    ),
+    Hostile(
         "dashboard breakdown CSV to the calendar's end",
         "GET",
         lambda w: f"/dashboard/{w.a.slug}/analytics/data",
