@@ -165,9 +165,7 @@ def update_link(
     except CodeQRError as exc:
         errors = forms.from_service(exc, _FIELDS, forbidden_field="track_conversion").errors
     else:
-        return RedirectResponse(
-            f"/dashboard/{page.slug}/links/{link.id}?tab=edit&done=saved", 303
-        )
+        return RedirectResponse(f"/dashboard/{page.slug}/links/{link.id}?tab=edit&done=saved", 303)
     session.rollback()  # nothing half-applied is shown (or committed)
     link = _link(session, services, page, link_id)
     values = forms.link_values(form.model_dump())
