@@ -235,6 +235,12 @@ def test_a_link_page_lists_only_its_latest_twenty_events_of_that_link(
     empty = owner.get(f"/links/{other_id}").text
     assert 'class="recent-event"' not in empty
     assert "No clicks yet" in empty
+    # Below Business, the page says the list of events needs that plan (as the API does).
+    free = dash(server, plan="free")
+    mine = free.post("/links/new", {"url": "https://example.com/free", "key": "free"})
+    html = free.get(f"/links/{_link_id(mine.headers['location'])}").text
+    assert "The list of events comes with the <strong>Business</strong> plan" in html
+    assert 'id="analytics"' in html  # the charts are for every plan (within its reach)
 
 
 def test_the_qr_code_takes_the_colours_size_and_logo_chosen(server: LiveServer) -> None:

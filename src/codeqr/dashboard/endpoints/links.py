@@ -58,8 +58,13 @@ def _editor(
     out: Any = services.links.out(session, link) if link is not None else None
     extra: dict[str, Any] = {}
     if link is not None and tab == "overview":
-        extra["recent"] = link_view.recent_events(
-            session, services.reader, page.workspace, page.member.plan, link.id
+        # The events list is a Business feature (as ``GET /api/events`` and the live page).
+        extra["recent"] = (
+            link_view.recent_events(
+                session, services.reader, page.workspace, page.member.plan, link.id
+            )
+            if page.member.conversions
+            else None
         )
     return render(
         "link_form.html" if link is None else "link_page.html",
