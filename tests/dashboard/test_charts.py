@@ -303,13 +303,22 @@ def test_new_breakdowns_filter_and_view_all_shows_every_row(
     button.click()
     expect(button).to_have_attribute("aria-expanded", "false")
     expect(referers.locator(".bar")).to_have_count(10)
+    # Cards of several breakdowns show one at a time; the others load when chosen.
+    expect(page.locator('[data-breakdown="triggers"]')).to_be_hidden()
+    expect(page.locator('[data-breakdown="triggers"] .skeleton-row')).to_have_count(3)
+    page.click("#bdt-triggers")
+    expect(page.locator("#bdt-triggers")).to_have_attribute("aria-selected", "true")
+    expect(page.locator('[data-breakdown="devices"]')).to_be_hidden()
     triggers = page.locator('[data-breakdown="triggers"] a.bar')
     expect(triggers).to_have_count(1)
     expect(triggers.locator(".bar-label")).to_have_text("Link click")
+    page.keyboard.press("ArrowLeft")  # the arrow keys move between a card's tabs
+    expect(page.locator("#bdt-os")).to_be_focused()
     page.locator('[data-breakdown="os"] a.bar').first.click()
     expect(page.locator(".chip .chip-name")).to_have_text("OS")
     expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
     expect(page.locator('[data-breakdown="utm_sources"] .bar-label')).to_have_text("No UTM source")
+    page.click("#bdt-cities")
     expect(page.locator('[data-breakdown="cities"] .bar-label')).to_have_text("Unknown")
 
 

@@ -35,13 +35,17 @@ INTERVALS = [
     (Interval.all, "All time"),
 ]
 BREAKDOWN_TITLES = [
-    ("top_links", "Top links"), ("countries", "Countries"), ("cities", "Cities"),
-    ("referers", "Referers"), ("devices", "Devices"), ("browsers", "Browsers"),
-    ("os", "Operating systems"), ("triggers", "QR scans and link clicks"),
-    ("utm_sources", "UTM sources"), ("utm_mediums", "UTM mediums"),
-    ("utm_campaigns", "UTM campaigns"),
+    ("top_links", "Top links", [("top_links", "Top links")]),
+    ("locations", "Locations", [("countries", "Countries"), ("cities", "Cities")]),
+    ("referers", "Referers", [("referers", "Referers")]),
+    ("devices", "Devices", [("devices", "Devices"), ("browsers", "Browsers"), ("os", "OS"),
+                            ("triggers", "QR or link")]),
+    ("utm", "UTM", [("utm_sources", "Source"), ("utm_mediums", "Medium"),
+                    ("utm_campaigns", "Campaign")]),
 ]  # fmt: skip
-"""The page's breakdown cards, in order (every one of ``charts.BREAKDOWNS``)."""
+"""The page's breakdown cards in order, each with its breakdowns (every one of
+``charts.BREAKDOWNS``): a card of several shows one at a time, loading the others when
+first chosen (the page's first draw reads five, as before cities, OS and UTM were added)."""
 # Filters shown as removable chips (every SPEC §6 filter the analytics service knows).
 FILTER_NAMES = [
     "linkId", "domain", "key", "country", "region", "city", "continent", "device", "browser",

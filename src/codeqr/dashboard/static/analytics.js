@@ -252,7 +252,7 @@
       section.textContent = "";
       var viewAll = card.querySelector("[data-view-all]");
       if (viewAll && viewAll.getAttribute("aria-expanded") !== "true") {
-        viewAll.parentNode.classList.toggle("hidden", !found.more);
+        viewAll.closest(".view-all").classList.toggle("hidden", !found.more);
       }
       if (!found.rows.length) {
         var none = document.createElement("li");
@@ -428,7 +428,7 @@
       load(name, open ? 1000 : null).then(function (body) {
         button.setAttribute("aria-expanded", open ? "true" : "false");
         button.firstChild.textContent = open ? "Show top 10" : label;
-        button.closest(".breakdown").classList.toggle("showing-all", open);
+        button.closest("[data-breakdown]").classList.toggle("showing-all", open);
         drawBreakdowns(body.breakdowns);
       }).catch(function (error) {
         fail(error && error.message ? error.message : FAILED);
@@ -436,7 +436,38 @@
     });
   });
   var summary = load("summary");
-  var parts = Array.prototype.map.call(document.querySelectorAll("[data-breakdown]"), function (node) {
+  // A card of several breakdowns shows one at a time (tabs); the others load when chosen.
+  root.querySelectorAll(".bd-tabs").forEach(function (list) {
+    var group = Array.prototype.slice.call(list.querySelectorAll('[role="tab"]'));
+    function show(tab, focus) {
+      group.forEach(function (other) {
+        var on = other === tab;
+        other.setAttribute("aria-selected", on ? "true" : "false");
+        other.setAttribute("tabindex", on ? "0" : "-1");
+        document.getElementById(other.getAttribute("aria-controls")).hidden = !on;
+      });
+      if (focus) { tab.focus(); }
+      var panel = document.getElementById(tab.getAttribute("aria-controls"));
+      if (panel.getAttribute("data-lazy")) {
+        panel.removeAttribute("data-lazy");
+        load(tab.getAttribute("data-show")).then(function (body) {
+          drawBreakdowns(body.breakdowns);
+          panel.setAttribute("data-state", "ready");
+        }).catch(function (error) { fail(error && error.message ? error.message : FAILED); });
+      }
+    }
+    group.forEach(function (tab, i) {
+      tab.addEventListener("click", function () { show(tab, false); });
+      tab.addEventListener("keydown", function (event) {
+        var step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+        if (event.key === "Home") { step = -i; } else if (event.key === "End") { step = group.length - 1 - i; }
+        if (step === undefined) { return; }
+        event.preventDefault();
+        show(group[(i + step + group.length) % group.length], true);
+      });
+    });
+  });
+  var parts = Array.prototype.map.call(document.querySelectorAll("[data-breakdown]:not([data-lazy])"), function (node) {
     var part = load(node.getAttribute("data-breakdown"));
     part.catch(function () { return null; });  // reported once, by the chain below
     return part;
