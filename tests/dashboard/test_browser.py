@@ -22,6 +22,7 @@ from tests.conftest import LiveServer
 from tests.webhook.conftest import Receiver
 
 from .helpers import Account, make_account, seed
+from .pages import PAGES, open_page
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
@@ -170,16 +171,6 @@ def test_a_range_the_plan_does_not_reach_says_so(server: LiveServer, browser: Br
     context.close()
 
 
-PAGES = [
-    ("links", "/links"),
-    ("link", "/links/{link_id}"),
-    ("new-link", "/links/new"),
-    ("analytics", "/analytics?interval=24h"),
-    ("events", "/events"),
-    ("customers", "/customers"),
-    ("settings", "/settings"),
-    ("webhooks", "/webhooks"),
-]
 
 
 @pytest.mark.parametrize(("name", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
@@ -194,11 +185,8 @@ def test_screenshots_of_every_page(
     _sign_in(page, server, account)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, path in PAGES:
-        page.goto(f"{server.base}/dashboard/{account.slug}" + path.format(link_id=seeded.link_id))
-        if label == "analytics":
-            expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
-        if label == "events":
-            expect(page.locator("#stream-status")).to_have_attribute("data-state", "live")
+        url = f"{server.base}/dashboard/{account.slug}" + path.format(link_id=seeded.link_id)
+        open_page(page, url, label)
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= viewport["width"], f"{label} scrolls sideways at {name} width"
         page.screenshot(path=str(SCREENSHOTS / f"{label}-{name}.png"), full_page=True)

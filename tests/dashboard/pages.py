@@ -1,0 +1,39 @@
+"""Every dashboard page the browser tests visit: screenshots, the phone checks and axe-core
+all walk this one list. A new page is one more ``(label, path)`` row; a page that draws
+itself with a script after loading also gets a row in ``READY``.
+
+Paths are under ``/dashboard/<slug>`` and may name ``{link_id}`` (the seeded link).
+"""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+PAGES = [
+    ("links", "/links"),
+    ("link", "/links/{link_id}"),
+    ("new-link", "/links/new"),
+    ("link-delete", "/links/{link_id}/delete"),
+    ("analytics", "/analytics?interval=24h"),
+    ("events", "/events"),
+    ("customers", "/customers"),
+    ("program", "/program"),
+    ("program-commissions", "/program/commissions"),
+    ("program-payouts", "/program/payouts"),
+    ("settings", "/settings"),
+    ("webhooks", "/webhooks"),
+]
+
+# label -> (selector, attribute, value) that says the page has finished drawing itself.
+READY = {
+    "analytics": ("#analytics", "data-state", "ready"),
+    "events": ("#stream-status", "data-state", "live"),
+}
+
+
+def open_page(page: Page, url: str, label: str) -> None:
+    """Go to ``url`` and wait until the page ``label`` has drawn what it loads by script."""
+    page.goto(url)
+    if label in READY:
+        selector, attribute, value = READY[label]
+        expect(page.locator(selector)).to_have_attribute(attribute, value)
