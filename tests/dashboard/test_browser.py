@@ -171,8 +171,6 @@ def test_a_range_the_plan_does_not_reach_says_so(server: LiveServer, browser: Br
     context.close()
 
 
-
-
 @pytest.mark.parametrize(("name", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
 def test_screenshots_of_every_page(
     server: LiveServer, browser: Browser, name: str, viewport: dict[str, int]
