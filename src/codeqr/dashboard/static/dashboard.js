@@ -11,6 +11,39 @@
     });
   }
 
+  // The theme toggle: light, dark or the system's; kept in localStorage and put on <html>
+  // (theme.js does it again before the first paint of the next page). Charts listen for
+  // "codeqr:theme" to take the new colours.
+  var root = document.documentElement;
+  var choices = document.querySelectorAll("[data-theme-choice]");
+  function stored() {
+    try { return window.localStorage.getItem("codeqr-theme") || "system"; } catch (e) { return "system"; }
+  }
+  function showChoice(choice) {
+    choices.forEach(function (button) {
+      button.setAttribute("aria-pressed", button.getAttribute("data-theme-choice") === choice ? "true" : "false");
+    });
+  }
+  function themeChanged() { document.dispatchEvent(new CustomEvent("codeqr:theme")); }
+  showChoice(stored());
+  choices.forEach(function (button) {
+    button.addEventListener("click", function () {
+      var choice = button.getAttribute("data-theme-choice");
+      try {
+        if (choice === "system") { window.localStorage.removeItem("codeqr-theme"); }
+        else { window.localStorage.setItem("codeqr-theme", choice); }
+      } catch (e) { /* not kept, but applied to this page */ }
+      if (choice === "system") { root.removeAttribute("data-theme"); }
+      else { root.setAttribute("data-theme", choice); }
+      showChoice(choice);
+      themeChanged();
+    });
+  });
+  if (window.matchMedia) {
+    var system = window.matchMedia("(prefers-color-scheme: dark)");
+    if (system.addEventListener) { system.addEventListener("change", themeChanged); }
+  }
+
   // Copy buttons: <button data-copy="text">.
   function copyText(text) {
     if (navigator.clipboard && window.isSecureContext) {
