@@ -1,8 +1,12 @@
-"""Dark mode: the system's choice through prefers-color-scheme, or the sidebar's toggle
-(light, dark, system) kept in localStorage and put on <html> before the first paint; the
-charts take their colours from the same CSS variables."""
+"""How the dashboard looks: dark mode (the system's choice through prefers-color-scheme, or
+the sidebar's toggle — light, dark, system — kept in localStorage and put on <html> before
+the first paint; the charts take their colours from the same CSS variables), SVG icons
+rather than emoji, and a favicon."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
 
@@ -13,7 +17,7 @@ from tests.browser import (
 )
 from tests.conftest import LiveServer
 
-from .helpers import make_account, seed
+from .helpers import dash, make_account, seed
 from .test_browser import SCREENSHOTS, _sign_in
 
 LIGHT_BG = "rgb(246, 247, 251)"  # --bg
@@ -102,3 +106,34 @@ def test_the_toggle_is_kept_applied_before_paint_and_recolours_the_charts(
     assert page.evaluate("localStorage.getItem('codeqr-theme')") is None
     assert errors.messages == []
     context.close()
+
+
+SRC = Path(__file__).parents[2] / "src" / "codeqr"
+EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b50\u2b55]")
+
+
+def test_no_template_draws_with_emoji() -> None:
+    templates = [*SRC.glob("*/templates/*.html")]
+    assert len(templates) > 20
+    found = {t.name: EMOJI.findall(t.read_text()) for t in templates}
+    assert {name: chars for name, chars in found.items() if chars} == {}
+
+
+def test_the_menu_has_icons_and_every_page_a_favicon(server: LiveServer) -> None:
+    owner = dash(server)
+    html = owner.get("/links").text
+    nav = html.split('<nav class="nav"', 1)[1].split("</nav>", 1)[0]
+    items = re.findall(r"<a [^>]*>(.*?)</a>", nav, re.S)
+    assert len(items) >= 7
+    for item in items:
+        assert item.startswith('<svg class="icon"'), item
+        assert 'aria-hidden="true"' in item
+    favicon = re.search(r'<link rel="icon" href="(/static/favicon\.svg\?v=\w+)"', html)
+    assert favicon, html[:600]
+    served = owner.client.get(favicon.group(1))
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("image/svg+xml")
+    assert served.text.startswith("<svg")
+    assert "<script" not in served.text
+    login = server.client().get("/login").text
+    assert '<link rel="icon" href="/static/favicon.svg"' in login
