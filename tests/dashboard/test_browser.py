@@ -25,7 +25,7 @@ from .helpers import Account, make_account, seed
 from .pages import PAGES, open_page
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
+DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 SHOP = "www.shop.test"
 
