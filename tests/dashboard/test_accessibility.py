@@ -21,6 +21,7 @@ from tests.portal.test_portal import _enroll as enroll
 
 from .helpers import Account, dash, make_account, seed
 from .pages import PAGES, open_page
+from .test_browser import SCREENSHOTS
 
 CSS = Path(__file__).parents[2] / "src/codeqr/dashboard/static/dashboard.css"
 # The surfaces text sits on, and the text colours that must reach AA (4.5:1) on each.
@@ -170,10 +171,13 @@ def test_axe_finds_nothing_serious_in_dark_mode(server: LiveServer, browser: Bro
     account = make_account(server)
     seeded = seed(server, account)
     found: dict[str, list[str]] = {}
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for size in SIZES:
         context = _axe_context(browser, size, scheme="dark")
         page = context.new_page()
         errors = ConsoleErrors(page)
+        page.goto(server.base + "/login")
+        page.screenshot(path=str(SCREENSHOTS / f"login-dark-{size}.png"))
         found.update({f"{k}-{size}": v for k, v in _sign_in(page, server, account).items()})
         assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
         for label, path in PAGES:
@@ -182,6 +186,7 @@ def test_axe_finds_nothing_serious_in_dark_mode(server: LiveServer, browser: Bro
             url = f"{server.base}/dashboard/{account.slug}" + path.format(link_id=seeded.link_id)
             open_page(page, url, label)
             found[f"{label}-{size}"] = serious_violations(page)
+            page.screenshot(path=str(SCREENSHOTS / f"{label}-dark-{size}.png"), full_page=True)
         assert errors.messages == []
         context.close()
     assert {label: v for label, v in found.items() if v} == {}
