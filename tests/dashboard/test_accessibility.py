@@ -228,3 +228,34 @@ def test_the_axe_check_sees_a_serious_violation(browser: Browser) -> None:
     for rule in ("color-contrast", "scrollable-region-focusable", "image-alt"):
         assert rule in found, found
     context.close()
+
+
+def test_a_table_scrolling_sideways_is_a_named_region_the_keyboard_reaches(
+    server: LiveServer, browser: Browser
+) -> None:
+    account = make_account(server)
+    seed(server, account)
+    context = _axe_context(browser, "desktop")
+    page = context.new_page()
+    errors = ConsoleErrors(page)
+    _sign_in(page, server, account)
+    wrap = page.locator(".table-wrap").first
+    expect(wrap).not_to_have_attribute("tabindex", "0")  # nothing to scroll at 1440 px
+    page.set_viewport_size({"width": 640, "height": 800})  # a tablet: no cards per row yet
+    assert wrap.evaluate("el => el.scrollWidth > el.clientWidth")
+    expect(wrap).to_have_attribute("tabindex", "0")
+    expect(wrap).to_have_attribute("role", "region")
+    expect(wrap).to_have_attribute("aria-label", "Links")
+    page.keyboard.press("Tab")
+    for _ in range(30):
+        if wrap.evaluate("el => el === document.activeElement"):
+            break
+        page.keyboard.press("Tab")
+    expect(wrap).to_be_focused()
+    page.keyboard.press("ArrowRight")
+    expect(wrap).not_to_have_js_property("scrollLeft", 0)
+    assert serious_violations(page) == []
+    page.set_viewport_size(SIZES["desktop"])
+    expect(wrap).not_to_have_attribute("tabindex", "0")
+    assert errors.messages == []
+    context.close()

@@ -44,6 +44,35 @@
     if (system.addEventListener) { system.addEventListener("change", themeChanged); }
   }
 
+  // A table too wide for its box scrolls sideways in its .table-wrap: while it does, the
+  // keyboard can reach the box (tabindex 0) and a screen reader hears it as a region named
+  // after its table or heading. Boxes given these in the template are left alone.
+  function nameOf(wrap) {
+    var table = wrap.querySelector("table");
+    var holder = wrap.closest("section, .card");
+    var heading = holder && holder.querySelector("h2");
+    if (!heading) { heading = document.querySelector("main h1"); }
+    return (table && table.getAttribute("aria-label")) || (heading ? heading.textContent.trim() : "Table");
+  }
+  function reachScrolledTables() {
+    document.querySelectorAll(".table-wrap:not([tabindex]), .table-wrap[data-reach=auto]").forEach(function (wrap) {
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        wrap.setAttribute("data-reach", "auto");
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", nameOf(wrap));
+      } else if (wrap.getAttribute("data-reach") === "auto") {
+        ["data-reach", "tabindex", "role", "aria-label"].forEach(function (name) { wrap.removeAttribute(name); });
+      }
+    });
+  }
+  reachScrolledTables();
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizing);
+    resizing = window.setTimeout(reachScrolledTables, 100);
+  });
+
   // Copy buttons: <button data-copy="text">.
   function copyText(text) {
     if (navigator.clipboard && window.isSecureContext) {
