@@ -20,7 +20,7 @@ from tests.conftest import LiveServer
 from tests.portal.test_portal import _enroll as enroll
 
 from .helpers import Account, dash, make_account, seed
-from .pages import PAGES, open_page
+from .pages import PAGES, ids, open_page
 from .test_browser import SCREENSHOTS
 
 CSS = Path(__file__).parents[2] / "src/codeqr/dashboard/static/dashboard.css"
@@ -153,13 +153,13 @@ def test_axe_finds_nothing_serious_on_any_page(
     server: LiveServer, browser: Browser, size: str
 ) -> None:
     account = make_account(server)
-    seeded = seed(server, account)
+    named = ids(server, seed(server, account))
     context = _axe_context(browser, size)
     page = context.new_page()
     errors = ConsoleErrors(page)
     found = _sign_in(page, server, account)
     for label, path in PAGES:
-        url = f"{server.base}/dashboard/{account.slug}" + path.format(link_id=seeded.link_id)
+        url = f"{server.base}/dashboard/{account.slug}" + path.format(**named)
         open_page(page, url, label)
         found[label] = serious_violations(page)
     assert {label: v for label, v in found.items() if v} == {}
@@ -169,7 +169,7 @@ def test_axe_finds_nothing_serious_on_any_page(
 
 def test_axe_finds_nothing_serious_in_dark_mode(server: LiveServer, browser: Browser) -> None:
     account = make_account(server)
-    seeded = seed(server, account)
+    named = ids(server, seed(server, account))
     found: dict[str, list[str]] = {}
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for size in SIZES:
@@ -183,7 +183,7 @@ def test_axe_finds_nothing_serious_in_dark_mode(server: LiveServer, browser: Bro
         for label, path in PAGES:
             if label not in DARK_PAGES:
                 continue
-            url = f"{server.base}/dashboard/{account.slug}" + path.format(link_id=seeded.link_id)
+            url = f"{server.base}/dashboard/{account.slug}" + path.format(**named)
             open_page(page, url, label)
             found[f"{label}-{size}"] = serious_violations(page)
             page.screenshot(path=str(SCREENSHOTS / f"{label}-dark-{size}.png"), full_page=True)

@@ -22,7 +22,7 @@ from tests.conftest import LiveServer
 from tests.webhook.conftest import Receiver
 
 from .helpers import Account, make_account, seed
-from .pages import PAGES, open_page
+from .pages import PAGES, ids, open_page
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1440, "height": 900}
@@ -176,14 +176,14 @@ def test_screenshots_of_every_page(
     server: LiveServer, browser: Browser, name: str, viewport: dict[str, int]
 ) -> None:
     account = make_account(server)
-    seeded = seed(server, account)
+    named = ids(server, seed(server, account))
     context = _context(browser, viewport)
     page = context.new_page()
     errors = ConsoleErrors(page)
     _sign_in(page, server, account)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, path in PAGES:
-        url = f"{server.base}/dashboard/{account.slug}" + path.format(link_id=seeded.link_id)
+        url = f"{server.base}/dashboard/{account.slug}" + path.format(**named)
         open_page(page, url, label)
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= viewport["width"], f"{label} scrolls sideways at {name} width"

@@ -17,7 +17,7 @@ from tests.browser import (
 from tests.conftest import LiveServer
 
 from .helpers import Account, Seeded, make_account, seed
-from .pages import PAGES, open_page
+from .pages import PAGES, ids, open_page
 from .test_browser import _sign_in
 
 PHONE = {"width": 390, "height": 844}
@@ -68,8 +68,9 @@ def test_no_page_scrolls_sideways_or_spills_out_of_a_card(
     server: LiveServer, phone: tuple[Page, Account, Seeded]
 ) -> None:
     page, account, seeded = phone
+    named = ids(server, seeded)
     for label, path in PAGES:
-        _open(page, server, account, path.format(link_id=seeded.link_id), label)
+        _open(page, server, account, path.format(**named), label)
         wide = page.evaluate("document.scrollingElement.scrollWidth")
         assert wide <= page.evaluate("innerWidth"), f"{label} scrolls sideways"
         assert page.evaluate(SPILLS) == [], label
