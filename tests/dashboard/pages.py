@@ -28,7 +28,7 @@ PAGES = [
     ("program-partner", "/program/partners/{partner_id}"),
     ("settings", "/settings"),
     ("webhooks", "/webhooks"),
-    ("webhook", "/webhooks/{webhook_id}"),
+    ("webhook-detail", "/webhooks/{webhook_id}"),
 ]
 
 # label -> (selector, attribute, value) that says the page has finished drawing itself.
