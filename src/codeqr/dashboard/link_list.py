@@ -275,6 +275,8 @@ def bulk(
         raise Unprocessable("Select at least one link.")
     if len(wanted) > MAX_BULK:
         raise Unprocessable(f"At most {MAX_BULK} links can be changed at once.")
+    if any("\x00" in i for i in wanted):  # no id holds one (nor can PostgreSQL text)
+        raise NotFound("One of the selected links does not exist; nothing was changed.")
     name = tag_name.strip()
     if action is BulkAction.tag and not name:
         raise Unprocessable("Name the tag to add, e.g. “spring-sale”.")

@@ -121,7 +121,7 @@ def create_invite(session: Session, workspace: Workspace, by: User, role: str) -
 
 def revoke_invite(session: Session, workspace: Workspace, invite_id: str) -> WorkspaceInvite:
     """Stop an invitation of this workspace from working (another's is not found)."""
-    invite = session.get(WorkspaceInvite, invite_id)
+    invite = None if "\x00" in invite_id else session.get(WorkspaceInvite, invite_id)
     if invite is None or invite.workspace_id != workspace.id:
         raise NotFound("Invitation not found.")
     if invite.revoked_at is None and invite.accepted_at is None:
@@ -173,7 +173,7 @@ def accept_invite(session: Session, secret: str, token: str, user: User) -> Work
 
 
 def _membership(session: Session, workspace: Workspace, user_id: str) -> Membership:
-    found = session.get(Membership, (user_id, workspace.id))
+    found = None if "\x00" in user_id else session.get(Membership, (user_id, workspace.id))
     if found is None:
         raise NotFound("Member not found.")
     return found
@@ -221,12 +221,21 @@ def slug_in_use_outside(session: Session, workspace: Workspace) -> bool:
     return found is not None
 
 
-def new_workspace(session: Session, owner: User, name: str, slug: str, plan: str) -> Workspace:
-    """A workspace created by a signed-in user, who becomes its owner; at most
-    ``MAX_OWNED_WORKSPACES`` each."""
+def check_name(name: str) -> str:
+    """A workspace name as typed, trimmed; 422 when empty, too long or holding control
+    characters (PostgreSQL text cannot hold a NUL)."""
     name = name.strip()
     if not name or len(name) > 190:
         raise Unprocessable("name: give the workspace a name of 1-190 characters.")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+        raise Unprocessable("name: a workspace name cannot hold control characters.")
+    return name
+
+
+def new_workspace(session: Session, owner: User, name: str, slug: str, plan: str) -> Workspace:
+    """A workspace created by a signed-in user, who becomes its owner; at most
+    ``MAX_OWNED_WORKSPACES`` each."""
+    name = check_name(name)
     owned = session.scalar(
         select(func.count())
         .select_from(Membership)

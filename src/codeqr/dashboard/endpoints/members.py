@@ -264,6 +264,8 @@ def sign_up(
         page = again(refused.message, 429)
         page.headers.update(refused.headers)
         return page
+    if any(ord(c) < 0x20 for c in email + password):
+        return again("The email and password cannot hold control characters.", 400)
     if len(password) < auth.MIN_PASSWORD:
         return again(f"Choose a password of at least {auth.MIN_PASSWORD} characters.", 400)
     try:

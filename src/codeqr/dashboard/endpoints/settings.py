@@ -264,6 +264,7 @@ def save_general(
                 "slug: partners were invited to this workspace's portal, whose links hold the "
                 "slug; it cannot change any more."
             )
+        name = team.check_name(name)
         workspaces.update_workspace(session, page.workspace, name=name, slug=new_slug)
     except CodeQRError as exc:
         field = "ws_slug" if exc.message.startswith(("slug", "The slug")) else "ws_name"
