@@ -178,6 +178,12 @@ PAGES = [
     ("events", "/events"),
     ("customers", "/customers"),
     ("settings", "/settings"),
+    ("settings-domains", "/settings/domains"),
+    ("settings-keys", "/settings/keys"),
+    ("settings-members", "/settings/members"),
+    ("settings-stripe", "/settings/stripe"),
+    ("settings-usage", "/settings/usage"),
+    ("links-by-clicks", "/links?sort=clicks&days=7&conversion=on"),
     ("webhooks", "/webhooks"),
 ]
 
