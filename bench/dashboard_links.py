@@ -36,6 +36,7 @@ from codeqr.workspace import service as ws
 
 DAY_MS = 86_400_000
 TARGET_MS = 500.0
+SNAPSHOT = ("US", "R", "City", "NA", "Desktop", "Chrome", "1", "OS", "1", "Blink", "ua")
 VARIANTS = {
     "newest": "",
     "most clicks": "sort=clicks",
@@ -81,9 +82,21 @@ def generate(path: Path, links: int, clicks: int) -> None:
         per_link[link] += 1
         last[link] = max(last.get(link, 0), at)
         rows.append(
-            (f"c{n:015d}", at, workspace_id, link, "cq.test", "k", "https://x.test/", "link")
-            + ("US", "R", "City", "NA", "Desktop", "Chrome", "1", "OS", "1", "Blink", "ua")
-            + ("(direct)", "", f"h{n}", None)
+            (
+                f"c{n:015d}",
+                at,
+                workspace_id,
+                link,
+                "cq.test",
+                "k",
+                "https://x.test/",
+                "link",
+                *SNAPSHOT,
+                "(direct)",
+                "",
+                f"h{n}",
+                None,
+            )
         )
     rows.sort(key=lambda r: r[1])
     conn.executemany(f"INSERT INTO click_events VALUES ({', '.join('?' * 23)})", rows)
@@ -141,8 +154,10 @@ def main() -> None:
         if not path.exists():
             started = time.perf_counter()
             generate(path, args.links, args.clicks)
-            print(f"generated {args.links:,} links, {args.clicks:,} clicks "
-                  f"in {time.perf_counter() - started:.0f} s")
+            print(
+                f"generated {args.links:,} links, {args.clicks:,} clicks "
+                f"in {time.perf_counter() - started:.0f} s"
+            )
         port = _port()
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
@@ -183,7 +198,7 @@ def main() -> None:
                         assert page.status_code == 200, page.text[:500]
                         assert page.text.count("data-link-id=") > 0, label
                     times = times[1:]  # the first warms the caches
-                    worst = max(worst, max(times))
+                    worst = max(worst, *times)
                     print(
                         f"links {label:>16}: median {statistics.median(times):6.1f} ms"
                         f"  (min {min(times):.1f}, max {max(times):.1f})"
