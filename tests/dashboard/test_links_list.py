@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from codeqr.events.models import click_events
 from codeqr.kit.clock import now_ms
@@ -200,3 +200,38 @@ def test_bulk_is_all_or_nothing_bounded_and_for_writers(server: LiveServer) -> N
     page = viewer.get("/links").text
     assert 'id="bulk-form"' not in page
     assert "data-bulk-pick" not in page
+
+
+def test_the_page_costs_the_same_queries_for_two_links_or_twenty_five(server: LiveServer) -> None:
+    owner = dash(server)
+    engine = server.services.db.engine
+    statements: list[str] = []
+
+    def note(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def page_queries() -> tuple[int, int]:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            assert owner.get("/links").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+        # Only the list's own reads: background workers (rollups, webhooks) share the engine.
+        mine = [
+            s
+            for s in statements
+            if s.startswith("SELECT")
+            and ("FROM links" in s or "link_tags" in s or "click_events.link_id IN" in s)
+        ]
+        return sum("click_events" in s for s in mine), len(mine)
+
+    for n in range(2):
+        _make(owner, f"few{n}", f"https://example.com/{n}")
+    few_clicks, few = page_queries()
+    token = owner.csrf()
+    for n in range(2, 25):
+        owner.post("/links/new", {"url": f"https://example.com/{n}", "key": f"few{n}"}, token)
+    many_clicks, many = page_queries()
+    assert few_clicks == many_clicks == 1  # every sparkline of the page in one query
+    assert many == few
