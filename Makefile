@@ -14,7 +14,7 @@ PYTEST := $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 CHDB_SUITES := tests/events/test_durability.py tests/events/test_shipping.py tests/sdk \
 	tests/stream tests/stripe tests/conversion/test_track.py tests/conversion/test_idempotency.py
 
-.PHONY: install system-deps serve test test-sqlite test-postgres check lint types format bench bench-track vendor vendor-swagger-ui clean
+.PHONY: install system-deps serve test test-sqlite test-postgres check lint types format bench bench-track vendor vendor-swagger-ui vendor-axe clean
 
 $(VENV)/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
@@ -101,6 +101,22 @@ vendor-swagger-ui:  ## Re-fetch the vendored Swagger UI of /api/docs with npm pa
 	for f in swagger-ui-bundle.js swagger-ui.css LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt; do \
 		cp "$$tmp/package/$$f" $(SWAGGER_UI_DIR)/$$f; done && \
 	echo "Swagger UI $(SWAGGER_UI_VERSION) -> $(SWAGGER_UI_DIR)"
+
+# axe-core, the accessibility checker the browser tests inject into every page: a test
+# fixture only, never served by the app.
+AXE_VERSION := 4.14.1
+AXE_SHA256 := e6b0ce02b84d892e2e33e403485e7f3d6c29e2be6df65daf44d89ba564139745
+AXE_DIR := tests/fixtures/axe
+
+vendor-axe:  ## Re-fetch the tests' vendored axe-core with npm pack
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null) && \
+	echo "$(AXE_SHA256)  $$tmp/axe-core-$(AXE_VERSION).tgz" | sha256sum --check --quiet && \
+	tar -xzf "$$tmp/axe-core-$(AXE_VERSION).tgz" -C "$$tmp" package/axe.min.js package/LICENSE && \
+	mkdir -p $(AXE_DIR) && \
+	cp "$$tmp/package/axe.min.js" $(AXE_DIR)/axe.min.js && \
+	cp "$$tmp/package/LICENSE" $(AXE_DIR)/LICENSE && \
+	echo "axe-core $(AXE_VERSION) -> $(AXE_DIR)"
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -300,7 +300,10 @@ def describe_machine() -> Machine:
     with contextlib.suppress(OSError):
         os_name += f", {Path('/etc/debian_version').read_text().strip()}"
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
-    nginx = subprocess.run([nginx_path(), "-v"], capture_output=True, text=True, check=False)
+    nginx_version = "(not installed)"
+    if found := nginx_path():  # only the benchmarks behind nginx need it
+        nginx = subprocess.run([found, "-v"], capture_output=True, text=True, check=False)
+        nginx_version = nginx.stderr.strip().removeprefix("nginx version: ")
     return Machine(
         nproc=int(subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout),
         cpu_model=model,
@@ -308,7 +311,7 @@ def describe_machine() -> Machine:
         kernel=platform.release(),
         python=platform.python_version(),
         wrk=(wrk.stdout or wrk.stderr).split("Copyright")[0].replace("[epoll]", "").strip(),
-        nginx=nginx.stderr.strip().removeprefix("nginx version: "),
+        nginx=nginx_version,
         uvicorn=f"uvicorn {uvicorn.__version__} (uvloop, httptools)",
     )
 

@@ -35,6 +35,7 @@ from codeqr.oauth.endpoints import router as oauth_router
 from codeqr.partner.endpoints import router as partners_router
 from codeqr.payout.endpoints import router as payouts_router
 from codeqr.portal.endpoints import router as portal_router
+from codeqr.program.endpoints import router as program_router
 from codeqr.qr.endpoints import router as qr_router
 from codeqr.redirect.handler import Receive, Scope, Send
 from codeqr.services import Services
@@ -136,6 +137,7 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(stripe_router, prefix="/api")
     api.include_router(oauth_api_router, prefix="/api")
     api.include_router(partners_router, prefix="/api")
+    api.include_router(program_router, prefix="/api")
     api.include_router(commissions_router, prefix="/api")
     api.include_router(payouts_router, prefix="/api")
     api.include_router(webhooks_router, prefix="/api")

@@ -121,6 +121,26 @@ def test_program_settings_and_an_empty_payout_run(settings: Settings) -> None:
     )
     assert bad.returncode == 1
     assert "defaultUrl" in bad.stderr
+    named = run_json(
+        settings, "program", "settings", "--workspace", "business", "--name", " Friends "
+    )
+    assert (named["name"], named["holdingPeriodDays"], named["defaultDomain"]) == (
+        "Friends",
+        14,
+        None,
+    )
+    foreign = run(
+        settings,
+        "program",
+        "settings",
+        "--workspace",
+        "business",
+        "--domain",
+        "not-ours.example",
+        check=False,
+    )
+    assert foreign.returncode == 1
+    assert "defaultDomain" in foreign.stderr
     done = run_json(settings, "payouts", "run", "--workspace", "business")
     assert done == {"payouts": [], "belowMinimum": 0}
     missing = run(settings, "payouts", "mark-paid", "--workspace", "business", "po_x", check=False)

@@ -147,8 +147,8 @@ def test_the_store_never_counts_a_click_twice_and_rolls_back_with_its_batch(
 
         real = store._earnings.write
 
-        def write_then_fail(cursor: object, clicks: object) -> int:
-            real(cursor, clicks)  # type: ignore[arg-type]
+        def write_then_fail(cursor: object, clicks: object, watch: object = None) -> int:
+            real(cursor, clicks, watch)  # type: ignore[arg-type]
             raise RuntimeError("injected failure after the click reward")
 
         store._earnings.write = write_then_fail  # type: ignore[method-assign]

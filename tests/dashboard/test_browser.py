@@ -22,9 +22,10 @@ from tests.conftest import LiveServer
 from tests.webhook.conftest import Receiver
 
 from .helpers import Account, make_account, seed
+from .pages import PAGES, ids, open_page
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
+DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 SHOP = "www.shop.test"
 
@@ -170,41 +171,20 @@ def test_a_range_the_plan_does_not_reach_says_so(server: LiveServer, browser: Br
     context.close()
 
 
-PAGES = [
-    ("links", "/links"),
-    ("link", "/links/{link_id}"),
-    ("new-link", "/links/new"),
-    ("analytics", "/analytics?interval=24h"),
-    ("events", "/events"),
-    ("customers", "/customers"),
-    ("settings", "/settings"),
-    ("settings-domains", "/settings/domains"),
-    ("settings-keys", "/settings/keys"),
-    ("settings-members", "/settings/members"),
-    ("settings-stripe", "/settings/stripe"),
-    ("settings-usage", "/settings/usage"),
-    ("links-by-clicks", "/links?sort=clicks&days=7&conversion=on"),
-    ("webhooks", "/webhooks"),
-]
-
-
 @pytest.mark.parametrize(("name", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
 def test_screenshots_of_every_page(
     server: LiveServer, browser: Browser, name: str, viewport: dict[str, int]
 ) -> None:
     account = make_account(server)
-    seeded = seed(server, account)
+    named = ids(server, seed(server, account))
     context = _context(browser, viewport)
     page = context.new_page()
     errors = ConsoleErrors(page)
     _sign_in(page, server, account)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for label, path in PAGES:
-        page.goto(f"{server.base}/dashboard/{account.slug}" + path.format(link_id=seeded.link_id))
-        if label == "analytics":
-            expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
-        if label == "events":
-            expect(page.locator("#stream-status")).to_have_attribute("data-state", "live")
+        url = f"{server.base}/dashboard/{account.slug}" + path.format(**named)
+        open_page(page, url, label)
         wide = page.evaluate("document.documentElement.scrollWidth")
         assert wide <= viewport["width"], f"{label} scrolls sideways at {name} width"
         page.screenshot(path=str(SCREENSHOTS / f"{label}-{name}.png"), full_page=True)

@@ -17,7 +17,8 @@ from tests.browser import (
 from tests.conftest import LiveServer
 
 from .helpers import Account, Seeded, make_account, seed
-from .test_browser import PAGES, _sign_in
+from .pages import PAGES, ids, open_page
+from .test_browser import _sign_in
 
 PHONE = {"width": 390, "height": 844}
 
@@ -58,18 +59,18 @@ def phone(server: LiveServer, browser: Browser) -> Iterator[tuple[Page, Account,
     context.close()
 
 
-def _open(page: Page, server: LiveServer, account: Account, path: str) -> None:
-    page.goto(f"{server.base}/dashboard/{account.slug}{path}")
-    if path.startswith("/analytics"):
-        expect(page.locator("#analytics")).to_have_attribute("data-state", "ready")
+def _open(page: Page, server: LiveServer, account: Account, path: str, label: str = "") -> None:
+    label = label or ("analytics" if path.startswith("/analytics") else "")
+    open_page(page, f"{server.base}/dashboard/{account.slug}{path}", label)
 
 
 def test_no_page_scrolls_sideways_or_spills_out_of_a_card(
     server: LiveServer, phone: tuple[Page, Account, Seeded]
 ) -> None:
     page, account, seeded = phone
+    named = ids(server, seeded)
     for label, path in PAGES:
-        _open(page, server, account, path.format(link_id=seeded.link_id))
+        _open(page, server, account, path.format(**named), label)
         wide = page.evaluate("document.scrollingElement.scrollWidth")
         assert wide <= page.evaluate("innerWidth"), f"{label} scrolls sideways"
         assert page.evaluate(SPILLS) == [], label

@@ -371,3 +371,41 @@ def test_partner_analytics(server: LiveServer) -> None:
         assert (empty.clicks, empty.leads, empty.earnings) == (0, 0, 0)
         with pytest.raises(errors.NotFound):
             dub.partners.analytics(request={"partner_id": "pn_nobody"})
+
+
+def test_track_lead_names_the_partner_and_program_of_the_link(server: LiveServer) -> None:
+    """Dub fills ``link.partnerId``/``programId`` in ``track.lead``'s answer; a plain
+    link's are null (read with the link, in the same statement)."""
+    tenant = make_tenant(server, plan="business")
+    with _sdk(server, tenant.token) as dub:
+        partner = dub.partners.create(request={"email": "lee@example.com"})
+        link = dub.partners.create_link(
+            request={"partner_id": partner.id, "url": "https://example.com/"}
+        )
+        plain = dub.links.create(
+            request={"url": "https://example.com/plain", "track_conversion": True}
+        )
+        by_partner = dub.track.lead(
+            request={
+                "click_id": visit(link.short_link),
+                "event_name": "Sign up",
+                "customer_external_id": "p1",
+            }
+        )
+        assert by_partner is not None
+        assert by_partner.link is not None
+        assert (by_partner.link.partner_id, by_partner.link.program_id) == (
+            partner.id,
+            partner.program_id,
+        )
+        by_plain = dub.track.lead(
+            request={
+                "click_id": visit(plain.short_link),
+                "event_name": "Sign up",
+                "customer_external_id": "p2",
+            }
+        )
+        assert by_plain is not None
+        assert by_plain.link is not None
+        assert by_plain.link.id == plain.id
+        assert (by_plain.link.partner_id, by_plain.link.program_id) == (None, None)

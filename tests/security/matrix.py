@@ -168,6 +168,7 @@ def _ids(world: World, slug: str) -> dict[str, str]:
         "partner_link_id": a.partner_link_id,
         "webhook_id": a.webhook_id,
         "event_id": a.webhook_event_id,
+        "event": "lead",
     }
 
 
@@ -187,6 +188,8 @@ def _fresh(world: World, ids: dict[str, str], fresh: str | None) -> dict[str, st
         ids["commission_id"] = world.fresh_commission(world.a)
     elif fresh == "payout":
         ids["payout_id"] = world.fresh_payout(world.a)
+    elif fresh == "reward":
+        world.fresh_reward(world.a)
     elif fresh == "webhook":
         ids["webhookId"] = ids["webhook_id"] = world.fresh_webhook(world.a)
     elif fresh == "invite":
@@ -798,6 +801,32 @@ ROWS: list[Row] = [
             fresh="partner",
             probe="/api/partners",
         ),
+    ),
+    # B's program is B's own: B reads and changes it, and nothing of A's changes.
+    Row("GET", "/api/program", secret(other=200), api("GET", "/api/program")),
+    Row(
+        "PATCH",
+        "/api/program",
+        secret(other=200),
+        api("PATCH", "/api/program", json={"holdingPeriodDays": 7}, probe="/api/program"),
+    ),
+    Row("GET", "/api/program/rewards", secret(other=200), api("GET", "/api/program/rewards")),
+    Row(
+        "PUT",
+        "/api/program/rewards/{event}",
+        secret(other=200),
+        api(  # B sets its click reward (the DELETE row's lead reward stays A's alone)
+            "PUT",
+            "/api/program/rewards/click",
+            json={"type": "flat", "amount": 777},
+            probe="/api/program/rewards",
+        ),
+    ),
+    Row(
+        "DELETE",
+        "/api/program/rewards/{event}",
+        secret(),  # B has no lead reward of its own: 404, and A's stays
+        api("DELETE", "/api/program/rewards/{event}", fresh="reward", probe="/api/program/rewards"),
     ),
     Row("GET", "/api/commissions", secret(other=200), api("GET", "/api/commissions")),
     Row(

@@ -320,6 +320,11 @@ class World:
         assert made.status_code == 201, made.text
         return str(made.json()["id"])
 
+    def fresh_reward(self, side: Side) -> None:
+        """A lead reward of the side's program (set again if a cell deleted it)."""
+        made = self.api(side).put("/api/program/rewards/lead", json={"type": "flat", "amount": 500})
+        assert made.status_code == 200, made.text
+
     def fresh_commission(self, side: Side, description: str | None = None) -> str:
         """A new manual commission of the side's partner; its id."""
         n = next(_counter)

@@ -94,20 +94,37 @@ def settings(
     url: Annotated[
         str | None, typer.Option("--url", help="Default destination of partner links.")
     ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="The program's name.")] = None,
+    domain: Annotated[
+        str | None,
+        typer.Option("--domain", help="Default domain of partner links ('' clears it)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show or change the program's holding period, minimum payout and default link."""
+    """Show or change the program's name, holding period, minimum payout, default link
+    destination and domain."""
+    config = Settings()
+    instance, _ = config.instance_urls(bootstrap.known_domain(config.data_dir) or "localhost:8000")
     with _transaction() as session:
         program = programs.default_program(session, ws.get_workspace(session, workspace))
         programs.update_settings(
-            session, program, holding_days=holding_days, min_payout=min_payout, url=url
+            session,
+            program,
+            holding_days=holding_days,
+            min_payout=min_payout,
+            url=url,
+            name=name,
+            domain=domain,
+            instance_domain=instance,
         )
         data = {
             "id": program.id,
+            "name": program.name,
             "currency": program.currency,
             "holdingPeriodDays": program.holding_period_days,
             "minPayoutAmount": program.min_payout_amount,
             "defaultUrl": program.default_url,
+            "defaultDomain": program.default_domain,
         }
     _emit(data, as_json)
 

@@ -13,13 +13,20 @@ cached route): a batch of plain clicks never runs a statement here. A day's comm
 stops growing once it leaves ``pending`` (canceled, marked fraud, or, for a late click
 written after midnight, already in a payout): payout runs take a day's row only once the
 day is over (``payout.service.run``).
+
+``commission.created`` goes out once per day's row, when the row is made: a batch whose
+rows a ``commission.created`` endpoint may want (the watch list of ``webhook.clicks``,
+read from memory) looks up which of its new ids were inserted (one primary-key read) and
+notes them in a ``webhook_click_batches`` row, in the batch's transaction; the delivery
+worker builds the event. Clicks that only grow the day's row send nothing more. Without
+such an endpoint, nothing of this runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from codeqr.commission.models import CommissionStatus, CommissionType
 from codeqr.events.store import Click
@@ -50,6 +57,12 @@ _UPSERT = (
 )
 
 
+class CommissionWatch(Protocol):
+    """Which links' new commissions a ``commission.created`` endpoint may want."""
+
+    def announces_commission(self, workspace_id: str, link_id: str) -> bool: ...
+
+
 class ClickEarnings:
     """Writes click commissions through the click writer's DB-API cursor."""
 
@@ -57,6 +70,10 @@ class ClickEarnings:
         self.sqlite = sqlite
         self._mark = "?" if sqlite else "%s"
         self._upsert = _UPSERT.format(marks=", ".join(self._mark for _ in _COLUMNS.split(",")))
+        self._note = (
+            "INSERT INTO webhook_click_batches (click_ids, first_ms) "
+            f"VALUES ({self._mark}, {self._mark})"
+        )
 
     def _earners_sql(self, count: int) -> str:
         return _EARNERS.format(
@@ -66,10 +83,13 @@ class ClickEarnings:
             marks=", ".join(self._mark for _ in range(count)),
         )
 
-    def write(self, cursor: Any, clicks: Sequence[Click]) -> int:
+    def write(
+        self, cursor: Any, clicks: Sequence[Click], watch: CommissionWatch | None = None
+    ) -> int:
         """Add the stored ``clicks`` (on partner links) to their links' commissions of the
         day; how many clicks earned. Links whose partner is not active, or whose program
-        has no click reward, earn nothing."""
+        has no click reward, earn nothing. Rows made now that ``watch`` says an endpoint
+        may want are noted for ``commission.created``."""
         if not clicks:
             return 0
         link_ids = sorted({c.link_id for c in clicks})
@@ -91,12 +111,14 @@ class ClickEarnings:
                 seen[1] = min(seen[1], click.timestamp)
                 seen[2] = max(seen[2], click.timestamp)
         rows = []
+        firsts: dict[str, int] = {}
         # In one order everywhere, as the links' counters are (no deadlocks between batches).
         for (link_id, day), (count, first, last) in sorted(days.items()):
             _, workspace_id, program_id, partner_id, reward, currency = earners[link_id]
+            firsts[commission_id := new_id("cm")] = first
             rows.append(
                 (
-                    new_id("cm"),
+                    commission_id,
                     workspace_id,
                     program_id,
                     partner_id,
@@ -113,7 +135,27 @@ class ClickEarnings:
                 )
             )
         cursor.executemany(self._upsert, rows)
+        if watch is not None:
+            self._announce(cursor, rows, firsts, watch)
         return sum(row[10] for row in rows)
+
+    def _announce(
+        self,
+        cursor: Any,
+        rows: list[tuple[Any, ...]],
+        firsts: dict[str, int],
+        watch: CommissionWatch,
+    ) -> None:
+        """Note the rows this batch inserted (not those it added to) when wanted: a row
+        keeps the id it was made with, so the new ids found are the rows made now."""
+        wanted = [row[0] for row in rows if watch.announces_commission(row[1], row[4])]
+        if not wanted:
+            return
+        marks = ", ".join(self._mark for _ in wanted)
+        cursor.execute(f"SELECT id FROM commissions WHERE id IN ({marks})", wanted)
+        made = sorted(str(found[0]) for found in cursor.fetchall())
+        if made:
+            cursor.execute(self._note, (" ".join(made), min(firsts[i] for i in made)))
 
     def _time(self, ms: int) -> object:
         when = datetime.fromtimestamp(ms / 1000, tz=UTC)

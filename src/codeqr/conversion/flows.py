@@ -72,8 +72,17 @@ def click_and_link(
         link = session.get(Link, click.link_id)
         if link is None:
             return click, None
-        ref = (link.id, link.domain, link.key, link.url, link.tenant_id, link.external_id)
-        return click, repository.LinkRef(*ref)
+        ref = repository.LinkRef(
+            link.id,
+            link.domain,
+            link.key,
+            link.url,
+            link.tenant_id,
+            link.external_id,
+            link.program_id,
+            link.partner_id,
+        )
+        return click, ref
     found = None
     if is_base62(click_id) and len(click_id) <= 32:
         found = repository.click_and_link(session, click_id)
@@ -467,4 +476,6 @@ def _lead_link(services: Services, link: repository.LinkRef | None) -> LeadLinkO
         url=link.url,
         tenant_id=link.tenant_id,
         external_id=link.external_id,
+        program_id=link.program_id,
+        partner_id=link.partner_id,
     )

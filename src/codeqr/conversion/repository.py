@@ -188,6 +188,8 @@ class LinkRef(NamedTuple):
     url: str
     tenant_id: str | None
     external_id: str | None
+    program_id: str | None
+    partner_id: str | None
 
 
 class CustomerRef(NamedTuple):
@@ -252,6 +254,8 @@ _CLICK_AND_LINK = (
         _links.c.url,
         _links.c.tenant_id,
         _links.c.external_id,
+        _links.c.program_id,
+        _links.c.partner_id,
     )
     .select_from(click_events.outerjoin(_links, _links.c.id == click_events.c.link_id))
     .where(click_events.c.id == bindparam("click_id"))

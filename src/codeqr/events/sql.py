@@ -352,7 +352,7 @@ class SqlEventsStore:
     def _earn(self, cursor: Any, stored: Sequence[Click], earning: Collection[str]) -> None:
         """Click rewards of the stored clicks whose ids are in ``earning`` (the redirect
         marks clicks on partner links): in the batch's transaction, after its counters."""
-        self._earnings.write(cursor, [c for c in stored if c.id in earning])
+        self._earnings.write(cursor, [c for c in stored if c.id in earning], self.webhook_clicks)
 
     def _remember_forgotten(self, cursor: Any, forgotten: list[Forgotten], since_ms: int) -> None:
         """Put forgotten visitors in the table of recent visitors; drop the expired now and
@@ -474,9 +474,12 @@ class SqlEventsStore:
 
 
 class ClickWatch(Protocol):
-    """Picks the clicks of a batch that outbound webhooks may want."""
+    """Picks the clicks of a batch that outbound webhooks may want, and the links whose
+    new click commissions they may want."""
 
     def wanted(self, clicks: Iterable[Click]) -> list[Click]: ...
+
+    def announces_commission(self, workspace_id: str, link_id: str) -> bool: ...
 
 
 def _connection_lost(raw: Any) -> bool:

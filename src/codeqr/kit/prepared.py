@@ -87,6 +87,22 @@ class Prepared:
             for value, process in zip(row, self.results, strict=True)
         )
 
+    def all(self, session: Session, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row (types converted as SQLAlchemy would)."""
+        cursor = self.execute(session, params)
+        rows = cursor.fetchall()
+        cursor.close()
+        if self.results is None:
+            return [tuple(row) for row in rows]
+        processors = self.results
+        return [
+            tuple(
+                value if process is None else process(value)
+                for value, process in zip(row, processors, strict=True)
+            )
+            for row in rows
+        ]
+
     def run(self, session: Session, params: dict[str, Any]) -> int:
         """Run a statement without rows to read; how many rows it changed."""
         cursor = self.execute(session, params)

@@ -12,6 +12,7 @@ from codeqr.kit.clock import utcnow
 from codeqr.kit.db import insert_unless_exists
 from codeqr.kit.errors import Unprocessable
 from codeqr.kit.ids import new_id
+from codeqr.link.models import Domain
 from codeqr.link.urls import normalize_url
 from codeqr.program.models import (
     DEFAULT_HOLDING_PERIOD_DAYS,
@@ -21,13 +22,14 @@ from codeqr.program.models import (
     Reward,
     RewardEvent,
 )
-from codeqr.program.schemas import RewardSpec
+from codeqr.program.schemas import NAME_MAX, RewardSpec
 from codeqr.workspace.models import Workspace
 from codeqr.workspace.service import require_plan
 
 FEATURE = "Partner programs"
 HOLDING_DAYS_MAX = 365
 MIN_PAYOUT_MAX = 100_000_000
+
 DEFAULT_GROUP = "default"
 
 
@@ -109,6 +111,25 @@ def set_reward(session: Session, workspace: Workspace, spec: RewardSpec) -> Rewa
     return reward
 
 
+def delete_reward(session: Session, workspace: Workspace, event: RewardEvent) -> bool:
+    """Remove the default group's reward for one event (its partners stop earning for it
+    from now on; commissions already made stay). Whether there was one."""
+    program = default_program(session, workspace)
+    reward = reward_for(session, default_group(session, program).id, event)
+    if reward is None:
+        return False
+    session.delete(reward)
+    session.flush()
+    return True
+
+
+def rewards_of(session: Session, program: Program) -> dict[str, Reward]:
+    """The default group's rewards by event (``click``, ``lead``, ``sale``)."""
+    group = default_group(session, program)
+    rows = session.scalars(select(Reward).where(Reward.group_id == group.id))
+    return {reward.event: reward for reward in rows}
+
+
 def reward_for(session: Session, group_id: str, event: RewardEvent) -> Reward | None:
     """The reward a group's partners earn for an event, if the group has one."""
     return session.scalar(
@@ -123,19 +144,40 @@ def update_settings(
     holding_days: int | None = None,
     min_payout: int | None = None,
     url: str | None = None,
+    name: str | None = None,
+    domain: str | None = None,
+    instance_domain: str = "",
 ) -> Program:
-    """Change what was given of the program's holding period, minimum payout and default
-    destination (checked like a link's)."""
+    """Change what was given of the program's name, holding period, minimum payout,
+    default destination (checked like a link's) and default link domain (the instance's
+    short domain or one of the workspace's; ``""`` clears the destination and the domain).
+    Every check runs before anything changes."""
+    if name is not None:
+        name = name.strip()
+        if not 1 <= len(name) <= NAME_MAX or "\x00" in name:
+            raise Unprocessable(f"name: 1 to {NAME_MAX} characters")
+    if domain:
+        domain = domain.strip().lower()
+        owner = session.scalar(select(Domain.workspace_id).where(Domain.slug == domain))
+        if domain != instance_domain and owner != program.workspace_id:
+            raise Unprocessable(
+                f"defaultDomain: {domain[:100]!r} is not a domain of this workspace"
+            )
+    if holding_days is not None and not 0 <= holding_days <= HOLDING_DAYS_MAX:
+        raise Unprocessable(f"holdingPeriodDays: 0 to {HOLDING_DAYS_MAX}")
+    if min_payout is not None and not 0 <= min_payout <= MIN_PAYOUT_MAX:
+        raise Unprocessable(f"minPayoutAmount: 0 to {MIN_PAYOUT_MAX} minor units")
+    destination = normalize_url(url, "defaultUrl") if url else None
     if holding_days is not None:
-        if not 0 <= holding_days <= HOLDING_DAYS_MAX:
-            raise Unprocessable(f"holdingPeriodDays: 0 to {HOLDING_DAYS_MAX}")
         program.holding_period_days = holding_days
     if min_payout is not None:
-        if not 0 <= min_payout <= MIN_PAYOUT_MAX:
-            raise Unprocessable(f"minPayoutAmount: 0 to {MIN_PAYOUT_MAX} minor units")
         program.min_payout_amount = min_payout
     if url is not None:
-        program.default_url = normalize_url(url, "defaultUrl") if url else None
+        program.default_url = destination
+    if name is not None:
+        program.name = name
+    if domain is not None:
+        program.default_domain = domain or None
     program.updated_at = utcnow()
     session.flush()
     return program

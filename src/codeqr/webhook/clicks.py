@@ -3,7 +3,8 @@
 The redirect path must not slow down, so the click writer does no query for webhooks:
 
 - ``ClickSubscriptions`` is this process's set of the workspaces (every link) and the links
-  (``linkIds``) that an enabled ``link.clicked`` endpoint watches. It is loaded at start,
+  (``linkIds``) that an enabled ``link.clicked`` endpoint watches (and the same for
+  ``commission.created``, which click rewards made by the writer consult). It is loaded at start,
   reloaded for one workspace right after a commit that changes its webhooks (here at once,
   in the other processes through the Redis channel of link invalidations), and wholly every
   minute as a safety net. While that channel is down (a change elsewhere could be missed)
@@ -15,6 +16,13 @@ The redirect path must not slow down, so the click writer does no query for webh
   endpoints that want it now (enabled, subscribed, in scope, and created before the click),
   one event (``evt_`` and the click's id: one event per click, whatever happens) and its
   deliveries, in one transaction that deletes the batch row. Delivery follows, after the 302.
+
+Click rewards (``commission.created``) ride on the same rows: when a batch makes a partner
+link's commission of the day (``commission.clicks``) and a ``commission.created`` endpoint
+watches that link, the writer notes the new commission's id (``cm_…``, never a click id's
+shape) in a batch row of its own, and the worker expands it through the outbox's
+``commission_created``: the same payload as a lead's or sale's commission. One event per
+day's row, when it is made; the clicks that grow it later that day send none.
 """
 
 from __future__ import annotations
@@ -29,10 +37,12 @@ import structlog
 from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
+from codeqr.commission.models import Commission
 from codeqr.events.models import click_events
 from codeqr.events.store import Click
 from codeqr.kit.clock import from_ms, iso, utcnow
 from codeqr.kit.db import Database
+from codeqr.kit.hooks import notes
 from codeqr.kit.ids import new_id
 from codeqr.link.models import Link
 from codeqr.webhook.models import (
@@ -52,6 +62,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 TRIGGER = Trigger.link_clicked.value
+COMMISSION_TRIGGER = Trigger.commission_created.value
+COMMISSION_PREFIX = "cm_"
+"""Noted ids with this prefix are click commissions (click ids are 16 base62 characters)."""
 TAG = "w"
 """The tag of webhook changes on the invalidation channel (``redirect.invalidation``)."""
 BATCHES_PER_ROUND = 50
@@ -77,8 +90,12 @@ class ClickSubscriptions:
         """Workspaces with an endpoint that wants every link's clicks."""
         self._links: frozenset[str] = frozenset()
         """Links an endpoint scoped to ``linkIds`` wants."""
+        self._commission_whole: frozenset[str] = frozenset()
+        self._commission_links: frozenset[str] = frozenset()
+        """The same two for ``commission.created``."""
         self._everything = False
         self._by_workspace: dict[str, tuple[bool, frozenset[str]]] = {}
+        self._commissions_by_workspace: dict[str, tuple[bool, frozenset[str]]] = {}
         self._lock = threading.Lock()
         self._refresher: ThreadPoolExecutor | None = None
         self.publish: Callable[[str], None] | None = None
@@ -100,6 +117,13 @@ class ClickSubscriptions:
         """Whether a click on this link would be noted."""
         return bool(self.wanted([_probe(workspace_id, link_id)]))
 
+    def announces_commission(self, workspace_id: str, link_id: str) -> bool:
+        """Whether a ``commission.created`` endpoint may want a commission of this link
+        (a superset, as ``wanted``: the worker checks again)."""
+        if self._everything:
+            return True
+        return workspace_id in self._commission_whole or link_id in self._commission_links
+
     # -- keeping it current -----------------------------------------------------------------
 
     def load(self) -> None:
@@ -107,9 +131,12 @@ class ClickSubscriptions:
         with self._lock, self.db.transaction() as session:
             rows = session.execute(_ENDPOINTS).all()
             found: dict[str, tuple[bool, frozenset[str]]] = {}
+            commissions: dict[str, tuple[bool, frozenset[str]]] = {}
             for workspace_id, triggers, scope, link_ids in rows:
                 _merge(found, workspace_id, triggers, scope, link_ids)
+                _merge(commissions, workspace_id, triggers, scope, link_ids, COMMISSION_TRIGGER)
             self._by_workspace = found
+            self._commissions_by_workspace = commissions
             self._publish_sets()
 
     def reload(self, workspace_id: str) -> None:
@@ -117,12 +144,18 @@ class ClickSubscriptions:
         with self._lock, self.db.transaction() as session:
             rows = session.execute(_ENDPOINTS.where(Webhook.workspace_id == workspace_id)).all()
             found: dict[str, tuple[bool, frozenset[str]]] = {}
+            commissions: dict[str, tuple[bool, frozenset[str]]] = {}
             for ws, triggers, scope, link_ids in rows:
                 _merge(found, ws, triggers, scope, link_ids)
-            if workspace_id in found:
-                self._by_workspace[workspace_id] = found[workspace_id]
-            else:
-                self._by_workspace.pop(workspace_id, None)
+                _merge(commissions, ws, triggers, scope, link_ids, COMMISSION_TRIGGER)
+            for kept, read in (
+                (self._by_workspace, found),
+                (self._commissions_by_workspace, commissions),
+            ):
+                if workspace_id in read:
+                    kept[workspace_id] = read[workspace_id]
+                else:
+                    kept.pop(workspace_id, None)
             self._publish_sets()
 
     def changed(self, workspace_id: str) -> None:
@@ -169,11 +202,17 @@ class ClickSubscriptions:
 
     def _publish_sets(self) -> None:
         self.reloads += 1
-        whole = frozenset(ws for ws, (every, _) in self._by_workspace.items() if every)
-        links = frozenset(
-            link for every, ids in self._by_workspace.values() if not every for link in ids
-        )
-        self._whole, self._links = whole, links
+        self._whole, self._links = _sets(self._by_workspace)
+        self._commission_whole, self._commission_links = _sets(self._commissions_by_workspace)
+
+
+def _sets(
+    by_workspace: dict[str, tuple[bool, frozenset[str]]],
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The workspaces watched whole, and the links watched one by one."""
+    whole = frozenset(ws for ws, (every, _) in by_workspace.items() if every)
+    links = frozenset(link for every, ids in by_workspace.values() if not every for link in ids)
+    return whole, links
 
 
 _INSERT_EVENTS = insert(cast("Table", WebhookEvent.__table__))
@@ -189,8 +228,9 @@ def _merge(
     triggers: Sequence[str] | None,
     scope: str | None,
     link_ids: Sequence[str] | None,
+    trigger: str = TRIGGER,
 ) -> None:
-    if TRIGGER not in (triggers or ()):
+    if trigger not in (triggers or ()):
         return
     every, ids = found.get(workspace_id, (False, frozenset()))
     if scope == LinkScope.links.value:
@@ -198,6 +238,22 @@ def _merge(
     else:
         every = True
     found[workspace_id] = (every, ids)
+
+
+def _announce_commissions(session: Session, ids: list[str]) -> int:
+    """``commission.created`` of the click commissions noted by the click writer, through
+    the outbox (its payload and its endpoints, looked at now); how many were noted."""
+    hooks = notes(session)
+    if not ids or hooks is None:
+        return 0
+    rows = session.execute(
+        select(Commission.id, Commission.workspace_id, Commission.link_id).where(
+            Commission.id.in_(ids)
+        )
+    ).all()
+    for commission_id, workspace_id, link_id in rows:
+        hooks.commission_created(session, workspace_id, commission_id, link_id)
+    return len(rows)
 
 
 def _probe(workspace_id: str, link_id: str) -> Click:
@@ -248,7 +304,8 @@ class ClickEvents:
                 .all()
             )
             ids = [i for joined in taken for i in joined.split()]
-            return self._expand(session, ids)
+            made = _announce_commissions(session, [i for i in ids if i[:3] == COMMISSION_PREFIX])
+            return made + self._expand(session, [i for i in ids if i[:3] != COMMISSION_PREFIX])
 
     def _expand(self, session: Session, ids: list[str]) -> int:
         if not ids:

@@ -144,7 +144,8 @@ class WebhookClickBatch(Base):
     """Clicks of one stored batch that a ``link.clicked`` endpoint may want, noted by the
     click writer in the batch's own transaction (one row per batch, not per click: the
     redirect path stays cheap). The delivery worker expands it into one event per click
-    and its deliveries, then deletes it (``webhook.clicks``)."""
+    and its deliveries, then deletes it (``webhook.clicks``). A row may instead hold the ids
+    of click commissions the batch made (``cm_…``), for ``commission.created``."""
 
     __tablename__ = "webhook_click_batches"
 
@@ -152,6 +153,7 @@ class WebhookClickBatch(Base):
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     click_ids: Mapped[str] = mapped_column(Text)
-    """Space-separated ids of the clicks (stored in ``click_events`` by the same commit)."""
+    """Space-separated ids of the clicks (stored in ``click_events`` by the same commit), or
+    of the click commissions it made."""
     first_ms: Mapped[int] = mapped_column(BigInteger)
     """The oldest click time among them."""

@@ -33,7 +33,7 @@ from codeqr.payout.schemas import PayoutFilters
 from codeqr.portal import service as portal
 from codeqr.portal.endpoints import PREFIX as PORTAL_PREFIX
 from codeqr.program import service as programs
-from codeqr.program.models import Program, Reward, RewardEvent, RewardType
+from codeqr.program.models import Program, RewardEvent, RewardType
 from codeqr.program.schemas import RewardSpec
 
 router = APIRouter(prefix="/dashboard/{slug}/program", include_in_schema=False)
@@ -60,12 +60,6 @@ def _program(session: Session, page: Page) -> Program | None:
         return None
 
 
-def _rewards(session: Session, program: Program) -> dict[str, Reward]:
-    group = programs.default_group(session, program)
-    rows = session.scalars(select(Reward).where(Reward.group_id == group.id))
-    return {reward.event: reward for reward in rows}
-
-
 def _overview(
     session: Session,
     page: Page,
@@ -79,7 +73,7 @@ def _overview(
     context: dict[str, Any] = {"program": program, "errors": errors or {}, "values": values or {}}
     if program is not None:
         listed = partner_rows.page(session, page.workspace.id, PartnerFilters(pageSize=100))
-        context.update(rewards=_rewards(session, program), partners=listed)
+        context.update(rewards=programs.rewards_of(session, program), partners=listed)
     return render(
         "program.html", status=status, **page.context("program", notice=notice, **context)
     )

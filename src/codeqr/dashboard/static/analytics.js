@@ -5,7 +5,14 @@
   var root = document.getElementById("analytics");
   if (!root || !window.Chart) { return; }
 
-  var COLORS = { clicks: "#4f46e5", leads: "#0ea5e9", sales: "#10b981", revenue: "#f59e0b" };
+  // The charts' colours are the CSS's (--c-clicks…, light or dark): read again on a theme change.
+  var COLORS = {};
+  function cssColor(name) { return getComputedStyle(document.documentElement).getPropertyValue("--" + name).trim(); }
+  function readColors() {
+    ["clicks", "leads", "sales", "revenue"].forEach(function (name) { COLORS[name] = cssColor("c-" + name); });
+    Chart.defaults.color = cssColor("muted");
+    Chart.defaults.borderColor = cssColor("c-grid");
+  }
   var params = new URLSearchParams(window.location.search);
   var browserZone = (Intl.DateTimeFormat().resolvedOptions().timeZone) || "UTC";
   var zone = params.get("timezone") || browserZone;
@@ -74,7 +81,7 @@
 
   // -- drawing ----------------------------------------------------------------------------
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-  Chart.defaults.color = "#5b6779";
+  readColors();
   Chart.defaults.animation = false;
   var base = {
     responsive: true,
@@ -101,6 +108,17 @@
   var metric = METRICS[params.get("metric")] ? params.get("metric") : "clicks";  // kept in the URL
   var shown = null;
   var seriesChart = null;
+  var funnelChart = null;
+  function paintMetrics() {
+    METRICS.clicks.color = COLORS.clicks; METRICS.leads.color = COLORS.leads;
+    METRICS.sales.color = COLORS.sales; METRICS.saleAmount.color = COLORS.revenue;
+  }
+  document.addEventListener("codeqr:theme", function () {
+    readColors();
+    paintMetrics();
+    if (shown) { drawSeries(shown.series, shown.unit); }
+    if (funnelChart) { drawFunnel(funnelChart.shownFunnel); }
+  });
 
   function drawSeries(series, unit) {
     shown = { series: series, unit: unit };
@@ -181,13 +199,15 @@
   function drawFunnel(funnel) {
     var canvas = document.getElementById("funnel-chart");
     var counts = funnel.steps.map(function (step) { return step.count; });
-    drawn(canvas, new Chart(canvas, {
+    if (funnelChart) { funnelChart.destroy(); }
+    funnelChart = drawn(canvas, new Chart(canvas, {
       type: "bar",
       data: { labels: ["Clicks", "Leads", "Sales"], datasets: [{ label: "Count", data: counts,
         backgroundColor: [COLORS.clicks, COLORS.leads, COLORS.sales], borderRadius: 4, barPercentage: 0.8 }] },
       options: Object.assign({}, base, { indexAxis: "y", plugins: { legend: { display: false } },
         scales: { x: { beginAtZero: true, ticks: { precision: 0, maxTicksLimit: 5 } }, y: { grid: { display: false } } } })
     }), counts);
+    funnelChart.shownFunnel = funnel;
     var body = document.querySelector("#funnel-table tbody");
     var headings = Array.prototype.map.call(document.querySelectorAll("#funnel-table thead th"), function (th) { return th.textContent; });
     body.textContent = "";

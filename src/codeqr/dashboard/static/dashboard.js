@@ -11,6 +11,68 @@
     });
   }
 
+  // The theme toggle: light, dark or the system's; kept in localStorage and put on <html>
+  // (theme.js does it again before the first paint of the next page). Charts listen for
+  // "codeqr:theme" to take the new colours.
+  var root = document.documentElement;
+  var choices = document.querySelectorAll("[data-theme-choice]");
+  function stored() {
+    try { return window.localStorage.getItem("codeqr-theme") || "system"; } catch (e) { return "system"; }
+  }
+  function showChoice(choice) {
+    choices.forEach(function (button) {
+      button.setAttribute("aria-pressed", button.getAttribute("data-theme-choice") === choice ? "true" : "false");
+    });
+  }
+  function themeChanged() { document.dispatchEvent(new CustomEvent("codeqr:theme")); }
+  showChoice(stored());
+  choices.forEach(function (button) {
+    button.addEventListener("click", function () {
+      var choice = button.getAttribute("data-theme-choice");
+      try {
+        if (choice === "system") { window.localStorage.removeItem("codeqr-theme"); }
+        else { window.localStorage.setItem("codeqr-theme", choice); }
+      } catch (e) { /* not kept, but applied to this page */ }
+      if (choice === "system") { root.removeAttribute("data-theme"); }
+      else { root.setAttribute("data-theme", choice); }
+      showChoice(choice);
+      themeChanged();
+    });
+  });
+  if (window.matchMedia) {
+    var system = window.matchMedia("(prefers-color-scheme: dark)");
+    if (system.addEventListener) { system.addEventListener("change", themeChanged); }
+  }
+
+  // A table too wide for its box scrolls sideways in its .table-wrap: while it does, the
+  // keyboard can reach the box (tabindex 0) and a screen reader hears it as a region named
+  // after its table or heading. Boxes given these in the template are left alone.
+  function nameOf(wrap) {
+    var table = wrap.querySelector("table");
+    var holder = wrap.closest("section, .card");
+    var heading = holder && holder.querySelector("h2");
+    if (!heading) { heading = document.querySelector("main h1"); }
+    return (table && table.getAttribute("aria-label")) || (heading ? heading.textContent.trim() : "Table");
+  }
+  function reachScrolledTables() {
+    document.querySelectorAll(".table-wrap:not([tabindex]), .table-wrap[data-reach=auto]").forEach(function (wrap) {
+      if (wrap.scrollWidth > wrap.clientWidth + 1) {
+        wrap.setAttribute("data-reach", "auto");
+        wrap.setAttribute("tabindex", "0");
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", nameOf(wrap));
+      } else if (wrap.getAttribute("data-reach") === "auto") {
+        ["data-reach", "tabindex", "role", "aria-label"].forEach(function (name) { wrap.removeAttribute(name); });
+      }
+    });
+  }
+  reachScrolledTables();
+  var resizing = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizing);
+    resizing = window.setTimeout(reachScrolledTables, 100);
+  });
+
   // Copy buttons: <button data-copy="text">.
   function copyText(text) {
     if (navigator.clipboard && window.isSecureContext) {
