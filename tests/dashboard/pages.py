@@ -31,7 +31,13 @@ PAGES = [
     ("program-commissions", "/program/commissions"),
     ("program-payouts", "/program/payouts"),
     ("program-partner", "/program/partners/{partner_id}"),
+    ("links-by-clicks", "/links?sort=clicks&days=7&conversion=on"),
     ("settings", "/settings"),
+    ("settings-domains", "/settings/domains"),
+    ("settings-keys", "/settings/keys"),
+    ("settings-members", "/settings/members"),
+    ("settings-stripe", "/settings/stripe"),
+    ("settings-usage", "/settings/usage"),
     ("webhooks", "/webhooks"),
     ("webhook-detail", "/webhooks/{webhook_id}"),
 ]

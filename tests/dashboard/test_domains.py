@@ -20,7 +20,7 @@ def domain_count(server: LiveServer) -> int:
 
 def test_add_a_domain_and_see_the_record_to_set(server: LiveServer) -> None:
     owner = dash(server)
-    empty = owner.get("/settings")
+    empty = owner.get("/settings/domains")
     assert "No custom domain yet" in empty.text
     token = owner.csrf("/settings")
     added = owner.post(
@@ -29,7 +29,7 @@ def test_add_a_domain_and_see_the_record_to_set(server: LiveServer) -> None:
         token,
     )
     assert added.status_code == 303
-    assert added.headers["location"].endswith("/settings?done=domains#domains")
+    assert added.headers["location"].endswith("/settings/domains?done=domains#domains")
     page = owner.client.get(added.headers["location"])
     assert "Domain added" in page.text
     assert 'data-domain="go.shop.example"' in page.text
@@ -40,9 +40,9 @@ def test_add_a_domain_and_see_the_record_to_set(server: LiveServer) -> None:
     # Reached by name, it is a CNAME to that name.
     domains = server.services.domains
     domains.ctx = LinkContext(domains.ctx.default_domain, "https://links.codeqr.example")
-    page = owner.get("/settings")
+    page = owner.get("/settings/domains")
     assert '<span class="tag">CNAME</span> go.shop.example → links.codeqr.example' in page.text
-    assert "100 custom domains" in page.text  # the business plan's bound
+    assert "100 custom domains" in owner.get("/settings/usage").text  # the plan's bound
 
 
 def test_a_refused_domain_says_why_and_writes_nothing(server: LiveServer) -> None:
@@ -87,7 +87,7 @@ def test_a_viewer_and_a_forged_form_change_nothing(server: LiveServer) -> None:
     owner = dash(server)
     owner.post("/settings/domains", {"domain_slug": "go.kept.example"}, owner.csrf("/settings"))
     viewer = viewer_of(server, owner.account)
-    page = viewer.get("/settings")
+    page = viewer.get("/settings/domains")
     assert 'data-domain="go.kept.example"' in page.text
     assert "Add domain" not in page.text
     token = viewer.csrf("/settings")

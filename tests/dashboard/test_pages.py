@@ -9,7 +9,19 @@ from tests.conftest import LiveServer
 
 from .helpers import dash
 
-PAGES = ["/links", "/links/new", "/analytics", "/events", "/customers", "/settings"]
+PAGES = [
+    "/links",
+    "/links/new",
+    "/analytics",
+    "/events",
+    "/customers",
+    "/settings",
+    "/settings/domains",
+    "/settings/keys",
+    "/settings/members",
+    "/settings/stripe",
+    "/settings/usage",
+]
 
 
 def test_home_sends_visitors_to_sign_in_and_members_to_their_dashboard(

@@ -140,3 +140,41 @@ def test_a_link_page_shows_its_qr_code_and_numbers_before_the_form(
     assert qr is not None
     assert form is not None
     assert qr["x"] > form["x"] + form["width"] - 1
+
+
+def test_a_links_row_is_compact_with_its_sparkline(
+    server: LiveServer, phone: tuple[Page, Account, Seeded]
+) -> None:
+    page, account, seeded = phone
+    _open(page, server, account, "/links")
+    row = page.locator(f'tr[data-link-id="{seeded.link_id}"]')
+    # Leads, sales, revenue and the date stay on the link's own page: clicks and the
+    # sparkline fit beside the link, in a card of a few lines.
+    for label in ("Leads", "Sales", "Revenue", "Created"):
+        expect(row.locator(f'td[data-label="{label}"]')).to_be_hidden()
+    expect(row.locator("svg.spark")).to_be_visible()
+    expect(row.locator(".host-badge")).to_have_text("S")  # shop.example, no image fetched
+    box = row.bounding_box()
+    assert box is not None
+    assert box["height"] < 260, box
+    assert box["x"] + box["width"] <= PHONE["width"]
+    # Selecting on a phone: the count follows the boxes.
+    row.locator("input[data-bulk-pick]").check()
+    expect(page.locator("[data-bulk-count]")).to_have_text("1 selected")
+
+
+def test_members_with_an_open_invitation_fit_a_phone(
+    server: LiveServer, phone: tuple[Page, Account, Seeded]
+) -> None:
+    page, account, _ = phone
+    _open(page, server, account, "/settings/members")
+    page.select_option("#f-invite-role", "viewer")
+    page.click("text=Create invitation link")
+    expect(page.locator(".invite-url")).to_contain_text("/app/invite/")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+    assert page.evaluate(SPILLS) == []
+    tabs = page.locator(".settings-tabs")
+    box = tabs.bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= PHONE["width"]
+    expect(page.locator('.settings-tabs a[aria-current="page"]')).to_have_text("Members")

@@ -31,7 +31,7 @@ def test_a_new_key_is_shown_once_and_works(server: LiveServer) -> None:
     )
     # POST/redirect/GET: the browser ends on a page it can reload without a second key.
     assert posted.status_code == 303
-    assert posted.headers["location"] == f"{owner.base}/settings#created-key"
+    assert posted.headers["location"] == f"{owner.base}/settings/keys#created-key"
     created = owner.client.get(posted.headers["location"])
     assert created.status_code == 200
     token = _token(created.text)
@@ -39,7 +39,7 @@ def test_a_new_key_is_shown_once_and_works(server: LiveServer) -> None:
     assert not token.startswith("cq_pk_")
     assert "shown this once" in created.text
     assert server.client(token).get("/api/links").status_code == 200
-    again = owner.get("/settings")  # a reload
+    again = owner.get("/settings/keys")  # a reload
     assert token not in again.text
     assert "Server" in again.text
     assert "Never" in again.text  # last used: the list is read before the use is recorded
@@ -72,14 +72,14 @@ def test_a_new_key_is_shown_only_to_the_session_that_made_it(server: LiveServer)
     # Another signed-in browser handed the cookie: not its session, no token.
     other = dash(server)
     other.client.cookies.set("cq_new_key", cookie, domain=domain, path=f"{other.base}/settings")
-    assert 'id="new-token"' not in other.get("/settings").text
+    assert 'id="new-token"' not in other.get("/settings/keys").text
     # A tampered cookie: no token either.
     owner.client.cookies.set("cq_new_key", cookie[:-3] + "xyz", domain=domain, path=path)
-    assert 'id="new-token"' not in owner.get("/settings").text
+    assert 'id="new-token"' not in owner.get("/settings/keys").text
     # The cookie as given, in the browser that made the key: shown once.
     owner.client.cookies.set("cq_new_key", cookie, domain=domain, path=path)
-    assert 'id="new-token"' in owner.get("/settings").text
-    assert 'id="new-token"' not in owner.get("/settings").text
+    assert 'id="new-token"' in owner.get("/settings/keys").text
+    assert 'id="new-token"' not in owner.get("/settings/keys").text
 
 
 def test_a_key_needs_a_name(server: LiveServer) -> None:
@@ -126,7 +126,7 @@ def stripe_api(server: LiveServer) -> Iterator[StripeStandIn]:
 
 def test_connecting_and_disconnecting_stripe(server: LiveServer, stripe_api: StripeStandIn) -> None:
     owner = dash(server)
-    page = owner.get("/settings")
+    page = owner.get("/settings/stripe")
     webhook = f"/api/stripe/webhook/{owner.account.workspace_id}"
     assert webhook in page.text
     token = owner.csrf("/settings")
@@ -202,16 +202,19 @@ def test_connecting_and_disconnecting_stripe(server: LiveServer, stripe_api: Str
 
 def test_stripe_needs_the_business_plan(server: LiveServer) -> None:
     owner = dash(server, plan="pro")
-    assert "The Stripe integration needs the Business plan" in owner.get("/settings").text
+    assert "The Stripe integration needs the Business plan" in owner.get("/settings/stripe").text
 
 
 def test_a_viewer_sees_settings_but_changes_nothing(server: LiveServer) -> None:
     owner = dash(server)
     viewer = viewer_of(server, owner.account)
-    page = viewer.get("/settings")
-    assert page.status_code == 200
-    assert "Create key" not in page.text
-    assert "Connect Stripe" not in page.text
+    for tab in ("", "/keys", "/domains", "/members", "/stripe", "/usage"):
+        page = viewer.get("/settings" + tab)
+        assert page.status_code == 200, tab
+        assert "Create key" not in page.text
+        assert "Connect Stripe" not in page.text
+        assert "Create invitation link" not in page.text
+        assert "Save workspace" not in page.text
     token = viewer.csrf("/settings")
     for path, data in [
         ("/settings/keys", {"name": "Mine", "kind": "secret"}),

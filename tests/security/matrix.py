@@ -32,12 +32,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import update
 from starlette.routing import Mount, Route
 
 from codeqr.app import CodeQR
 from codeqr.conversion.client_endpoints import CLIENT_PATHS
 from codeqr.conversion.receiver import ROUTES as TRACK_ROUTES
+from codeqr.kit.clock import utcnow
+from codeqr.kit.ids import new_id
 from codeqr.stripe.receiver import APP_LIVE, APP_TEST, WORKSPACE_PREFIX
+from codeqr.workspace import members as team
+from codeqr.workspace import service as ws
+from codeqr.workspace.models import Membership, WorkspaceInvite
 
 from .world import (
     APP_TEST_WEBHOOK_SECRET,
@@ -186,7 +192,67 @@ def _fresh(world: World, ids: dict[str, str], fresh: str | None) -> dict[str, st
         world.fresh_reward(world.a)
     elif fresh == "webhook":
         ids["webhookId"] = ids["webhook_id"] = world.fresh_webhook(world.a)
+    elif fresh == "invite":
+        ids["invite_id"] = fresh_invite(world)[0]
+    elif fresh == "member":
+        ids["user_id"] = fresh_member(world)
     return ids
+
+
+def fresh_invite(world: World, *, revoked: bool = False) -> tuple[str, str]:
+    """A new invitation to A (the open ones before it revoked, to stay under the bound):
+    its id and its link's token."""
+    secret = world.server.services.settings.secret()
+    with world.server.services.db.transaction() as session:
+        workspace = ws.get_workspace(session, world.a.slug)
+        session.execute(
+            update(WorkspaceInvite)
+            .where(WorkspaceInvite.workspace_id == workspace.id)
+            .values(revoked_at=utcnow())
+        )
+        owner = ws.get_user_by_email(session, world.a.email)
+        invite = team.create_invite(session, workspace, owner, "viewer")
+        if revoked:
+            invite.revoked_at = utcnow()
+        return invite.id, team.invite_token(secret, invite)
+
+
+def fresh_member(world: World) -> str:
+    """A new user who is a member of A: their id."""
+    with world.server.services.db.transaction() as session:
+        workspace = ws.get_workspace(session, world.a.slug)
+        user = ws.create_user(session, f"m{next(_serial)}-{new_id('x')}@example.com", PASSWORD)
+        session.add(Membership(user_id=user.id, workspace_id=workspace.id, role="member"))
+        return user.id
+
+
+def invite_link(method: str, suffix: str = "") -> Build:
+    """The invitation link's pages. own: A's owner (already a member) with a working token;
+    other: B's owner with a revoked one (a working one would make B a member of A); none: no
+    session with a working token; csrf: A's owner, or the sign-up form, with a forged token."""
+
+    def build(world: World, caller: str) -> Call:
+        token = fresh_invite(world, revoked=caller == OTHER)[1]
+        path = f"/app/invite/{token}{suffix}"
+        headers: dict[str, str] = {}
+        csrf = ""
+        if suffix == "/signup":  # signed out: the pre-session nonce and its form token
+            if caller != NONE:
+                nonce, csrf = world.login_form()
+                headers["Cookie"] = nonce
+            data = {"email": f"joiner{next(_serial)}-{new_id('x')}@example.com"}
+            data["password"] = PASSWORD
+        else:
+            data = {}
+            if caller != NONE:
+                cookie, csrf = world.session(world.b if caller == OTHER else world.a)
+                headers["Cookie"] = cookie
+        if method == "GET":
+            return Call(method, path, headers=headers)
+        data["csrf_token"] = FORGED_CSRF if caller == CSRF else csrf
+        return Call(method, path, data=data, headers=headers)
+
+    return build
 
 
 def _fill(value: Any, ids: Mapping[str, str]) -> Any:
@@ -1290,6 +1356,95 @@ ROWS: list[Row] = [
         DASH + "/settings/stripe/disconnect",
         FORM,
         page("POST", DASH + "/settings/stripe/disconnect"),
+    ),
+    Row("GET", DASH + "/settings/keys", PAGE, page("GET", DASH + "/settings/keys")),
+    Row("GET", DASH + "/settings/domains", PAGE, page("GET", DASH + "/settings/domains")),
+    Row("GET", DASH + "/settings/stripe", PAGE, page("GET", DASH + "/settings/stripe")),
+    Row("GET", DASH + "/settings/usage", PAGE, page("GET", DASH + "/settings/usage")),
+    Row("GET", DASH + "/settings/members", PAGE, page("GET", DASH + "/settings/members")),
+    Row(
+        "POST",
+        DASH + "/settings/general",
+        FORM,  # A's name and slug, saved as they are
+        page(
+            "POST",
+            DASH + "/settings/general",
+            form=lambda w: {"ws_name": w.a.name, "ws_slug": "{slug}"},
+        ),
+    ),
+    Row(
+        "POST",
+        DASH + "/settings/workspaces",
+        FORM,  # own: a new workspace of A's owner, which no other cell names
+        page(
+            "POST",
+            DASH + "/settings/workspaces",
+            form=lambda w: {"new_ws_name": "Matrix", "new_ws_slug": f"matrix-{next(_serial)}"},
+        ),
+    ),
+    Row(
+        "POST",
+        DASH + "/settings/members/invite",
+        FORM,
+        page("POST", DASH + "/settings/members/invite", form={"role": "viewer"}),
+    ),
+    Row(
+        "POST",
+        DASH + "/settings/members/invites/{invite_id}/revoke",
+        {**FORM, CROSS: 404},
+        page("POST", DASH + "/settings/members/invites/{invite_id}/revoke", fresh="invite"),
+    ),
+    Row(
+        "POST",
+        DASH + "/settings/members/{user_id}/role",
+        {**FORM, CROSS: 404},
+        page(
+            "POST",
+            DASH + "/settings/members/{user_id}/role",
+            form={"role": "viewer"},
+            fresh="member",
+        ),
+    ),
+    Row(
+        "POST",
+        DASH + "/settings/members/{user_id}/remove",
+        {**FORM, CROSS: 404},
+        page("POST", DASH + "/settings/members/{user_id}/remove", fresh="member"),
+    ),
+    # The invitation link's page shows the invited workspace's name to whoever holds a
+    # working link: it is public to them by design (other holds a revoked one: 404).
+    Row(
+        "GET",
+        "/app/invite/{token}",
+        {OWN: 200, OTHER: 404, NONE: 200},
+        invite_link("GET"),
+        public=True,
+    ),
+    Row(
+        "POST",
+        "/app/invite/{token}",
+        {OWN: 303, OTHER: 404, NONE: 303, CSRF: 403},
+        invite_link("POST"),
+    ),
+    Row(
+        "POST",
+        "/app/invite/{token}/signup",
+        # own: a new account joins A; none: no sign-in nonce, so the form is refused
+        {OWN: 303, OTHER: 404, NONE: 403, CSRF: 403},
+        invite_link("POST", "/signup"),
+        public=True,
+    ),
+    Row(
+        "POST",
+        DASH + "/links/bulk",
+        {**FORM, CROSS: 404},
+        page(
+            "POST",
+            DASH + "/links/bulk",
+            form={"action": "archive", "ids": "{link_id}"},
+            fresh="link",
+            probe=LINK,
+        ),
     ),
     Row(
         "POST",

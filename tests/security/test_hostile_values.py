@@ -369,6 +369,90 @@ CASES = [
         headers=_session_form,
     ),
     Hostile(
+        "links list filters with a NUL, no UTF-8 and past 64 bits",
+        "GET",
+        lambda w: f"/dashboard/{w.a.slug}/links",
+        lambda w: {"q": "a\x00", "tag": "\u00ff" * 40, "domain": "%", "days": HUGE},
+        headers=_session,
+    ),
+    Hostile(
+        "links list with a NUL in the tag filter",
+        "GET",
+        lambda w: f"/dashboard/{w.a.slug}/links",
+        lambda w: {"tag": "t\x00", "sort": "clicks", "conversion": "on"},
+        headers=_session,
+    ),
+    Hostile(
+        "bulk action on 101 ids with a NUL and no UTF-8",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/links/bulk",
+        body=lambda w: (
+            _form({"action": "delete"})(w) + b"".join(b"&ids=lnk_%00%ff" for _ in range(101))
+        ),
+        headers=_session_form,
+    ),
+    Hostile(
+        "bulk tag with a NUL on an id with a NUL",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/links/bulk",
+        body=_form({"action": "tag", "tag_name": "a\x00b", "ids": "x\x00"}),
+        headers=_session_form,
+    ),
+    Hostile(
+        "bulk tag with a NUL on A's link",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/links/bulk",
+        body=lambda w: _form({"action": "tag", "tag_name": "a\x00b", "ids": w.a.link_id})(w),
+        headers=_session_form,
+    ),
+    Hostile(
+        "workspace renamed to a NUL with a slug of no UTF-8",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/settings/general",
+        body=lambda w: b"csrf_token=" + _form_session(w)[1].encode() + b"&ws_name=%00&ws_slug=%ff",
+        headers=_session_form,
+    ),
+    Hostile(
+        "new workspace named with a NUL",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/settings/workspaces",
+        body=_form({"new_ws_name": "a\x00", "new_ws_slug": "nul-name"}),
+        headers=_session_form,
+    ),
+    Hostile(
+        "invitation with a role of NUL",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/settings/members/invite",
+        body=_form({"role": "owner\x00"}),
+        headers=_session_form,
+    ),
+    Hostile(
+        "member role change naming a user id with a NUL",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/settings/members/u%00x/role",
+        body=_form({"role": "viewer"}),
+        headers=_session_form,
+    ),
+    Hostile(
+        "invitation revoked by an id with a NUL",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/settings/members/invites/i%00%ff/revoke",
+        body=_form({}),
+        headers=_session_form,
+    ),
+    Hostile(
+        "invitation link of garbage",
+        "GET",
+        lambda w: "/app/invite/" + "%ff" * 150,
+    ),
+    Hostile(
+        "invitation sign-up of garbage with a NUL email",
+        "POST",
+        lambda w: "/app/invite/" + "A" * 300 + "/signup",
+        body=lambda w: b"email=a%00@example.com&password=%00%00%00%00%00%00%00%00&csrf_token=x",
+        headers=lambda w: {"Content-Type": "application/x-www-form-urlencoded"},
+    ),
+    Hostile(
         "signed Stripe event 5,000 levels deep",
         "POST",
         lambda w: WEBHOOK.format(w.a.workspace_id),
@@ -390,6 +474,6 @@ def test_no_server_error(live: LiveServer, world: World, case: Hostile) -> None:
         )
     assert answer.status_code < 500, f"{case.name}: {answer.status_code} {answer.text[:300]}"
     assert "This form has expired" not in answer.text, case.name  # the form was read
-    pages = ("/dashboard/", "/app/partners/")
+    pages = ("/dashboard/", "/app/partners/", "/app/invite/")
     if answer.status_code >= 400 and not case.path(world).startswith(pages):
         assert set(answer.json()["error"]) == {"code", "message", "doc_url"}, answer.text

@@ -22,7 +22,7 @@ from codeqr.dashboard import access
 from codeqr.dashboard.access import Member
 from codeqr.dashboard.pages import render
 from codeqr.kit.errors import NotFound
-from codeqr.workspace.models import Workspace
+from codeqr.workspace.models import Role, Workspace
 
 
 class PageError(Exception):
@@ -106,6 +106,19 @@ def write_page(slug: Slug, session: SessionDep, signed_in: CsrfDep) -> Page:
     return page
 
 
+def owner_page(slug: Slug, session: SessionDep, signed_in: CsrfDep) -> Page:
+    """A form post (CSRF checked) by an owner: members, invitations, name and slug."""
+    page = _page(session, signed_in, slug)
+    if page.member.role != Role.owner.value:
+        raise PageError(
+            403,
+            "Owners only",
+            "Only an owner of this workspace can change its members, invitations, name or "
+            "slug. Ask one of its owners.",
+        )
+    return page
+
+
 def account_page(slug: Slug, session: SessionDep, signed_in: CsrfDep) -> Page:
     """A form post (CSRF checked) about the signed-in user's own account: any role."""
     return _page(session, signed_in, slug)
@@ -119,6 +132,7 @@ def data_member(slug: Slug, session: SessionDep, signed_in: SignedInDep) -> Memb
 ViewDep = Annotated[Page, Depends(view_page)]
 WriteDep = Annotated[Page, Depends(write_page)]
 AccountDep = Annotated[Page, Depends(account_page)]
+OwnerDep = Annotated[Page, Depends(owner_page)]
 DataDep = Annotated[Member, Depends(data_member)]
 
 

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 from codeqr.customer import service as customers
 from codeqr.customer.schemas import CustomerFilters, CustomerOut
 from codeqr.link.models import Domain, Link
-from codeqr.link.schemas import LinkFilters, LinkOut
 from codeqr.link.service import LinkService
 from codeqr.stripe import service as stripe_connection
 from codeqr.stripe.models import StripeIntegration
@@ -37,19 +36,6 @@ class Paged:
     def has_previous(self) -> bool:
         """Whether there is a page before this one."""
         return self.page > 1
-
-
-def links_page(
-    session: Session, links: LinkService, workspace: Workspace, search: str, page: int
-) -> Paged:
-    """A page of the workspace's links, newest first, matching ``search`` (key, URL or
-    title); each with its counters."""
-    filters = LinkFilters(search=search or None, show_archived=True)
-    found = links.find(session, workspace, filters, page=page, page_size=PAGE_SIZE)
-    total = links.count(session, workspace, filters)
-    assert isinstance(total, int)
-    rows: list[LinkOut] = links.out_many(session, list(found))
-    return Paged(rows, page, page * PAGE_SIZE < total, search, total)
 
 
 def domains_of(session: Session, links: LinkService, workspace: Workspace) -> list[str]:

@@ -83,6 +83,28 @@ class Membership(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class WorkspaceInvite(Base):
+    """An invitation to join a workspace with a role, handed over as a signed link.
+
+    The link carries only this row's id, signed with the instance secret; the row says
+    whether it still works (not expired, not revoked, not yet used): one person joins with it.
+    """
+
+    __tablename__ = "workspace_invites"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(10))
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    accepted_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
 class ApiKey(Base):
     """A secret (``cq_…``) or publishable (``cq_pk_…``) key; only its SHA-256 is kept."""
 

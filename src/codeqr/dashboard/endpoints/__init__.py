@@ -11,6 +11,7 @@ from codeqr.dashboard.endpoints import (
     events,
     home,
     links,
+    members,
     program,
     settings,
     webhooks,
@@ -18,7 +19,17 @@ from codeqr.dashboard.endpoints import (
 from codeqr.dashboard.static import static_app
 
 router = APIRouter(include_in_schema=False)
-for module in (home, links, analytics, events, customers, program, webhooks, settings):
+for module in (
+    home,
+    links,
+    analytics,
+    events,
+    customers,
+    program,
+    webhooks,
+    settings,
+    members,
+):
     router.include_router(module.router)
 
 

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Form, Path, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import StringConstraints
 
 from codeqr.analytics.timeframe import Interval
 from codeqr.api.deps import ServicesDep, SessionDep
-from codeqr.dashboard import forms, link_view
+from codeqr.dashboard import forms, link_list, link_view
 from codeqr.dashboard import service as views
-from codeqr.dashboard.deps import Page, ViewDep, WriteDep, not_found
+from codeqr.dashboard.deps import Page, PageError, ViewDep, WriteDep, not_found
 from codeqr.dashboard.endpoints.analytics import INTERVALS
 from codeqr.dashboard.forms import FormErrors, LinkForm
+from codeqr.dashboard.link_list import BulkAction, Conversion, ListQuery, Sort
 from codeqr.dashboard.pages import render
-from codeqr.kit.errors import CodeQRError
+from codeqr.kit.errors import CodeQRError, NotFound
 from codeqr.link.models import Link
+from codeqr.link.service import MAX_BULK
 from codeqr.qr import render as qr
 from codeqr.services import Services
 
@@ -27,6 +31,10 @@ _DONE = {
     "created": "Link created.",
     "saved": "Changes saved.",
     "deleted": "Link deleted. Its past clicks stay in analytics.",
+    "bulk-archive": "Links archived.",
+    "bulk-unarchive": "Links restored from the archive.",
+    "bulk-delete": "Links deleted. Their past clicks stay in analytics.",
+    "bulk-tag": "Tag added to the links.",
 }
 _FIELDS = set(forms.LINK_TEXT_FIELDS) | {"track_conversion"}
 COLOUR = "^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
@@ -94,12 +102,66 @@ def list_links(
     session: SessionDep,
     services: ServicesDep,
     q: Annotated[str, Query(max_length=200)] = "",
+    sort: Annotated[Sort, Query()] = Sort.created,
+    tag: Annotated[str, Query(max_length=40)] = "",
+    domain: Annotated[str, Query(max_length=190)] = "",
+    conversion: Annotated[Conversion, Query()] = Conversion.any,
+    days: Annotated[int, Query(ge=7, le=30)] = 30,
     page_number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
     done: Annotated[str, Query(max_length=20)] = "",
 ) -> HTMLResponse:
-    """The workspace's links, newest first, with clicks, leads, sales and revenue."""
-    found = views.links_page(session, services.links, page.workspace, q.strip(), page_number)
+    """The workspace's links (newest first, or by clicks, last click or revenue), filtered
+    by search, tag, domain and conversion tracking, each with a sparkline of its clicks."""
+    if "\x00" in q + tag + domain:
+        raise PageError(400, "Bad filter", "A filter cannot contain a NUL character.")
+    query = ListQuery(
+        search=q.strip(),
+        sort=sort,
+        tag=tag.strip(),
+        domain=domain.strip().lower(),
+        conversion=conversion,
+        days=7 if days < 30 else 30,
+        page=page_number,
+    )
+    found = link_list.links_list(session, services.links, page.workspace, query)
     return render("links.html", **page.context("links", links=found, notice=_DONE.get(done)))
+
+
+@router.post("/bulk", response_model=None)
+def bulk_links(
+    page: WriteDep,
+    session: SessionDep,
+    services: ServicesDep,
+    action: Annotated[BulkAction, Form()],
+    ids: Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Form()] = [],  # noqa: B006
+    tag_name: Annotated[str, Form(max_length=200)] = "",
+    back: Annotated[str, Form(max_length=2_000)] = "",
+) -> Response:
+    """Archive, unarchive, delete or tag the selected links: every one of them, or (when one
+    is refused) none. At most ``MAX_BULK`` ids in one post."""
+    if len(ids) > MAX_BULK:
+        raise PageError(
+            400, "Too many links", f"Select at most {MAX_BULK} links for one bulk action."
+        )
+    try:
+        count = link_list.bulk(session, services.links, page.workspace, action, ids, tag_name)
+    except CodeQRError as exc:
+        session.rollback()  # all or nothing
+        status = 404 if isinstance(exc, NotFound) else 400
+        raise PageError(status, "Nothing was changed", exc.message) from exc
+    done = f"bulk-{action.value}"
+    back_query = _safe_back(back)
+    sep = "&" if back_query else ""
+    return RedirectResponse(
+        f"/dashboard/{page.slug}/links?{back_query}{sep}done={done}&n={count}", 303
+    )
+
+
+def _safe_back(back: str) -> str:
+    """The list's own query string to return to, rebuilt from the parameters it knows."""
+    allowed = ("q", "sort", "tag", "domain", "conversion", "days", "page")
+    pairs = [(k, v) for k, v in parse_qsl(back.lstrip("?"))[:20] if k in allowed and len(v) < 200]
+    return urlencode(pairs)
 
 
 @router.get("/new", response_class=HTMLResponse)

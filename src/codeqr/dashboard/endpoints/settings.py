@@ -1,5 +1,5 @@
-"""Settings: API and publishable keys, custom domains, allowed hostnames, client sales,
-reporting currency, plan, Stripe.
+"""Settings, in tabs: General (name, slug, currency, hostnames, client sales, password, a
+new workspace), Domains, API keys, Members (see ``members``), Stripe and Usage.
 
 Every change is a CSRF-checked form post by an owner or member; a refused value comes back
 next to its field in words that say what to do.
@@ -19,15 +19,17 @@ from codeqr.auth import service as auth
 from codeqr.auth.deps import secure_cookies
 from codeqr.conversion import flows
 from codeqr.dashboard import service as views
-from codeqr.dashboard.deps import AccountDep, Page, ViewDep, WriteDep
+from codeqr.dashboard import usage
+from codeqr.dashboard.deps import AccountDep, OwnerDep, Page, ViewDep, WriteDep
 from codeqr.dashboard.pages import render
 from codeqr.domain.schemas import SLUG_MAX, URL_MAX, DomainCreate
 from codeqr.kit.errors import CodeQRError
 from codeqr.money.currency import parse_major
 from codeqr.services import Services
 from codeqr.stripe import service as stripe_connection
+from codeqr.workspace import members as team
 from codeqr.workspace import service as workspaces
-from codeqr.workspace.models import ApiKey, KeyKind
+from codeqr.workspace.models import ApiKey, KeyKind, Role
 
 router = APIRouter(prefix="/dashboard/{slug}/settings", include_in_schema=False)
 Text = Annotated[str, Form(max_length=5_000)]
@@ -38,6 +40,7 @@ Text = Annotated[str, Form(max_length=5_000)]
 NEW_KEY_COOKIE = "cq_new_key"
 NEW_KEY_AGE_S = 300
 _DONE = {
+    "general": "Workspace saved.",
     "revoked": "Key revoked. Requests made with it are refused from now on.",
     "domains": "Domain added. Set its DNS record below; its links work once it points here.",
     "domains-off": "Domain deleted, with its links.",
@@ -49,6 +52,31 @@ _DONE = {
     "password": "Password changed. Your other sign-ins were signed out.",
 }
 Password = Annotated[str, Form(max_length=auth.MAX_PASSWORD)]
+TABS = (
+    ("general", "General", ""),
+    ("domains", "Domains", "/domains"),
+    ("keys", "API keys", "/keys"),
+    ("members", "Members", "/members"),
+    ("stripe", "Stripe", "/stripe"),
+    ("usage", "Usage", "/usage"),
+)
+_TAB_PATH = {name: path for name, _, path in TABS}
+# Which tab a notice or a refused field belongs to (the rest are on General).
+_TAB_OF = {
+    "revoked": "keys",
+    "key_name": "keys",
+    "pk_name": "keys",
+    "domains": "domains",
+    "domains-off": "domains",
+    "domain_slug": "domains",
+    "not_found_url": "domains",
+    "stripe": "stripe",
+    "stripe-off": "stripe",
+    "account_id": "stripe",
+    "webhook_secret": "stripe",
+    "test_webhook_secret": "stripe",
+    "api_key": "stripe",
+}
 
 
 def _page(
@@ -56,6 +84,7 @@ def _page(
     services: Services,
     page: Page,
     *,
+    tab: str = "general",
     status: int = 200,
     notice: str | None = None,
     errors: dict[str, str] | None = None,
@@ -63,38 +92,82 @@ def _page(
     created: Any = None,
 ) -> HTMLResponse:
     view = views.settings_view(session, services.links.ctx.public_url, page.workspace)
-    domains = [
-        (domain, services.domains.dns_record(domain))
-        for domain in services.domains.all_of(session, page.workspace)
-    ]
+    domains = []
+    if tab == "domains":
+        domains = [
+            (domain, services.domains.dns_record(domain))
+            for domain in services.domains.all_of(session, page.workspace)
+        ]
+    extra: dict[str, Any] = {}
+    if tab == "members":
+        extra = members_view(session, services, page)
+    elif tab == "usage":
+        extra = {"usage": usage.of(session, page.workspace, page.member.plan)}
     return render(
         "settings.html",
         status=status,
         **page.context(
             "settings",
+            tab=tab,
+            tabs=TABS,
             view=view,
             domains=domains,
             notice=notice,
             errors=errors or {},
             values=values or {},
             created=created,
+            **extra,
         ),
     )
 
 
+def members_view(session: Session, services: Services, page: Page) -> dict[str, Any]:
+    """The members tab: the members, and (for owners) the open invitations with their links."""
+    invites: list[tuple[Any, str]] = []
+    if page.member.role == Role.owner.value:
+        secret = services.settings.secret()
+        base = services.links.ctx.public_url.rstrip("/")
+        invites = [
+            (invite, f"{base}/app/invite/{team.invite_token(secret, invite)}")
+            for invite in team.pending_invites(session, page.workspace)
+        ]
+    return {
+        "members": team.members(session, page.workspace),
+        "invites": invites,
+        "roles": team.ROLES,
+        "max_invites": team.MAX_PENDING_INVITES,
+        "invite_days": team.INVITE_DAYS,
+    }
+
+
 def _refused(
-    session: Session, services: Services, page: Page, field: str, exc: CodeQRError, **values: str
+    session: Session,
+    services: Services,
+    page: Page,
+    field: str,
+    exc: CodeQRError,
+    tab: str | None = None,
+    **values: str,
 ) -> HTMLResponse:
     session.rollback()  # nothing of the refused change stays
     message = exc.message
     head, sep, rest = message.partition(": ")
     if sep and " " not in head:
         message = rest[:1].upper() + rest[1:]
-    return _page(session, services, page, status=400, errors={field: message}, values=values)
+    return _page(
+        session,
+        services,
+        page,
+        tab=tab or _TAB_OF.get(field, "general"),
+        status=400,
+        errors={field: message},
+        values=values,
+    )
 
 
 def _done(page: Page, what: str) -> RedirectResponse:
-    return RedirectResponse(f"/dashboard/{page.slug}/settings?done={what}#{what}", 303)
+    path = _TAB_PATH[_TAB_OF.get(what, "general")]
+    return RedirectResponse(f"/dashboard/{page.slug}/settings{path}?done={what}#{what}", 303)
 
 
 def _new_keys(services: Services) -> URLSafeTimedSerializer:
@@ -124,23 +197,99 @@ def _created_key(
     return workspaces.CreatedKey(key=key, token=str(data.get("token", "")))
 
 
+Done = Annotated[str, Query(max_length=20)]
+
+
 @router.get("", response_class=HTMLResponse)
 def settings_page(
-    request: Request,
-    page: ViewDep,
-    session: SessionDep,
-    services: ServicesDep,
-    done: Annotated[str, Query(max_length=20)] = "",
+    page: ViewDep, session: SessionDep, services: ServicesDep, done: Done = ""
 ) -> HTMLResponse:
-    """Keys, custom domains, tracking hostnames, currency, plan and the Stripe connection;
-    a key just created is shown this once."""
+    """General: the workspace's name and slug, currency, tracking hostnames, client sales,
+    your password, and a new workspace."""
+    return _page(session, services, page, notice=_DONE.get(done))
+
+
+@router.get("/keys", response_class=HTMLResponse)
+def keys_page(
+    request: Request, page: ViewDep, session: SessionDep, services: ServicesDep, done: Done = ""
+) -> HTMLResponse:
+    """Secret and publishable keys; a key just created is shown this once."""
     created = _created_key(request, session, services, page)
-    response = _page(session, services, page, notice=_DONE.get(done), created=created)
+    response = _page(session, services, page, tab="keys", notice=_DONE.get(done), created=created)
     if NEW_KEY_COOKIE in request.cookies:
         response.delete_cookie(
             NEW_KEY_COOKIE, path=_settings_path(page), httponly=True, samesite="lax"
         )
     return response
+
+
+@router.get("/domains", response_class=HTMLResponse)
+def domains_page(
+    page: ViewDep, session: SessionDep, services: ServicesDep, done: Done = ""
+) -> HTMLResponse:
+    """Custom domains with the DNS record each needs."""
+    return _page(session, services, page, tab="domains", notice=_DONE.get(done))
+
+
+@router.get("/stripe", response_class=HTMLResponse)
+def stripe_page(
+    page: ViewDep, session: SessionDep, services: ServicesDep, done: Done = ""
+) -> HTMLResponse:
+    """The Stripe connection and its webhook URL."""
+    return _page(session, services, page, tab="stripe", notice=_DONE.get(done))
+
+
+@router.get("/usage", response_class=HTMLResponse)
+def usage_page(page: ViewDep, session: SessionDep, services: ServicesDep) -> HTMLResponse:
+    """This month's use of the plan's limits, and the plan."""
+    return _page(session, services, page, tab="usage")
+
+
+@router.post("/general", response_model=None)
+def save_general(
+    page: OwnerDep,
+    session: SessionDep,
+    services: ServicesDep,
+    ws_name: Annotated[str, Form(max_length=500)] = "",
+    ws_slug: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Rename the workspace, and change its slug (the first segment of its dashboard URLs)
+    unless partner portal links already use it."""
+    values = {"ws_name": ws_name, "ws_slug": ws_slug}
+    name = ws_name
+    new_slug = ws_slug.strip().lower()
+    try:
+        if new_slug != page.workspace.slug and team.slug_in_use_outside(session, page.workspace):
+            raise CodeQRError(
+                "slug: partners were invited to this workspace's portal, whose links hold the "
+                "slug; it cannot change any more."
+            )
+        name = team.check_name(name)
+        workspaces.update_workspace(session, page.workspace, name=name, slug=new_slug)
+    except CodeQRError as exc:
+        field = "ws_slug" if exc.message.startswith(("slug", "The slug")) else "ws_name"
+        return _refused(session, services, page, field, exc, **values)
+    return RedirectResponse(f"/dashboard/{page.workspace.slug}/settings?done=general", 303)
+
+
+@router.post("/workspaces", response_model=None)
+def create_workspace(
+    page: AccountDep,
+    session: SessionDep,
+    services: ServicesDep,
+    new_ws_name: Annotated[str, Form(max_length=500)] = "",
+    new_ws_slug: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """A new workspace owned by the signed-in user, on the instance's default plan."""
+    values = {"new_ws_name": new_ws_name, "new_ws_slug": new_ws_slug}
+    try:
+        created = team.new_workspace(
+            session, page.signed_in.user, new_ws_name, new_ws_slug, services.settings.default_plan
+        )
+    except CodeQRError as exc:
+        field = "new_ws_slug" if exc.message.startswith(("slug", "The slug")) else "new_ws_name"
+        return _refused(session, services, page, field, exc, **values)
+    return RedirectResponse(f"/dashboard/{created.slug}/links", 303)
 
 
 @router.post("/keys", response_model=None)
@@ -160,6 +309,7 @@ def create_key(
             session,
             services,
             page,
+            tab="keys",
             status=400,
             errors={field: "Give the key a name, e.g. “Production server”, to recognise it later."},
         )
@@ -169,7 +319,7 @@ def create_key(
     value = _new_keys(services).dumps(
         {"session": page.signed_in.session_id, "key": created.key.id, "token": created.token}
     )
-    response = RedirectResponse(f"{_settings_path(page)}#created-key", 303)
+    response = RedirectResponse(f"{_settings_path(page)}/keys#created-key", 303)
     response.set_cookie(
         NEW_KEY_COOKIE,
         value,

@@ -120,3 +120,33 @@
     }
   });
 })();
+
+/* Bulk selection of the links list (s26-links-settings). */
+(function () {
+  "use strict";
+  var form = document.getElementById("bulk-form");
+  if (!form) { return; }
+  var all = document.querySelector("[data-bulk-all]");
+  var count = form.querySelector("[data-bulk-count]");
+  var idle = count ? count.textContent : "";
+  function picks() { return document.querySelectorAll("[data-bulk-pick]"); }
+  function update() {
+    var n = 0;
+    picks().forEach(function (box) { if (box.checked) { n += 1; } });
+    if (count) { count.textContent = n ? n + " selected" : idle; }
+    if (all) { all.checked = n > 0 && n === picks().length; }
+  }
+  if (all) {
+    all.addEventListener("change", function () {
+      picks().forEach(function (box) { box.checked = all.checked; });
+      update();
+    });
+  }
+  picks().forEach(function (box) { box.addEventListener("change", update); });
+  form.addEventListener("submit", function (event) {
+    var action = form.querySelector("[name=action]");
+    if (action && action.value === "delete" && !window.confirm(form.getAttribute("data-confirm-delete"))) {
+      event.preventDefault();
+    }
+  });
+})();
