@@ -142,8 +142,8 @@ def test_a_new_users_first_ten_minutes(
     expect(page.locator("#funnel-table tbody tr").nth(1)).to_contain_text("0")
     steps.shot(page, "analytics-click")
 
-    # 7. A secret key from Settings; the shop's server tracks a lead and a sale with it.
-    page.goto(base + "/settings")
+    # 7. A secret key from Settings › API keys; the shop's server tracks a lead and a sale with it.
+    page.goto(base + "/settings/keys")
     page.fill("#f-key_name", "Shop server")
     page.locator("form:has(#f-key_name) button[type=submit]").click()
     token = page.locator("#new-token").inner_text()
@@ -191,7 +191,7 @@ def test_a_new_users_first_ten_minutes(
     steps.shot(page, "analytics-revenue")
 
     # 9. A custom domain, and a link on it that redirects when asked for by that host.
-    page.goto(base + "/settings")
+    page.goto(base + "/settings/domains")
     page.fill("#f-domain_slug", DOMAIN)
     page.click("button:has-text('Add domain')")
     expect(page.locator(f'[data-domain="{DOMAIN}"]')).to_be_visible()
