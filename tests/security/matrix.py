@@ -1225,6 +1225,8 @@ ROWS: list[Row] = [
     ),
     Row("GET", DASH + "/events", PAGE, page("GET", DASH + "/events")),
     Row("GET", DASH + "/customers", PAGE, page("GET", DASH + "/customers")),
+    Row("GET", DASH + "/events.csv", PAGE, page("GET", DASH + "/events.csv")),
+    Row("GET", DASH + "/customers.csv", PAGE, page("GET", DASH + "/customers.csv")),
     Row("GET", DASH + "/settings", PAGE, page("GET", DASH + "/settings")),
     Row(
         "POST",

@@ -271,6 +271,20 @@ CASES = [
         headers=_session,
     ),
     Hostile(
+        "dashboard events CSV from year 1 to 9999, every type",
+        "GET",
+        lambda w: f"/dashboard/{w.a.slug}/events.csv",
+        lambda w: {"start": "0001-01-01", "end": "9999-12-31", "event": "sales\x00"},
+        headers=_session,
+    ),
+    Hostile(
+        "dashboard customers CSV with a hostile search",
+        "GET",
+        lambda w: f"/dashboard/{w.a.slug}/customers.csv",
+        lambda w: {"q": "%\x00' OR 1=1 --" + "x" * 5000},
+        headers=_session,
+    ),
+    Hostile(
         "dashboard breakdown CSV to the calendar's end",
         "GET",
         lambda w: f"/dashboard/{w.a.slug}/analytics/data",

@@ -167,13 +167,8 @@ def analytics_data(
             session, ctx, member.workspace, query, part, services.reader, limit=MAX_ROWS
         )
         name = f"codeqr-{member.workspace.slug}-{part}-{query.interval or 'range'}.csv"
-        return Response(
-            csv_export.breakdown_csv(part, found["rows"], member.workspace.currency),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="{name}"',
-                "Cache-Control": "no-store",
-            },
+        return csv_export.download(
+            csv_export.breakdown_csv(part, found["rows"], member.workspace.currency), name
         )
     data: dict[str, Any] = charts.overview(
         session, ctx, member.workspace, query, part, services.reader, rows
