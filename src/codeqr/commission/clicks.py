@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from codeqr.commission.models import CommissionStatus, CommissionType
 from codeqr.events.store import Click
-from codeqr.kit.ids import new_id
+from codeqr.kit.ids import sorted_id
 from codeqr.partner.models import EnrollmentStatus
 from codeqr.program.models import RewardEvent, RewardType
 
@@ -115,7 +115,7 @@ class ClickEarnings:
         # In one order everywhere, as the links' counters are (no deadlocks between batches).
         for (link_id, day), (count, first, last) in sorted(days.items()):
             _, workspace_id, program_id, partner_id, reward, currency = earners[link_id]
-            firsts[commission_id := new_id("cm")] = first
+            firsts[commission_id := sorted_id("cm")] = first
             rows.append(
                 (
                     commission_id,

@@ -23,7 +23,7 @@ from codeqr.commission.models import Commission, CommissionStatus, CommissionTyp
 from codeqr.events.models import lead_events
 from codeqr.kit.clock import from_ms, utcnow
 from codeqr.kit.hooks import notes
-from codeqr.kit.ids import new_id
+from codeqr.kit.ids import sorted_id
 from codeqr.kit.prepared import insert_unless_exists as prepared_insert_unless_exists
 from codeqr.kit.prepared import prepared
 from codeqr.link.models import Link
@@ -137,7 +137,7 @@ def _row(
     rate: int | None = None,
 ) -> dict[str, object]:
     return {
-        "id": new_id("cm"),
+        "id": sorted_id("cm"),
         "workspace_id": workspace_id,
         "program_id": earner.program_id,
         "partner_id": earner.partner_id,
@@ -318,7 +318,7 @@ def _claw_back(
     _claim(
         session,
         {
-            "id": new_id("cm"),
+            "id": sorted_id("cm"),
             "workspace_id": commission.workspace_id,
             "program_id": commission.program_id,
             "partner_id": commission.partner_id,

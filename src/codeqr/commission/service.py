@@ -27,7 +27,7 @@ from codeqr.customer.models import Customer
 from codeqr.kit.clock import iso, utcnow
 from codeqr.kit.errors import BadRequest, NotFound, Unprocessable
 from codeqr.kit.hooks import notes
-from codeqr.kit.ids import new_id
+from codeqr.kit.ids import sorted_id
 from codeqr.partner import service as partners
 from codeqr.partner.models import Enrollment, EnrollmentStatus, Partner
 from codeqr.partner.schemas import Selector
@@ -124,7 +124,7 @@ def create_custom(
         raise BadRequest(f"Partner {enrollment.partner_id} is banned.")
     at = _date(body.date)
     commission = Commission(
-        id=new_id("cm"),
+        id=sorted_id("cm"),
         workspace_id=workspace.id,
         program_id=program.id,
         partner_id=enrollment.partner_id,

@@ -83,6 +83,14 @@ def click_id(ms: int | None = None) -> str:
     return _time_prefix(ms) + _random.take(16 - _TIME_CHARS)
 
 
+def sorted_id(prefix: str, length: int = 24) -> str:
+    """An object id as ``new_id`` makes them whose first characters are the time (as a
+    click id's): rows of a busy table keyed by it are appended to its primary-key index
+    instead of written all over it (a commission's insert and commit took ~45 µs with
+    random ids against ~30 µs with these, in SQLite)."""
+    return f"{prefix}_{click_id()}{_random.take(length - 16)}"
+
+
 def click_ms(value: str) -> int | None:
     """The millisecond a click id was made at (its first 7 characters); ``None`` for an id
     not shaped as ``click_id`` makes them."""
