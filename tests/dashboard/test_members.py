@@ -12,6 +12,7 @@ from codeqr.kit.clock import utcnow
 from codeqr.kit.ids import new_id
 from codeqr.partner.models import Partner
 from codeqr.workspace import members as team
+from codeqr.workspace import service as ws
 from codeqr.workspace.models import Membership, Role, Workspace, WorkspaceInvite
 from tests.auth.helpers import csrf_of
 from tests.conftest import LiveServer
@@ -242,6 +243,16 @@ def test_renaming_a_workspace_and_its_slug(server: LiveServer) -> None:
         data={"csrf_token": token, "ws_name": "Acme Two", "ws_slug": new_slug},
     )
     assert renamed.status_code == 303
+    # The API keeps the same rule: the service refuses, whoever asks.
+    with server.services.db.transaction() as session:
+        workspace = session.get(Workspace, owner.account.workspace_id)
+        assert workspace is not None
+        key = ws.create_api_key(session, workspace, name="tests").token
+    api = server.client(key)
+    refused = api.patch(f"/api/workspaces/{new_slug}", json={"slug": "acme-again"})
+    assert refused.status_code == 409, refused.text
+    assert "cannot change any more" in refused.json()["error"]["message"]
+    assert api.get(f"/api/workspaces/{new_slug}").json()["slug"] == new_slug
 
 
 def test_creating_a_workspace(server: LiveServer) -> None:

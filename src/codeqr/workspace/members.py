@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from codeqr.kit.clock import utcnow
 from codeqr.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from codeqr.kit.ids import new_id
-from codeqr.partner.models import Partner
 from codeqr.workspace.models import Membership, Role, User, Workspace, WorkspaceInvite
 from codeqr.workspace.service import create_workspace
 
@@ -212,13 +211,6 @@ def remove(session: Session, workspace: Workspace, user_id: str) -> None:
         raise Forbidden("A workspace needs an owner: make someone else owner first.")
     session.delete(found)
     session.flush()
-
-
-def slug_in_use_outside(session: Session, workspace: Workspace) -> bool:
-    """Whether links handed to people outside the dashboard hold the slug: the partner
-    portal's (``/app/partners/{slug}``), once a partner was invited."""
-    found = session.scalar(select(Partner.id).where(Partner.workspace_id == workspace.id).limit(1))
-    return found is not None
 
 
 def check_name(name: str) -> str:

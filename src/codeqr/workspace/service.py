@@ -16,6 +16,7 @@ from codeqr.kit.ids import new_id
 from codeqr.kit.passwords import hash_password, hash_token
 from codeqr.money.bounds import REPORTING_AMOUNT_MAX
 from codeqr.money.currency import normalize_currency
+from codeqr.partner.models import Partner
 from codeqr.workspace.models import ApiKey, KeyKind, Membership, Plan, Role, User, Workspace
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$")
@@ -276,6 +277,13 @@ def set_client_sales(
     return workspace
 
 
+def slug_in_use_outside(session: Session, workspace: Workspace) -> bool:
+    """Whether links handed to people outside the dashboard hold the slug: the partner
+    portal's (``/app/partners/{slug}``), once a partner was invited."""
+    found = session.scalar(select(Partner.id).where(Partner.workspace_id == workspace.id).limit(1))
+    return found is not None
+
+
 def update_workspace(
     session: Session,
     workspace: Workspace,
@@ -305,6 +313,11 @@ def update_workspace(
         )
         if taken:
             raise Conflict(f"The slug {slug} is already in use.")
+        if slug != workspace.slug and slug_in_use_outside(session, workspace):
+            raise Conflict(
+                "slug: partners were invited to this workspace's portal, whose links hold the "
+                "slug; it cannot change any more."
+            )
     code = normalize_currency(currency) if currency is not None else None
     hosts = clean_hostnames(allowed_hostnames) if allowed_hostnames is not None else None
     client_sales = check_client_sales(workspace, client_sales_enabled, client_sale_max)

@@ -259,11 +259,6 @@ def save_general(
     name = ws_name
     new_slug = ws_slug.strip().lower()
     try:
-        if new_slug != page.workspace.slug and team.slug_in_use_outside(session, page.workspace):
-            raise CodeQRError(
-                "slug: partners were invited to this workspace's portal, whose links hold the "
-                "slug; it cannot change any more."
-            )
         name = team.check_name(name)
         workspaces.update_workspace(session, page.workspace, name=name, slug=new_slug)
     except CodeQRError as exc:
