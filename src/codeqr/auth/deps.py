@@ -60,6 +60,23 @@ def secure_cookies(request: Request, services: Services) -> bool:
     return request.url.scheme == "https" or public.startswith("https://")
 
 
+LOGIN_COOKIE_AGE = 86_400
+"""How long a sign-in form's nonce cookie lives (the form's CSRF token is bound to it)."""
+
+
+def set_login_cookie(response: Response, nonce: str, request: Request, services: Services) -> None:
+    """Hand a sign-in form's nonce to the browser (every sign-in form: dashboard, portal,
+    invitation)."""
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=LOGIN_COOKIE_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request, services),
+    )
+
+
 def get_signed_in(request: Request, session: SessionDep, services: ServicesDep) -> SignedIn | None:
     """The session of the request's cookie, or ``None``."""
     token = request.cookies.get(SESSION_COOKIE, "")

@@ -16,6 +16,7 @@ from codeqr.auth.deps import (
     CsrfDep,
     MaybeSignedInDep,
     secure_cookies,
+    set_login_cookie,
 )
 from codeqr.auth.pages import render, templates
 from codeqr.kit.errors import RateLimited
@@ -23,7 +24,6 @@ from codeqr.services import Services
 
 router = APIRouter(tags=["auth"], include_in_schema=False)
 _pages = templates()
-LOGIN_COOKIE_AGE = 86_400
 WRONG_CREDENTIALS = "That email and password do not match an account."
 FORM_EXPIRED = "This sign-in form had expired. Please try again."
 
@@ -52,14 +52,7 @@ def _login_form(
         error=error,
     )
     if fresh:
-        response.set_cookie(
-            LOGIN_COOKIE,
-            nonce,
-            max_age=LOGIN_COOKIE_AGE,
-            httponly=True,
-            samesite="lax",
-            secure=secure_cookies(request, services),
-        )
+        set_login_cookie(response, nonce, request, services)
     return response
 
 

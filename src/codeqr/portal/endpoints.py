@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 
 from codeqr.api.deps import ServicesDep, SessionDep, client_ip
 from codeqr.auth.csrf import csrf_keys, new_nonce
-from codeqr.auth.deps import LOGIN_COOKIE, secure_cookies
-from codeqr.auth.endpoints import LOGIN_COOKIE_AGE
+from codeqr.auth.deps import LOGIN_COOKIE, secure_cookies, set_login_cookie
 from codeqr.auth.pages import render as render_card
 from codeqr.auth.pages import templates
 from codeqr.dashboard import pages as dashboard_pages
@@ -103,14 +102,7 @@ def _card_form(
     token = csrf_keys(services.settings.secret()).for_login(nonce)
     response = render_card(_cards, template, status=status, csrf_token=token, **context)
     if fresh:
-        response.set_cookie(
-            LOGIN_COOKIE,
-            nonce,
-            max_age=LOGIN_COOKIE_AGE,
-            httponly=True,
-            samesite="lax",
-            secure=secure_cookies(request, services),
-        )
+        set_login_cookie(response, nonce, request, services)
     return response
 
 

@@ -20,6 +20,7 @@ from codeqr.auth.deps import (
     CsrfDep,
     MaybeSignedInDep,
     secure_cookies,
+    set_login_cookie,
     sign_in_url,
 )
 from codeqr.dashboard.deps import OwnerDep, Page, PageError, ViewDep
@@ -36,7 +37,6 @@ BASE = "/dashboard/{slug}/settings/members"
 Id = Annotated[str, Path(max_length=64)]
 Token = Annotated[str, Path(max_length=512)]
 RoleField = Annotated[str, Form(max_length=20)]
-LOGIN_COOKIE_AGE = 86_400
 _DONE = {
     "invited": "Invitation created. Copy its link and send it to the person to invite.",
     "invite-off": "Invitation revoked: its link no longer works.",
@@ -170,14 +170,7 @@ def _invite_page(
         error=error,
     )
     if fresh:
-        response.set_cookie(
-            LOGIN_COOKIE,
-            nonce,
-            max_age=LOGIN_COOKIE_AGE,
-            httponly=True,
-            samesite="lax",
-            secure=secure_cookies(request, services),
-        )
+        set_login_cookie(response, nonce, request, services)
     return response
 
 
