@@ -402,11 +402,13 @@ def _fail_next_batch(store: SqlEventsStore, monkeypatch: pytest.MonkeyPatch) -> 
     real = store._insert
     statements: list[str] = []
 
-    def insert(handle: Any, clicks: Sequence[Click], *adopted: Sequence[Click]) -> None:
+    def insert(
+        handle: Any, clicks: Sequence[Click], *adopted: Sequence[Click], **options: bool
+    ) -> None:
         if clicks and not statements:
-            real(_FailOnCounter(handle, statements), clicks, *adopted)
+            real(_FailOnCounter(handle, statements), clicks, *adopted, **options)
             raise AssertionError("unreachable: the counter update raises")
-        real(handle, clicks, *adopted)
+        real(handle, clicks, *adopted, **options)
 
     monkeypatch.setattr(store, "_insert", insert)
     return statements

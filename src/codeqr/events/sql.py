@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import threading
@@ -101,6 +102,13 @@ class SqlEventsStore:
         cols = ", ".join(f'"{c}"' for c in _CLICK_COLUMNS)
         marks = ", ".join(placeholder for _ in _CLICK_COLUMNS)
         self._insert_clicks = f"INSERT INTO click_events ({cols}) VALUES ({marks})"
+        self._insert_json = (
+            f"INSERT INTO click_events ({cols}) SELECT {cols} "
+            "FROM json_populate_recordset(NULL::click_events, %s::json)"
+        )
+        """A batch's rows as one JSON parameter (PostgreSQL): psycopg's ``executemany`` adapts
+        and sends each row as a statement of its own, ~1.7 ms of the writer's CPU for 32 clicks
+        on this VM against ~0.4 ms for one ``json.dumps`` and one statement."""
         self._insert_rows: dict[int, str] = {}
         """Multi-row INSERTs by row count (SQLite)."""
         self._insert_unless_taken = self._insert_clicks + " ON CONFLICT (id) DO NOTHING"
@@ -254,7 +262,8 @@ class SqlEventsStore:
             return
 
         def write(cursor: Any) -> None:
-            self._insert(cursor, clicks)
+            # Without click rewards to look up, the commit rides the rows' round trip.
+            self._insert(cursor, clicks, commit=not earning)
             if earning:
                 self._earn(cursor, clicks, earning)
 
@@ -338,7 +347,7 @@ class SqlEventsStore:
                         inserted.append(click)
                     else:  # stored meanwhile by the process that handed it out
                         repeats[click.id] = (click.id, click.timestamp)
-            self._insert(cursor, fresh, inserted)
+            self._insert(cursor, fresh, inserted, commit=not earning)
             if earning:
                 self._earn(cursor, [*fresh, *inserted], earning)
             return repeats
@@ -388,15 +397,49 @@ class SqlEventsStore:
                 earlier.setdefault((ident, link_id), (click_id, ts))
         return earlier
 
-    def _insert(self, cursor: Any, clicks: Sequence[Click], inserted: Sequence[Click] = ()) -> None:
-        """Insert ``clicks`` and bump their links' counters, and those of ``inserted``."""
+    def _insert(
+        self,
+        cursor: Any,
+        clicks: Sequence[Click],
+        inserted: Sequence[Click] = (),
+        *,
+        commit: bool = False,
+    ) -> None:
+        """Insert ``clicks`` and bump their links' counters, and those of ``inserted``.
+
+        With ``commit`` (the last work of the transaction), PostgreSQL's ``COMMIT`` goes in
+        the same pipeline as the rows: one round trip a batch instead of two, and
+        ``_transaction``'s own commit finds nothing left to do.
+        """
         if not (clicks or inserted):
             return
+        after = self._after_rows(clicks, inserted)
+        if self.db.is_sqlite:
+            for start in range(0, len(clicks), _ROWS_PER_INSERT):
+                chunk = clicks[start : start + _ROWS_PER_INSERT]
+                cursor.execute(self._insert_statement(len(chunk)), list(chain.from_iterable(chunk)))
+            for statement, rows in after:
+                cursor.executemany(statement, rows)
+            return
+        # One round trip for the rows and the counters (psycopg's pipeline mode).
+        with cursor.connection.pipeline():
+            if clicks:
+                cursor.execute(self._insert_json, (_json_rows(clicks),))
+            for statement, rows in after:
+                cursor.executemany(statement, rows)
+            if commit:
+                cursor.connection.commit()
+
+    def _after_rows(
+        self, clicks: Sequence[Click], inserted: Sequence[Click] = ()
+    ) -> list[tuple[str, list[tuple[object, ...]]]]:
+        """What a batch writes after its rows, each statement with its parameter rows: the
+        links' counters, and the notes for ClickHouse and for ``link.clicked`` webhooks."""
         per_link = Counter(c.link_id for c in chain(clicks, inserted))
         last = {c.link_id: c.timestamp for c in clicks}  # in time order
         for click in inserted:  # adopted: older than the batch's own
             last[click.link_id] = max(last.get(click.link_id, 0), click.timestamp)
-        bumps: list[tuple[int, object, str]] = []
+        bumps: list[tuple[object, ...]] = []
         # In one order everywhere: two transactions (processes, or batches) that lock the
         # same links' rows in different orders would deadlock, and one would fail whole.
         for link_id, n in sorted(per_link.items()):
@@ -404,34 +447,17 @@ class SqlEventsStore:
             # SQLite keeps datetimes as text: bind them the way SQLAlchemy writes them.
             bound = when.strftime("%Y-%m-%d %H:%M:%S.%f") if self.db.is_sqlite else when
             bumps.append((n, bound, link_id))
-        note = None
+        after: list[tuple[str, list[tuple[object, ...]]]] = [(self._bump_link, bumps)]
         if self._note_clicks is not None:
             stored = list(chain(clicks, inserted))
             note = (" ".join(c.id for c in stored), min(c.timestamp for c in stored))
-        hooked = None
+            after.append((self._note_clicks, [note]))
         if self.webhook_clicks is not None:
             watched = self.webhook_clicks.wanted(chain(clicks, inserted))
             if watched:
                 hooked = (" ".join(c.id for c in watched), min(c.timestamp for c in watched))
-        if self.db.is_sqlite:
-            for start in range(0, len(clicks), _ROWS_PER_INSERT):
-                chunk = clicks[start : start + _ROWS_PER_INSERT]
-                cursor.execute(self._insert_statement(len(chunk)), list(chain.from_iterable(chunk)))
-            cursor.executemany(self._bump_link, bumps)
-            if note is not None:
-                cursor.execute(self._note_clicks, note)
-            if hooked is not None:
-                cursor.execute(self._note_webhook_clicks, hooked)
-            return
-        # One round trip for the rows and the counters (psycopg's pipeline mode).
-        with cursor.connection.pipeline():
-            if clicks:
-                cursor.executemany(self._insert_clicks, clicks)
-            cursor.executemany(self._bump_link, bumps)
-            if note is not None:
-                cursor.execute(self._note_clicks, note)
-            if hooked is not None:
-                cursor.execute(self._note_webhook_clicks, hooked)
+                after.append((self._note_webhook_clicks, [hooked]))
+        return after
 
     def _insert_statement(self, rows: int) -> str:
         statement = self._insert_rows.get(rows)
@@ -486,6 +512,15 @@ def _connection_lost(raw: Any) -> bool:
     """Whether a pooled DB-API connection is dead (psycopg marks it broken or closed)."""
     conn = raw.dbapi_connection
     return conn is None or bool(getattr(conn, "broken", False) or getattr(conn, "closed", False))
+
+
+def _json_rows(clicks: Sequence[Click]) -> str:
+    """Clicks as a JSON array of objects keyed by column, for ``json_populate_recordset``."""
+    return json.dumps(
+        [dict(zip(_CLICK_COLUMNS, click, strict=True)) for click in clicks],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
