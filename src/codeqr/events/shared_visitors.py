@@ -9,7 +9,9 @@ in flight are sent together in the next, as one call of a Lua script (``_CLAIMS`
 the ``SET`` of each. A round trip per claim cost ~40% of a redirect's time on PostgreSQL, and
 a pipeline of one ``SET`` per claim still spent most of the Redis client's time packing
 commands; one command a group also keeps Redis' load at a few hundred commands a second per
-process. Keys of a group may live in any slot: a single Redis (or a primary with replicas),
+process. The group travels as one space-separated argument and its answer as one string:
+the client packs and parses one value a group, not two per claim (keys and values hold no
+spaces). Keys of a group may live in any slot: a single Redis (or a primary with replicas),
 not Redis Cluster.
 
 Redis away never loses a click or fails a redirect: the click is counted with the database
@@ -33,15 +35,15 @@ PREFIX = "codeqr:visitor:"
 
 
 _CLAIMS = """
-local window = ARGV[#KEYS + 1]
 local earlier = {}
-for i, key in ipairs(KEYS) do
-  earlier[i] = redis.call('SET', key, ARGV[i], 'NX', 'PX', window, 'GET')
+for key, value in string.gmatch(ARGV[2], '(%S+) (%S+)') do
+  earlier[#earlier + 1] = redis.call('SET', key, value, 'NX', 'PX', ARGV[1], 'GET') or '-'
 end
-return earlier
+return table.concat(earlier, ' ')
 """
-"""Claims of a group in one command: for each key, ``SET NX PX GET`` (false: claimed now; else
-the earlier claim's value)."""
+"""Claims of a group in one command, ``ARGV[2]`` = ``"key value key value …"``: for each pair,
+``SET NX PX GET``. The answer has a word per claim: ``-`` when claimed now, else the earlier
+claim's value."""
 
 
 class VisitorsUnavailable(Exception):
@@ -64,7 +66,7 @@ class SharedVisitors:
         """Clicks found claimed by another process (or an earlier life of this one)."""
         self._logged_at = 0.0
         self._claims = self.client.register_script(_CLAIMS)
-        self._waiting: list[tuple[str, str, asyncio.Future[object]]] = []
+        self._waiting: list[tuple[str, asyncio.Future[object]]] = []
         self._sending = False
 
     async def claim(
@@ -74,17 +76,17 @@ class SharedVisitors:
         claimed for it); else ``(click id, first ms)`` of the earlier click. Raises
         ``VisitorsUnavailable`` when Redis cannot answer."""
         future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-        self._waiting.append((f"{PREFIX}{link_id}:{identity}", f"{click_id}:{now_ms}", future))
+        self._waiting.append((f"{PREFIX}{link_id}:{identity} {click_id}:{now_ms}", future))
         if not self._sending:
             self._sending = True
             asyncio.get_running_loop().create_task(self._send())
         earlier = await future
         if isinstance(earlier, BaseException):
             raise VisitorsUnavailable from earlier
-        if not isinstance(earlier, bytes):
+        if not isinstance(earlier, str):
             return None
         self.repeats += 1
-        found, _, first = earlier.decode().partition(":")
+        found, _, first = earlier.partition(":")
         return found, int(first) if first.isdigit() else now_ms
 
     async def _send(self) -> None:
@@ -93,17 +95,19 @@ class SharedVisitors:
         try:
             while self._waiting:
                 group, self._waiting = self._waiting, []
+                replies: list[object]
                 try:
-                    replies: list[object] = await self._claims(
-                        keys=[key for key, _, _ in group],
-                        args=[*(value for _, value, _ in group), WINDOW_MS],
+                    answer = await self._claims(
+                        args=[WINDOW_MS, " ".join(claim for claim, _ in group)]
                     )
+                    words = answer.decode().split(" ")
+                    replies = [None if word == "-" else word for word in words]
+                    if len(replies) != len(group):
+                        raise redis.ResponseError(f"{len(replies)} answers to {len(group)} claims")
                 except (redis.RedisError, OSError) as error:
                     self._unavailable(error)
                     replies = [error] * len(group)
-                for (_, _, future), reply in zip(group, replies, strict=True):
-                    if isinstance(reply, Exception):
-                        self._unavailable(reply)
+                for (_, future), reply in zip(group, replies, strict=True):
                     if not future.done():
                         future.set_result(reply)
         finally:
