@@ -2,14 +2,16 @@
 (a) one process on SQLite, (b) one process on PostgreSQL + Redis, (c) ``--workers 2`` on
 PostgreSQL + Redis.
 
-    .venv/bin/python bench/scaleout.py [--duration 15] [--quick]
+    .venv/bin/python bench/scaleout.py [--duration 15] [--rounds 3] [--quick]
 
 Every request is a new visitor of a link (``bench/distinct_visitors.lua``), so every answer
 stores a click, and in (b) and (c) claims its visitor in Redis. (a) and (b) run the server
 on CPU 0 and wrk on CPU 1, as ``bench/redirect.py`` does; PostgreSQL and Redis are not
 pinned (they share the machine with wrk: that is the cost of the services). (c) lets its two
-workers use both cores, beside wrk. After each run the clicks stored are counted against the
-requests wrk sent. Needs wrk, taskset, PostgreSQL at ``CODEQR_BENCH_POSTGRES_URL`` (default
+workers use both cores, beside wrk. The three are served side by side for the whole run and
+measured in rounds, one run of each in turn, so that the machine's drift falls on all alike;
+ratios are medians of the rounds' ratios. After each run the clicks stored are counted
+against the requests wrk sent. Needs wrk, taskset, PostgreSQL at ``CODEQR_BENCH_POSTGRES_URL`` (default
 postgresql://postgres@127.0.0.1:5432/test, where a database of its own is made and dropped)
 and Redis at ``CODEQR_BENCH_REDIS_URL`` (default redis://127.0.0.1:6379/13, flushed first).
 Exit status: 0 every target met, 1 a target missed, 2 the benchmark could not run.
@@ -18,13 +20,15 @@ Exit status: 0 every target met, 1 a target missed, 2 the benchmark could not ru
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,10 +63,24 @@ DESTINATION = "https://example.com/landing"
 
 
 @dataclass
-class Phase:
+class Instance:
+    """One set-up, served for the whole benchmark: its runs are taken in rounds, alternating
+    with the other set-ups', so a drift of the machine's speed (this VM's runs of one set-up
+    vary by ±20% from minute to minute) falls on all of them alike."""
+
     name: str
     label: str
-    runs: dict[str, Run]
+    server: Server
+    base: str
+    database: str
+    links: dict[str, tuple[str, str]]
+    """By kind of link: its id and path."""
+    runs: dict[str, list[Run]] = field(default_factory=dict)
+
+    def median(self, kind: str) -> Run:
+        """The run of the median rate (the lower of the two middle ones)."""
+        runs = sorted(self.runs[kind], key=lambda run: run.wrk.rate)
+        return runs[(len(runs) - 1) // 2]
 
 
 def _database(admin_url: str) -> str:
@@ -102,18 +120,18 @@ def _settled(url: str, link_id: str) -> int:
     return last
 
 
-def phase(
+def start(
+    stack: contextlib.ExitStack,
     work: Path,
     name: str,
     label: str,
     env: dict[str, str],
     db_url: str | None,
-    seconds: int,
     warmup: int,
     *,
     workers: int = 1,
-) -> Phase:
-    """Set an instance up with the CLI, serve it, measure the untracked and tracked links."""
+) -> Instance:
+    """Set an instance up with the CLI and serve it (until ``stack`` closes), warmed up."""
     work.mkdir(parents=True)
     port = free_port()
     env = {**env, "CODEQR_SHORT_DOMAIN": f"{HOST}:{port}", "CODEQR_DATA_DIR": str(work / "data")}
@@ -128,34 +146,38 @@ def phase(
     if workers > 1:
         command += ["--workers", str(workers)]
         cpus = f"{SERVER_CPU},{LOAD_CPU}"
-    runs: dict[str, Run] = {}
-    with running(
-        Server(label, command, work / "server.log", env=env, cwd=work, cpus=cpus)
-    ) as server:
-        server.wait_ready(port, "/bench")
-        base = f"http://{HOST}:{port}"
-        note(f"{label}: warm-up {warmup} s")
-        measure(f"{label} warm-up", server, base + "/bench", CONNECTIONS, warmup, f"{name}-w")
-        database = db_url or f"sqlite:///{work / 'data' / 'codeqr.db'}"
-        for kind, link_id, path in (
-            ("untracked", plain, "/bench"),
-            ("tracked", tracked, "/tracked"),
-        ):
-            note(f"{label}, {kind} link: {seconds} s at {CONNECTIONS} connections")
-            before = _stored(database, link_id)
-            run = measure(label, server, base + path, CONNECTIONS, seconds, f"{name}-{kind}")
-            stored = _settled(database, link_id) - before
-            run.clicks = ClickCheck(stored, run.wrk.sent, run.wrk.requests, run.wrk.bad_status)
-            runs[kind] = run
-    return Phase(name, label, runs)
+    server = stack.enter_context(
+        running(Server(label, command, work / "server.log", env=env, cwd=work, cpus=cpus))
+    )
+    server.wait_ready(port, "/bench")
+    base = f"http://{HOST}:{port}"
+    note(f"{label}: warm-up {warmup} s")
+    measure(f"{label} warm-up", server, base + "/bench", CONNECTIONS, warmup, f"{name}-w")
+    database = db_url or f"sqlite:///{work / 'data' / 'codeqr.db'}"
+    links = {"untracked": (plain, "/bench"), "tracked": (tracked, "/tracked")}
+    return Instance(name, label, server, base, database, links, {k: [] for k in links})
+
+
+def take_run(instance: Instance, kind: str, seconds: int, round_: int) -> None:
+    """One wrk run on one link of ``instance``, its stored clicks counted against it."""
+    link_id, path = instance.links[kind]
+    note(f"{instance.label}, {kind} link, round {round_}: {seconds} s at {CONNECTIONS} connections")
+    before = _stored(instance.database, link_id)
+    tag = f"{instance.name}-{kind}-{round_}"
+    run = measure(instance.label, instance.server, instance.base + path, CONNECTIONS, seconds, tag)
+    stored = _settled(instance.database, link_id) - before
+    run.clicks = ClickCheck(stored, run.wrk.sent, run.wrk.requests, run.wrk.bad_status)
+    instance.runs[kind].append(run)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the three set-ups one after another and print the report."""
+    """Serve the three set-ups side by side, run them in alternating rounds, report."""
     parser = argparse.ArgumentParser(description="CodeQR scale-out benchmark")
     parser.add_argument("--duration", type=int, help="seconds per run (default 15; 5 with --quick)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="runs per set-up and link (3)")
     args = parser.parse_args(argv)
+    rounds = max(1, args.rounds)
     seconds = args.duration or (5 if args.quick else 15)
     warmup = 1 if args.quick else 2
     admin = os.environ.get("CODEQR_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -172,73 +194,100 @@ def main(argv: list[str] | None = None) -> int:
     machine = describe_machine()
     code = code_version()
     os.sched_setaffinity(0, {LOAD_CPU})
-    phases: list[Phase] = []
+    instances: list[Instance] = []
+    databases: list[str] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="codeqr-scaleout-") as tmp:
+        with (
+            tempfile.TemporaryDirectory(prefix="codeqr-scaleout-") as tmp,
+            contextlib.ExitStack() as stack,
+        ):
             work = Path(tmp)
-            a = phase(work / "a", "a", "(a) 1 process, SQLite", base_env, None, seconds, warmup)
-            phases.append(a)
+            label = "(a) 1 process, SQLite"
+            instances.append(start(stack, work / "a", "a", label, base_env, None, warmup))
+            redis.Redis.from_url(redis_url).flushdb()
             for name, workers in (("b", 1), ("c", 2)):
                 db = _database(admin)
-                redis.Redis.from_url(redis_url).flushdb()
+                databases.append(db)
+                # One Redis for both: their links' ids differ, and so do their visitors' keys.
                 env = {**base_env, "CODEQR_DATABASE_URL": db, "CODEQR_REDIS_URL": redis_url}
                 label = (
                     "(b) 1 process, PostgreSQL + Redis"
                     if workers == 1
                     else "(c) --workers 2, PostgreSQL + Redis"
                 )
-                try:
-                    phases.append(
-                        phase(work / name, name, label, env, db, seconds, warmup, workers=workers)
-                    )
-                finally:
-                    _drop(admin, db)
+                instances.append(
+                    start(stack, work / name, name, label, env, db, warmup, workers=workers)
+                )
+            for round_ in range(1, rounds + 1):
+                for kind in ("untracked", "tracked"):
+                    for instance in instances:
+                        take_run(instance, kind, seconds, round_)
     except BenchError as exc:
         print(f"bench/scaleout.py: {exc}", file=sys.stderr)
         return 2
-    return report(phases, machine, code, seconds, argv)
+    finally:
+        for db in databases:
+            _drop(admin, db)
+    return report(instances, machine, code, seconds, argv)
 
 
 def report(
-    phases: list[Phase], machine: object, code: str, seconds: int, argv: list[str] | None
+    instances: list[Instance], machine: object, code: str, seconds: int, argv: list[str] | None
 ) -> int:
     """Print the Markdown for docs/benchmarks.md; 0 when every target is met."""
-    by = {p.name: p for p in phases}
-    rate = {n: p.runs["untracked"].wrk.rate for n, p in by.items()}
+    by = {i.name: i for i in instances}
+    rounds = len(instances[0].runs["untracked"])
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     command = " ".join([".venv/bin/python", "bench/scaleout.py", *(argv or sys.argv[1:])])
     print(f"### Scale-out, {when} ({code})\n")
     print(f"`{command}`; {machine}\n")
-    print("| set-up | link | redirects/s | p50 ms | p99 ms | server CPU | clicks stored / sent |")
-    print("|---|---|---:|---:|---:|---:|---|")
-    for p in phases:
-        for kind, run in p.runs.items():
-            w = run.wrk
-            stored = f"{run.clicks.stored:,} / {run.clicks.sent or 0:,}" if run.clicks else "-"
+    print(
+        f"{rounds} rounds of {seconds} s runs, the set-ups alternating; each row is the run "
+        "of the median rate, the last column every round's rate.\n"
+    )
+    print(
+        "| set-up | link | redirects/s | p50 ms | p99 ms | server CPU | clicks stored / sent "
+        "| rounds (redirects/s) |"
+    )
+    print("|---|---|---:|---:|---:|---:|---|---|")
+    for instance in instances:
+        for kind, runs in instance.runs.items():
+            w = (run := instance.median(kind)).wrk
+            stored = sum(r.clicks.stored for r in runs if r.clicks)
+            sent = sum((r.clicks.sent or 0) for r in runs if r.clicks)
+            rates = ", ".join(f"{r.wrk.rate:,.0f}" for r in runs)
             print(
-                f"| {p.label} | {kind} | {w.rate:,.0f} | {w.p50_ms:.2f} | {w.p99_ms:.2f} "
-                f"| {run.server_cpu:.2f} | {stored} |"
+                f"| {instance.label} | {kind} | {w.rate:,.0f} | {w.p50_ms:.2f} | {w.p99_ms:.2f} "
+                f"| {run.server_cpu:.2f} | {stored:,} / {sent:,} | {rates} |"
             )
+
+    def ratio(top: str, bottom: str) -> float:
+        """The median over rounds of the round's ratio of untracked rates."""
+        pairs = zip(by[top].runs["untracked"], by[bottom].runs["untracked"], strict=True)
+        return statistics.median(t.wrk.rate / b.wrk.rate for t, b in pairs)
+
     ok = True
     print()
-    if "b" in rate and "a" in rate:
-        ratio = rate["b"] / rate["a"]
-        met = ratio >= MIN_SERVICES_RATIO
+    if "b" in by and "a" in by:
+        b_over_a = ratio("b", "a")
+        met = b_over_a >= MIN_SERVICES_RATIO
         ok &= met
-        print(
-            f"- (b)/(a) = {ratio:.2f} (target ≥ {MIN_SERVICES_RATIO}): {'met' if met else 'MISSED'}"
-        )
-        p99 = by["b"].runs["untracked"].wrk.p99_ms
+        verdict = "met" if met else "MISSED"
+        target = f"target ≥ {MIN_SERVICES_RATIO}"
+        print(f"- (b)/(a) = {b_over_a:.2f} (median of rounds; {target}): {verdict}")
+        p99 = statistics.median(r.wrk.p99_ms for r in by["b"].runs["untracked"])
         met = p99 <= MAX_P99_MS
         ok &= met
         verdict = "met" if met else "MISSED"
-        print(f"- p99 of (b) = {p99:.2f} ms (target ≤ {MAX_P99_MS:.0f} ms): {verdict}")
-    if "c" in rate and "b" in rate:
-        print(f"- (c)/(b) = {rate['c'] / rate['b']:.2f}")
+        target = f"target ≤ {MAX_P99_MS:.0f} ms"
+        print(f"- p99 of (b) = {p99:.2f} ms (median of rounds; {target}): {verdict}")
+    if "c" in by and "b" in by:
+        print(f"- (c)/(b) = {ratio('c', 'b'):.2f} (median of rounds)")
     lost = [
-        f"{p.label} {kind}"
-        for p in phases
-        for kind, run in p.runs.items()
+        f"{i.label} {kind} round {n}"
+        for i in instances
+        for kind, runs in i.runs.items()
+        for n, run in enumerate(runs, 1)
         if run.clicks is not None and not run.clicks.ok
     ]
     ok &= not lost
