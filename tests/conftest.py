@@ -7,8 +7,10 @@ import gc
 import itertools
 import os
 import random
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -133,6 +135,26 @@ def _postgres_database() -> str:
     return base.set(database=name).render_as_string(hide_password=False)
 
 
+_SQLITE_TEMPLATE: Path | None = None
+
+
+def _sqlite_database(data_dir: Path) -> None:
+    """The migrated SQLite file of a fresh data directory, copied from one migrated per test
+    process: the migrations take ~0.25 s a database, a copy ~1 ms (the app's start finds
+    it at head, as on PostgreSQL's template clones). Private as the app makes it."""
+    global _SQLITE_TEMPLATE
+    if _SQLITE_TEMPLATE is None:
+        path = Path(tempfile.mkdtemp(prefix="cq-sqlite-template-")) / "codeqr.db"
+        engine = create_engine(f"sqlite:///{path}")
+        migrate.upgrade(engine)
+        engine.dispose()
+        _SQLITE_TEMPLATE = path
+    data_dir.mkdir(mode=0o700)
+    target = data_dir / "codeqr.db"
+    shutil.copyfile(_SQLITE_TEMPLATE, target)
+    target.chmod(0o600)
+
+
 def _drop_postgres(url: str) -> None:
     assert POSTGRES_URL
     name = make_url(url).database
@@ -146,6 +168,8 @@ def _drop_postgres(url: str) -> None:
 def settings(tmp_path: Path) -> Iterator[Settings]:
     """Settings of one test: its own data directory and its own database."""
     database_url = _postgres_database() if POSTGRES_URL else None
+    if database_url is None:
+        _sqlite_database(tmp_path / "data")
     yield Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path / "data",
