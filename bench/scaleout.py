@@ -11,9 +11,10 @@ pinned (they share the machine with wrk: that is the cost of the services). (c) 
 workers use both cores, beside wrk. The three are served side by side for the whole run and
 measured in rounds, one run of each in turn, so that the machine's drift falls on all alike;
 ratios are medians of the rounds' ratios. After each run the clicks stored are counted
-against the requests wrk sent. Needs wrk, taskset, PostgreSQL at ``CODEQR_BENCH_POSTGRES_URL`` (default
-postgresql://postgres@127.0.0.1:5432/test, where a database of its own is made and dropped)
-and Redis at ``CODEQR_BENCH_REDIS_URL`` (default redis://127.0.0.1:6379/13, flushed first).
+against the requests wrk sent. Needs wrk, taskset, PostgreSQL at
+``CODEQR_BENCH_POSTGRES_URL`` (default postgresql://postgres@127.0.0.1:5432/test, where
+databases of its own are made and dropped) and Redis at ``CODEQR_BENCH_REDIS_URL``
+(default redis://127.0.0.1:6379/13, flushed first).
 Exit status: 0 every target met, 1 a target missed, 2 the benchmark could not run.
 """
 
