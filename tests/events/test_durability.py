@@ -162,8 +162,10 @@ class ServerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+        # Generous: `codeqr serve` takes ~6 s to import on this VM, and over 20 s has been
+        # seen with a whole test run beside it (a start that never comes still fails here).
         wait_until_serving(
-            f"http://127.0.0.1:{self.port}", self.proc, timeout=20, log=self.log_path.read_text
+            f"http://127.0.0.1:{self.port}", self.proc, timeout=90, log=self.log_path.read_text
         )
 
     def kill(self) -> None:
