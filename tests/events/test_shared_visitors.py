@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from codeqr.app import create_app
 from codeqr.events.models import click_events
-from codeqr.events.shared_visitors import SharedVisitors
+from codeqr.events.shared_visitors import SharedVisitors, VisitorsUnavailable
 from codeqr.events.sql import SqlEventsStore
 from codeqr.kit.clock import now_ms
 from codeqr.kit.ids import click_id
@@ -166,3 +166,24 @@ def test_an_adopted_click_id_already_taken_is_neither_stored_nor_counted_again(
         store.close()
     assert repeats == {first.id: (first.id, now)}
     assert stored_clicks(server, link["id"], api) == (2, 2)
+
+
+def test_a_group_of_claims_redis_cannot_answer_counts_each_click_as_a_fallback() -> None:
+    """Claims waiting together go out as one call: when it fails, every click of the group is
+    counted by the database's check, and the metric counts each of them."""
+
+    async def claim_together() -> list[BaseException | tuple[str, int] | None]:
+        shared = SharedVisitors(f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.2)
+        try:
+            claims = [
+                shared.claim("link_a", f"visitor{n:02d}", click_id(now_ms()), now_ms())
+                for n in range(7)
+            ]
+            return await asyncio.gather(*claims, return_exceptions=True)
+        finally:
+            assert shared.fallbacks == 7
+            await shared.aclose()
+
+    outcomes = asyncio.run(claim_together())
+    assert len(outcomes) == 7
+    assert all(isinstance(outcome, VisitorsUnavailable) for outcome in outcomes)

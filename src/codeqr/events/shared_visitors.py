@@ -105,7 +105,7 @@ class SharedVisitors:
                     if len(replies) != len(group):
                         raise redis.ResponseError(f"{len(replies)} answers to {len(group)} claims")
                 except (redis.RedisError, OSError) as error:
-                    self._unavailable(error)
+                    self._unavailable(error, clicks=len(group))
                     replies = [error] * len(group)
                 for (_, future), reply in zip(group, replies, strict=True):
                     if not future.done():
@@ -120,8 +120,8 @@ class SharedVisitors:
         except (redis.RedisError, OSError) as error:
             self._unavailable(error)
 
-    def _unavailable(self, error: BaseException) -> None:
-        self.fallbacks += 1
+    def _unavailable(self, error: BaseException, *, clicks: int = 1) -> None:
+        self.fallbacks += clicks
         now = time.monotonic()
         if now - self._logged_at >= _LOG_EVERY_S:  # an outage logs a line every 10 s
             self._logged_at = now
