@@ -16,16 +16,23 @@ CHDB_SUITES := tests/events/test_durability.py tests/events/test_shipping.py tes
 
 .PHONY: install system-deps serve test test-sqlite test-postgres check lint types format bench bench-track vendor vendor-swagger-ui vendor-axe clean
 
+# Bytecode is compiled ahead: the dependencies' at install (uv's --compile-bytecode), src/'s
+# before each serve and test run (compileall redoes only changed files). Where
+# PYTHONDONTWRITEBYTECODE is set (this CI machine sets it) Python never writes .pyc files
+# itself, and every process compiled its imports from source: `codeqr users create` took
+# 3.2 s instead of 1.1 s, and each server and test worker paid the same at start-up.
+COMPILE_SRC := $(VENV)/bin/python -m compileall -q src >/dev/null
+
 $(VENV)/.installed: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
-	$(UV) sync --frozen --all-groups
+	$(UV) sync --frozen --all-groups --compile-bytecode
 	@touch $@
 
 # What `make serve` needs: CodeQR and its runtime dependencies only, none of the dev tools
 # (pytest, Playwright, mypy, ruff…). --inexact keeps the tools of an earlier `make install`.
 $(VENV)/.runtime: pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
-	$(UV) sync --frozen --no-dev --inexact
+	$(UV) sync --frozen --no-dev --inexact --compile-bytecode
 	@touch $@
 
 install: $(VENV)/.installed  ## Create .venv with CodeQR and its tools
@@ -34,9 +41,11 @@ system-deps:  ## Chromium and libcairo2 for the suites (apt-get as root; else na
 	@scripts/system-deps
 
 serve: $(VENV)/.runtime  ## Run the server on the embedded default (SQLite in ./.codeqr)
+	@$(COMPILE_SRC)
 	$(VENV)/bin/codeqr serve $(ARGS)
 
 test: install system-deps  ## Run every suite: SQLite always; PostgreSQL and Redis when their URLs are set
+	@$(COMPILE_SRC)
 	@redis=""; if [ -z "$$CODEQR_TEST_REDIS_URL" ]; then redis=" and not redis"; \
 		echo "CODEQR_TEST_REDIS_URL not set: Redis tests not run (CI sets it)."; fi; \
 	$(PYTEST) -q -p no:cacheprovider -m "not postgres$$redis" && \
