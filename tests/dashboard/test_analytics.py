@@ -186,6 +186,10 @@ def test_a_breakdown_downloads_as_csv(server: LiveServer) -> None:
     assert refused.status_code == 422
     assert "CSV is for one of" in refused.json()["error"]["message"]
     assert owner.get("/analytics/data?interval=24h&format=xml").status_code == 422
+    # The page's single-breakdown cards link their CSV.
+    page = owner.get("/analytics?interval=24h").text
+    base = f"/dashboard/{owner.account.slug}/analytics/data"
+    assert f'data-csv="referers" href="{base}?part=referers&amp;format=csv"' in page
 
 
 def test_csv_cells_are_never_formulas() -> None:

@@ -200,6 +200,9 @@ def test_a_link_page_shows_its_analytics_latest_events_and_the_editor_on_a_tab(
     html = page.text
     assert f'data-scope="linkId={seeded.link_id}"' in html
     assert 'data-breakdown="referers"' in html
+    # The referers' CSV is this link's alone.
+    csv = f"/dashboard/{owner.account.slug}/analytics/data?part=referers&amp;format=csv"
+    assert f'data-csv="referers" href="{csv}&amp;linkId={seeded.link_id}"' in html
     assert '<form class="card form"' not in html  # the editor is on its own tab
     assert 'aria-current="page">Overview</a>' in html
     events = re.findall(r'<li class="recent-event" data-kind="(\w+)">', html)
