@@ -29,7 +29,7 @@ _GATHER_TURNS = 4
 
 
 class RawClick(NamedTuple):
-    """What the redirect knows at request time; enrichment happens at write time.
+    """What the redirect knows at request time, before enrichment (``ClickRecorder.enrich``).
 
     Built with ``kit.records.new_record`` on the hot path.
     """
@@ -77,7 +77,7 @@ class ClickRecorder:
         self.batch_max = batch_max
         self.inline = inline
         """Write on the event loop when this gate is free (SQLite without fsync)."""
-        self._pending: list[tuple[RawClick, int | None, asyncio.Future[tuple[str, int]]]] = []
+        self._pending: list[tuple[Click, int | None, asyncio.Future[tuple[str, int]]]] = []
         self._adopted: set[str] = set()
         """Ids of pending clicks handed out by another process (``record``'s ``adopted``)."""
         self._earning: set[str] = set()
@@ -110,10 +110,16 @@ class ClickRecorder:
 
         A plain method handing out the future, not a coroutine: awaiting the future directly
         saves a coroutine frame on every click.
+
+        The click is enriched here, on the event loop, as it comes in, not by the writer
+        thread: the writer's turn is the critical path of every click in its batch (the next
+        batch waits for it), while the loop has idle moments when the writer waits on the
+        database. Measured on PostgreSQL + Redis, 64 connections, alternating runs of the
+        two versions: 1.08x the redirects a second (every one of six pairs faster).
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[str, int]] = loop.create_future()
-        self._pending.append((raw, check_since, future))
+        self._pending.append((self.enrich(raw), check_since, future))
         if adopted:
             self._adopted.add(raw.id)
         self._arrived = True
@@ -151,14 +157,14 @@ class ClickRecorder:
         self.stats.start()
         batch = self._pending[: self.batch_max]
         del self._pending[: self.batch_max]
-        raws = [(raw, check_since) for raw, check_since, _ in batch]
+        clicks = [(click, check_since) for click, check_since, _ in batch]
         adopted: frozenset[str] = frozenset()
         if self._adopted:
-            adopted = frozenset(raw.id for raw, _ in raws if raw.id in self._adopted)
+            adopted = frozenset(click.id for click, _ in clicks if click.id in self._adopted)
             self._adopted -= adopted
         earning: frozenset[str] = frozenset()
         if self._earning:
-            earning = frozenset(raw.id for raw, _ in raws if raw.id in self._earning)
+            earning = frozenset(click.id for click, _ in clicks if click.id in self._earning)
             self._earning -= earning
         if self.inline is not None:
             # SQLite in WAL mode commits in well under a millisecond without fsync: doing it
@@ -170,29 +176,29 @@ class ClickRecorder:
                     done: asyncio.Future[tuple[list[Click], dict[str, tuple[str, int]]]]
                     done = loop.create_future()
                     try:
-                        done.set_result(self._write(raws, adopted, earning))
+                        done.set_result(self._write(clicks, adopted, earning))
                     except Exception as exc:
                         done.set_exception(exc)
             if free:
                 self._finish(loop, batch, done)
                 return
-        task = loop.run_in_executor(self._executor, self._write, raws, adopted, earning)
+        task = loop.run_in_executor(self._executor, self._write, clicks, adopted, earning)
         task.add_done_callback(lambda done: self._finish(loop, batch, done))
 
     def _finish(
         self,
         loop: asyncio.AbstractEventLoop,
-        batch: list[tuple[RawClick, int | None, asyncio.Future[tuple[str, int]]]],
+        batch: list[tuple[Click, int | None, asyncio.Future[tuple[str, int]]]],
         done: asyncio.Future[tuple[list[Click], dict[str, tuple[str, int]]]],
     ) -> None:
         error = done.exception()
         repeats = {} if error is not None else done.result()[1]
         self.stats.finish(len(batch), len(repeats), error is None)
-        for raw, _, future in batch:
+        for click, _, future in batch:
             if future.done():
                 continue
             if error is None:
-                future.set_result(repeats.get(raw.id, (raw.id, raw.timestamp)))
+                future.set_result(repeats.get(click.id, (click.id, click.timestamp)))
             else:
                 future.set_exception(error)
         if error is not None:
@@ -242,12 +248,12 @@ class ClickRecorder:
 
     def _write(
         self,
-        raws: list[tuple[RawClick, int | None]],
+        checked: list[tuple[Click, int | None]],
         adopted: frozenset[str],
         earning: frozenset[str] = frozenset(),
     ) -> tuple[list[Click], dict[str, tuple[str, int]]]:
-        clicks = [self.enrich(raw) for raw, _ in raws]
-        checks = [since for _, since in raws if since is not None]
+        clicks = [click for click, _ in checked]
+        checks = [since for _, since in checked if since is not None]
         if not checks:
             self.store.write_clicks(clicks, earning)
             return clicks, {}
