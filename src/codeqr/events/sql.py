@@ -102,13 +102,20 @@ class SqlEventsStore:
         cols = ", ".join(f'"{c}"' for c in _CLICK_COLUMNS)
         marks = ", ".join(placeholder for _ in _CLICK_COLUMNS)
         self._insert_clicks = f"INSERT INTO click_events ({cols}) VALUES ({marks})"
-        self._insert_json = (
-            f"INSERT INTO click_events ({cols}) SELECT {cols} "
-            "FROM json_populate_recordset(NULL::click_events, %s::json)"
+        fields = ", ".join(
+            f"(r->>{i})::bigint" if c == "timestamp" else f"r->>{i}"
+            for i, c in enumerate(_CLICK_COLUMNS)
         )
-        """A batch's rows as one JSON parameter (PostgreSQL): psycopg's ``executemany`` adapts
-        and sends each row as a statement of its own, ~1.7 ms of the writer's CPU for 32 clicks
-        on this VM against ~0.4 ms for one ``json.dumps`` and one statement."""
+        self._insert_json = (
+            f"INSERT INTO click_events ({cols}) SELECT {fields} "
+            "FROM jsonb_array_elements(%s::jsonb) AS r"
+        )
+        """A batch's rows as one JSON parameter (PostgreSQL), a click an array in column
+        order: psycopg's ``executemany`` adapts and sends each row as a statement of its own,
+        ~1.7 ms of the writer's CPU for 32 clicks on this VM against ~0.4 ms for one
+        ``json.dumps`` and one statement. Arrays rather than objects keyed by column: the
+        tuples dump as they are (1.7 µs a click against 4.5 µs), and PostgreSQL reads them in
+        ~10% less time (``jsonb``: ``->>`` of a ``json`` value parses it again each time)."""
         self._insert_rows: dict[int, str] = {}
         """Multi-row INSERTs by row count (SQLite)."""
         self._insert_unless_taken = self._insert_clicks + " ON CONFLICT (id) DO NOTHING"
@@ -515,12 +522,8 @@ def _connection_lost(raw: Any) -> bool:
 
 
 def _json_rows(clicks: Sequence[Click]) -> str:
-    """Clicks as a JSON array of objects keyed by column, for ``json_populate_recordset``."""
-    return json.dumps(
-        [dict(zip(_CLICK_COLUMNS, click, strict=True)) for click in clicks],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    """Clicks as a JSON array of arrays in column order (a ``Click`` dumps as one)."""
+    return json.dumps(clicks, ensure_ascii=False, separators=(",", ":"))
 
 
 def _chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
