@@ -162,8 +162,9 @@ class ServerProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        # Generous: `codeqr serve` takes ~6 s to import on this VM, and over 20 s has been
-        # seen with a whole test run beside it (a start that never comes still fails here).
+        # Generous: a start took over 20 s with a whole test run beside it, when imports were
+        # compiled from source each time (before `make` compiled bytecode ahead). A start
+        # that never comes still fails here.
         wait_until_serving(
             f"http://127.0.0.1:{self.port}", self.proc, timeout=90, log=self.log_path.read_text
         )
