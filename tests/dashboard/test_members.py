@@ -196,6 +196,45 @@ def test_roles_removal_and_the_last_owner(server: LiveServer) -> None:
     )
 
 
+def test_anyone_can_leave_but_the_last_owner(server: LiveServer) -> None:
+    owner = dash(server)
+    member = join(server, owner.account, Role.member)
+    viewer = viewer_of(server, owner.account)
+    ws_id = owner.account.workspace_id
+    # Each sees a Leave button on their own row only; viewers see no Remove.
+    page = viewer.get("/settings/members").text
+    assert page.count('action="' + viewer.base + '/settings/members/leave"') == 1
+    own_row = page.split(f'data-member="{viewer.account.user_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "/settings/members/leave" in own_row
+    assert "/remove" not in page
+    # A viewer and a member leave: redirected to /dashboard, gone from the workspace.
+    for who in (viewer, member):
+        left = who.post("/settings/members/leave", {}, who.csrf("/settings/members"))
+        assert left.status_code == 303, left.text
+        assert left.headers["location"] == "/dashboard"
+        assert _role(server, ws_id, who.account.user_id) is None
+        assert who.get("/links").status_code == 404
+        # Nothing else is theirs: the dashboard says so.
+        assert who.client.get("/dashboard").status_code == 404
+    # The last owner may not leave (403, the reason shown) and stays owner.
+    alone = owner.post("/settings/members/leave", {}, owner.csrf("/settings/members"))
+    assert alone.status_code == 403
+    assert "needs an owner" in alone.text
+    assert _role(server, ws_id, owner.account.user_id) == "owner"
+    # A forged form token changes nothing.
+    other = join(server, owner.account, Role.owner)
+    forged = other.client.post(
+        other.base + "/settings/members/leave", data={"csrf_token": "forged"}
+    )
+    assert forged.status_code == 403
+    assert _role(server, ws_id, other.account.user_id) == "owner"
+    # With a second owner, the first may leave.
+    first = owner.post("/settings/members/leave", {}, owner.csrf("/settings/members"))
+    assert first.status_code == 303
+    assert _role(server, ws_id, owner.account.user_id) is None
+    assert _role(server, ws_id, other.account.user_id) == "owner"
+
+
 def test_renaming_a_workspace_and_its_slug(server: LiveServer) -> None:
     owner = dash(server)
     member = join(server, owner.account, Role.member)

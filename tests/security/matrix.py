@@ -1413,6 +1413,14 @@ ROWS: list[Row] = [
         {**FORM, CROSS: 404},
         page("POST", DASH + "/settings/members/{user_id}/remove", fresh="member"),
     ),
+    # A's owner is its only owner, who may not leave it (403, and stays); leaving as a
+    # member or viewer: tests/dashboard/test_members.py.
+    Row(
+        "POST",
+        DASH + "/settings/members/leave",
+        {**FORM, OWN: 403},
+        page("POST", DASH + "/settings/members/leave"),
+    ),
     # The invitation link's page shows the invited workspace's name to whoever holds a
     # working link: it is public to them by design (other holds a revoked one: 404).
     Row(

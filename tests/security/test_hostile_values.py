@@ -455,6 +455,13 @@ CASES = [
         headers=_session_form,
     ),
     Hostile(
+        "leaving a workspace with a CSRF token of NULs and bad bytes",
+        "POST",
+        lambda w: f"/dashboard/{w.a.slug}/settings/members/leave",
+        body=lambda w: b"csrf_token=%00%ff" + b"A" * 5000,
+        headers=_session_form,
+    ),
+    Hostile(
         "invitation link of garbage",
         "GET",
         lambda w: "/app/invite/" + "%ff" * 150,

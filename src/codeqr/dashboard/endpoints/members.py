@@ -1,4 +1,5 @@
-"""Members: the Members settings tab's forms (owners only) and the invitation link's pages.
+"""Members: the Members settings tab's forms (owners only, but for leaving) and the invitation
+link's pages.
 
 ``/app/invite/{token}`` is opened by the person invited: signed in, they accept with one button;
 signed out, they sign in (and come back) or create an account there, which joins at once.
@@ -23,7 +24,7 @@ from codeqr.auth.deps import (
     set_login_cookie,
     sign_in_url,
 )
-from codeqr.dashboard.deps import OwnerDep, Page, PageError, ViewDep
+from codeqr.dashboard.deps import AccountDep, OwnerDep, Page, PageError, ViewDep
 from codeqr.dashboard.endpoints import settings as tabs
 from codeqr.dashboard.pages import render
 from codeqr.kit.errors import CodeQRError, RateLimited
@@ -130,6 +131,16 @@ def remove_member(
     if user_id == page.signed_in.user.id:
         return RedirectResponse("/dashboard", 303)
     return _done(page, "removed")
+
+
+@router.post(BASE + "/leave", response_model=None)
+def leave(page: AccountDep, session: SessionDep, services: ServicesDep) -> Response:
+    """Leave the workspace, in any role; never as its last owner (403, as for ``remove``)."""
+    try:
+        team.remove(session, page.workspace, page.signed_in.user.id)
+    except CodeQRError as exc:
+        return _refused(session, services, page, exc)
+    return RedirectResponse("/dashboard", 303)
 
 
 # --- the invitation link -----------------------------------------------------------------
