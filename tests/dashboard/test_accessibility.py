@@ -19,7 +19,7 @@ from tests.browser import (
 from tests.conftest import LiveServer
 from tests.portal.test_portal import _enroll as enroll
 
-from .helpers import Account, dash, make_account, seed
+from .helpers import Account, dash, make_account, seed, viewer_of
 from .pages import PAGES, ids, open_page
 from .test_browser import SCREENSHOTS
 
@@ -219,6 +219,37 @@ def test_axe_finds_nothing_serious_in_the_partner_portal(
     found["portal-login"] = serious_violations(page)
     assert {label: v for label, v in found.items() if v} == {}
     assert errors.messages == []
+    context.close()
+
+
+@pytest.mark.parametrize(("size", "scheme"), [("desktop", "light"), ("phone", "dark")])
+def test_axe_finds_nothing_serious_on_the_no_workspace_page(
+    server: LiveServer, browser: Browser, size: str, scheme: str
+) -> None:
+    """An account in no workspace signs in to the page that creates one, and a refused try
+    shows its reason beside the field."""
+    owner = dash(server)
+    viewer = viewer_of(server, owner.account)
+    left = viewer.post("/settings/members/leave", {}, viewer.csrf("/settings/members"))
+    assert left.status_code == 303
+    context = _axe_context(browser, size, scheme)
+    page = context.new_page()
+    errors = ConsoleErrors(page)
+    page.goto(server.base + "/login")
+    page.fill("#email", viewer.account.email)
+    page.fill("#password", viewer.account.password)
+    page.click("button[type=submit]")
+    expect(page).to_have_url(server.base + "/dashboard")
+    found = {"no-workspace": serious_violations(page)}
+    page.fill("#f-new_ws_name", "Mine")
+    page.fill("#f-new_ws_slug", owner.account.slug)  # taken
+    page.click("text=Create workspace")
+    expect(page.locator("#e-new_ws_slug")).to_be_visible()
+    found["no-workspace-refused"] = serious_violations(page)
+    assert {label: v for label, v in found.items() if v} == {}
+    # The refusal is the page's own 409, which the console reports; nothing else.
+    assert [m for m in errors.messages if "status of 409" not in m] == []
+    assert len(errors.messages) == 1
     context.close()
 
 

@@ -214,8 +214,10 @@ def test_anyone_can_leave_but_the_last_owner(server: LiveServer) -> None:
         assert left.headers["location"] == "/dashboard"
         assert _role(server, ws_id, who.account.user_id) is None
         assert who.get("/links").status_code == 404
-        # Nothing else is theirs: the dashboard says so.
-        assert who.client.get("/dashboard").status_code == 404
+        # In no workspace now: the dashboard offers to create one.
+        landing = who.client.get("/dashboard")
+        assert landing.status_code == 200
+        assert "No workspace yet" in landing.text
     # The last owner may not leave (403, the reason shown) and stays owner.
     alone = owner.post("/settings/members/leave", {}, owner.csrf("/settings/members"))
     assert alone.status_code == 403
@@ -233,6 +235,55 @@ def test_anyone_can_leave_but_the_last_owner(server: LiveServer) -> None:
     assert first.status_code == 303
     assert _role(server, ws_id, owner.account.user_id) is None
     assert _role(server, ws_id, other.account.user_id) == "owner"
+
+
+def test_an_account_in_no_workspace_creates_one(server: LiveServer) -> None:
+    owner = dash(server)
+    viewer = viewer_of(server, owner.account)
+    left = viewer.post("/settings/members/leave", {}, viewer.csrf("/settings/members"))
+    assert left.status_code == 303
+    page = viewer.client.get("/dashboard")
+    assert page.status_code == 200
+    assert viewer.account.email in page.text
+    token = csrf_of(page.text)
+    # Refused with the reason beside its field, the values kept; nothing made.
+    taken = viewer.client.post(
+        "/dashboard/workspaces",
+        data={"csrf_token": token, "new_ws_name": "Mine", "new_ws_slug": owner.account.slug},
+    )
+    assert taken.status_code == 409, taken.text
+    assert 'id="e-new_ws_slug"' in taken.text
+    assert 'value="Mine"' in taken.text
+    nameless = viewer.client.post(
+        "/dashboard/workspaces",
+        data={"csrf_token": token, "new_ws_name": " ", "new_ws_slug": "fresh-slug"},
+    )
+    assert nameless.status_code == 422
+    assert 'id="e-new_ws_name"' in nameless.text
+    forged = viewer.client.post(
+        "/dashboard/workspaces",
+        data={"csrf_token": "forged", "new_ws_name": "Mine", "new_ws_slug": "mine-forged"},
+    )
+    assert forged.status_code == 403
+    with server.services.db.transaction() as session:
+        mine = session.scalars(
+            select(Membership).where(Membership.user_id == viewer.account.user_id)
+        ).all()
+        assert mine == []
+    # Made: the creator owns it and lands on its links.
+    slug = "mine-" + new_id("x")[-6:].lower()
+    made = viewer.client.post(
+        "/dashboard/workspaces",
+        data={"csrf_token": token, "new_ws_name": "Mine", "new_ws_slug": slug},
+    )
+    assert made.status_code == 303, made.text
+    assert made.headers["location"] == f"/dashboard/{slug}/links"
+    assert viewer.client.get(made.headers["location"]).status_code == 200
+    with server.services.db.transaction() as session:
+        created = session.scalar(select(Workspace).where(Workspace.slug == slug))
+        assert created is not None
+        assert _role(server, created.id, viewer.account.user_id) == "owner"
+    assert viewer.client.get("/dashboard").headers["location"] == f"/dashboard/{slug}/links"
 
 
 def test_renaming_a_workspace_and_its_slug(server: LiveServer) -> None:

@@ -1166,6 +1166,18 @@ ROWS: list[Row] = [
     # --- dashboard -----------------------------------------------------------------------------
     Row("GET", "/", {OWN: 303, OTHER: 303, NONE: 303}, page("GET", "/")),
     Row("GET", "/dashboard", {OWN: 303, OTHER: 303, NONE: 303}, page("GET", "/dashboard")),
+    # The no-workspace page's form: a workspace of the signed-in user's own, in no one
+    # else's scope (other: a new one of B's owner), as the settings tab's form makes.
+    Row(
+        "POST",
+        "/dashboard/workspaces",
+        {OWN: 303, OTHER: 303, NONE: 303, CSRF: 403},
+        page(
+            "POST",
+            "/dashboard/workspaces",
+            form=lambda w: {"new_ws_name": "Matrix", "new_ws_slug": f"matrix-{next(_serial)}"},
+        ),
+    ),
     Row("GET", DASH, {OWN: 303, OTHER: 404, NONE: 303}, page("GET", DASH)),
     Row("GET", DASH + "/links", PAGE, page("GET", DASH + "/links")),
     Row("GET", DASH + "/links/new", PAGE, page("GET", DASH + "/links/new")),

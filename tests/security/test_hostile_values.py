@@ -455,6 +455,19 @@ CASES = [
         headers=_session_form,
     ),
     Hostile(
+        "first workspace named with a NUL and a slug of bad bytes",
+        "POST",
+        lambda w: "/dashboard/workspaces",
+        body=lambda w: (
+            b"csrf_token="
+            + _form_session(w)[1].encode()
+            + b"&new_ws_name=a%00"
+            + b"&new_ws_slug="
+            + b"%ff" * 300
+        ),
+        headers=_session_form,
+    ),
+    Hostile(
         "leaving a workspace with a CSRF token of NULs and bad bytes",
         "POST",
         lambda w: f"/dashboard/{w.a.slug}/settings/members/leave",

@@ -85,6 +85,12 @@ def from_service(exc: CodeQRError, known: set[str], *, forbidden_field: str = "f
     return FormErrors({field: message[:1].upper() + message[1:]})
 
 
+def workspace_field(exc: CodeQRError, prefix: str) -> str:
+    """Which of a workspace form's two inputs (``<prefix>slug``, ``<prefix>name``) a refusal
+    of the workspace service is about."""
+    return prefix + ("slug" if exc.message.startswith(("slug", "The slug")) else "name")
+
+
 def link_values(form: Mapping[str, Any]) -> dict[str, str]:
     """The link editor's text fields as posted, trimmed (for showing the form again)."""
     return {name: str(form.get(name) or "").strip() for name in LINK_TEXT_FIELDS}

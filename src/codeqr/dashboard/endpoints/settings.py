@@ -21,6 +21,7 @@ from codeqr.conversion import flows
 from codeqr.dashboard import service as views
 from codeqr.dashboard import usage
 from codeqr.dashboard.deps import AccountDep, OwnerDep, Page, ViewDep, WriteDep
+from codeqr.dashboard.forms import workspace_field
 from codeqr.dashboard.pages import render
 from codeqr.domain.schemas import SLUG_MAX, URL_MAX, DomainCreate
 from codeqr.kit.errors import CodeQRError
@@ -262,8 +263,7 @@ def save_general(
         name = team.check_name(name)
         workspaces.update_workspace(session, page.workspace, name=name, slug=new_slug)
     except CodeQRError as exc:
-        field = "ws_slug" if exc.message.startswith(("slug", "The slug")) else "ws_name"
-        return _refused(session, services, page, field, exc, **values)
+        return _refused(session, services, page, workspace_field(exc, "ws_"), exc, **values)
     return RedirectResponse(f"/dashboard/{page.workspace.slug}/settings?done=general", 303)
 
 
@@ -282,7 +282,7 @@ def create_workspace(
             session, page.signed_in.user, new_ws_name, new_ws_slug, services.settings.default_plan
         )
     except CodeQRError as exc:
-        field = "new_ws_slug" if exc.message.startswith(("slug", "The slug")) else "new_ws_name"
+        field = workspace_field(exc, "new_ws_")
         return _refused(session, services, page, field, exc, **values)
     return RedirectResponse(f"/dashboard/{created.slug}/links", 303)
 
