@@ -69,7 +69,14 @@ def own_postgres() -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="codeqr-bench-pg-", dir="/var/tmp"))
     if os.geteuid() == 0:
         as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(root, "postgres")
+        try:
+            shutil.chown(root, "postgres")
+        except LookupError as exc:
+            shutil.rmtree(root, ignore_errors=True)
+            raise BenchError(
+                "initdb refuses to run as root and there is no postgres user to run it as: "
+                "pass --postgres-url to use a running server"
+            ) from exc
     data, log = root / "data", root / "server.log"
     port = free_port()
     options = " ".join(f"-c {name}={value}" for name, value in SETTINGS.items())
