@@ -49,6 +49,8 @@ def test_the_log_starts_over_under_a_steady_stream_of_commits(tmp_path: Path) ->
         stored = conn.exec_driver_sql("SELECT count(*) FROM click_events").scalar_one()
     assert stored == written
     # Here about 200k clicks go through the log in 2 s: some 300 MB of frames when it is never
-    # reset (as measured without the finishing pass's hold on writers), ~3 MB at most with it.
+    # reset (as measured without the finishing pass's hold on writers), ~3 MB at most with it,
+    # and 37 MB once in CI on a loaded machine (the checkpoint thread scheduled late): the
+    # bound keeps a margin over that and stays far under a log that is never reset.
     assert written > 10_000
-    assert largest < 32_000_000
+    assert largest < 64_000_000
